@@ -1,0 +1,76 @@
+package probe
+
+import "net/netip"
+
+// Datapath moves probe packets between the engine and the network. The
+// engine has one sender goroutine calling Send and one receiver goroutine
+// calling Recv; a Datapath must allow those two to run concurrently, and
+// Close to be called from any goroutine to unblock Recv.
+//
+// Implementations: the icmp datapath (ping or raw sockets), afpacket,
+// pfring, and fakes in tests.
+type Datapath interface {
+	// Send transmits the packets in order and returns how many left. A
+	// datapath that can read kernel TX timestamps sets Packet.TxStamp.
+	Send(pkts []Packet) (int, error)
+	// Recv blocks until at least one packet arrived, fills msgs and returns
+	// how many it filled. Received.Buf points into datapath-owned memory
+	// that stays valid until the next call to Recv. After Close it returns
+	// an error matching net.ErrClosed.
+	Recv(msgs []Received) (int, error)
+	// Info describes the datapath; it does not change after open.
+	Info() DatapathInfo
+	// Close releases the sockets and rings and unblocks Recv.
+	Close() error
+}
+
+// DatapathInfo describes an open datapath.
+type DatapathInfo struct {
+	Name string // icmp, afpacket, pfring, fake
+	// Mode says more (e.g. "ping" or "raw" sockets).
+	Mode string
+	// ID4 and ID6 are the ICMP echo identifiers on the wire for IPv4 and
+	// IPv6 (ping sockets: the kernel's, from getsockname).
+	ID4, ID6 uint16
+	// TimestampSource is the best source the datapath provides, one of the
+	// Timestamp* constants.
+	TimestampSource string
+	// Drops reports packets the kernel dropped before they were read
+	// (socket or ring overflow); nil when unknown.
+	Drops func() uint64
+}
+
+// Packet is one echo request to send. Buf holds the ICMP message (header
+// and payload) as built by AppendEcho; the datapath adds the IP header.
+type Packet struct {
+	Dst netip.Addr
+	TTL int // 0 = socket default
+	TOS int // 0 = socket default
+	Buf []byte
+	// TxStamp is the kernel transmit time in Unix nanoseconds, set by Send
+	// where the datapath can read it; 0 otherwise.
+	TxStamp int64
+}
+
+// Received is one packet delivered by a datapath.
+type Received struct {
+	// Src is the sender: the target for echo replies, a router for errors.
+	Src netip.Addr
+	// Buf is the ICMP message starting at the ICMP header (echo reply, or an
+	// ICMP error with the quoted IP packet). For errors taken from a socket
+	// error queue (ping sockets), Buf is the quoted echo request itself and
+	// QuotedDst, ErrType and ErrCode are set.
+	Buf []byte
+	// V6 is true for ICMPv6.
+	V6 bool
+	// FromErrQueue marks an ICMP error read from the socket error queue.
+	FromErrQueue bool
+	QuotedDst    netip.Addr
+	ErrType      uint8
+	ErrCode      uint8
+	// TTL is the IP TTL / hop limit of the packet; -1 when unknown.
+	TTL int
+	// KernelStamp is the kernel receive time in Unix nanoseconds; 0 when
+	// the datapath has none.
+	KernelStamp int64
+}

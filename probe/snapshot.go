@@ -1,0 +1,150 @@
+package probe
+
+import (
+	"net/netip"
+	"time"
+)
+
+// ErrorType classifies ICMP errors that quote one of our probes, and local
+// send failures.
+type ErrorType uint8
+
+// Error types; ErrorTypeNames gives their label values.
+const (
+	ErrDestUnreachable ErrorType = iota // ICMP destination unreachable (v4 type 3, v6 type 1)
+	ErrTimeExceeded                     // TTL / hop limit exceeded in transit
+	ErrParamProblem                     // parameter problem
+	ErrPacketTooBig                     // IPv6 packet too big / IPv4 fragmentation needed
+	ErrOtherICMP                        // any other ICMP error quoting our probe
+	ErrSend                             // the local send failed (e.g. no route)
+	NumErrorTypes
+)
+
+// ErrorTypeNames are the `type` label values of icmp_errors_total, indexed by ErrorType.
+var ErrorTypeNames = [NumErrorTypes]string{
+	"destination_unreachable", "time_exceeded", "parameter_problem", "packet_too_big", "other", "send",
+}
+
+// Timestamp sources, from best to worst (DESIGN.md "Time").
+const (
+	TimestampKernelTXRX = "kernel_tx_rx" // kernel TX stamp and kernel RX stamp
+	TimestampKernelRX   = "kernel_rx"    // kernel RX stamp minus user stamp taken just before send
+	TimestampUserspace  = "userspace"    // user receive time minus payload send time (degraded)
+	NumTimestampSources = 3
+)
+
+// TimestampSourceNames are indexed like EngineStats.RepliesByTimestamp.
+var TimestampSourceNames = [NumTimestampSources]string{TimestampKernelTXRX, TimestampKernelRX, TimestampUserspace}
+
+// NativeSchema is the schema of RTT histograms: bucket boundaries are powers
+// of 2^(2^-NativeSchema) (schema 3: about 9% wide buckets), as in Prometheus
+// native histograms and OTel exponential histograms (OTel scale = schema).
+const NativeSchema = 3
+
+// NativeZeroThreshold is the width of the zero bucket in seconds: RTTs at or
+// below it (only possible on broken clocks) count as zero.
+const NativeZeroThreshold = 1e-9
+
+// Histogram is a sparse exponential histogram of RTTs in seconds, laid out as
+// a Prometheus native histogram with schema NativeSchema: Buckets[i] counts
+// observations v with 2^((Offset+i-1)/8) < v <= 2^((Offset+i)/8).
+// Observations at or below NativeZeroThreshold count in ZeroCount.
+type Histogram struct {
+	Count     uint64
+	Sum       float64 // seconds
+	ZeroCount uint64
+	Offset    int32    // native bucket index of Buckets[0]
+	Buckets   []uint64 // non-cumulative counts; may contain zeros
+	// Classic holds cumulative counts for the TargetSpec's classic bucket
+	// bounds (Histogram.Bounds) when the target's mode needs them; +Inf is Count.
+	Classic []uint64
+	Bounds  []float64
+}
+
+// Outage is one period during which a target was down. Start is the send
+// time of the first failed probe of the run; End the send time of the first
+// probe answered again. The true boundaries lie within Resolution (one
+// probing interval) before the reported ones.
+type Outage struct {
+	Start      time.Time
+	End        time.Time // zero while Ongoing
+	Ongoing    bool
+	Resolution time.Duration
+	ProbesLost uint64 // probes that failed during the outage
+}
+
+// Duration is End-Start for a completed outage and the time since Start
+// (up to now) for an ongoing one.
+func (o Outage) Duration(now time.Time) time.Duration {
+	if o.Ongoing {
+		return now.Sub(o.Start)
+	}
+	return o.End.Sub(o.Start)
+}
+
+// TargetSnapshot is a copy of one target's state.
+type TargetSnapshot struct {
+	Spec *TargetSpec // shared, read-only
+	// IP is the address currently probed; invalid while a host name has never resolved.
+	IP netip.Addr
+	Up bool
+	// StateChange is when Up last changed (the engine start for targets that
+	// never changed).
+	StateChange time.Time
+
+	Sent       uint64 // probes sent
+	Replies    uint64 // replies within the timeout (RTT recorded)
+	Lost       uint64 // probes with no reply within the timeout
+	Late       uint64 // valid replies after the timeout
+	Duplicates uint64 // replies to probes already answered
+	Skipped    uint64 // probes not sent because the engine could not keep the schedule
+	Errors     [NumErrorTypes]uint64
+	DNSErrors  uint64 // failed resolutions of Spec.Host
+
+	LastTTL int // TTL / hop limit of the last reply; -1 when unknown
+	LastRTT time.Duration
+	RTT     Histogram
+
+	OutagesTotal uint64
+	// OutageDurations is a classic histogram of completed outage durations
+	// with bounds OutageBuckets; OutageDurationSum is in seconds.
+	OutageDurations   [len(OutageBuckets)]uint64 // cumulative
+	OutageDurationSum float64
+	// Outages are the last completed outages, oldest first, and the ongoing
+	// one last if the target is down.
+	Outages []Outage
+}
+
+// OutageBuckets are the bounds in seconds of the outage duration histogram.
+var OutageBuckets = [...]float64{0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400}
+
+// EngineStats are counters of the engine as a whole.
+type EngineStats struct {
+	Datapath        string // datapath in use
+	TimestampSource string // best timestamp source the datapath offers
+	PacketsSent     uint64
+	PacketsReceived uint64 // every packet the datapath delivered
+	Foreign         uint64 // echo replies whose tag did not verify (not ours, spoofed)
+	Invalid         uint64 // truncated or malformed packets
+	SendErrors      uint64
+	KernelDrops     uint64 // packets the kernel dropped before we read them
+	Skipped         uint64 // probes not sent on time (overload), summed over targets
+	// ScheduleLag is how late the most recent send batch left compared to
+	// its schedule; MaxScheduleLag the maximum since the last Snapshot.
+	ScheduleLag    time.Duration
+	MaxScheduleLag time.Duration
+	// RepliesByTimestamp counts replies by the timestamp source their RTT
+	// came from, indexed like TimestampSourceNames.
+	RepliesByTimestamp [NumTimestampSources]uint64
+	Targets            int
+	StartTime          time.Time
+}
+
+// Snapshot is a consistent-enough, read-only copy of the engine state: each
+// target is copied atomically with respect to its own updates.
+type Snapshot struct {
+	Time    time.Time
+	Source  Source
+	Engine  EngineStats
+	Targets []TargetSnapshot
+}
