@@ -1,0 +1,226 @@
+package collector
+
+import (
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// SnapshotSource is what a Collector reads: normally the *probe.Engine.
+// Snapshot must copy the state into dst, reusing dst's buffers when dst is
+// not nil, and return it; the Collector owns the returned snapshot until its
+// next call. If the source also has a method Info() probe.DatapathInfo (as
+// the Engine does), its Mode becomes the mode label of icmp_engine_info.
+type SnapshotSource interface {
+	Snapshot(dst *probe.Snapshot) *probe.Snapshot
+}
+
+// Options are the optional parts of a Collector.
+type Options struct {
+	// Logger receives configuration problems found while collecting (for
+	// example a user label that clashes with a built-in label). Nil discards.
+	Logger *slog.Logger
+	// Reload, when set, is the source of icmp_config_last_reload_successful
+	// and icmp_config_last_reload_success_timestamp_seconds; when nil those
+	// two metrics are not exposed.
+	Reload *ReloadState
+	// BuildInfo adds icmp_exporter_build_info (client_golang's version
+	// collector, fed by github.com/prometheus/common/version).
+	BuildInfo bool
+}
+
+// ReloadState records the outcome of configuration loads. It is safe for
+// concurrent use: the reload loop writes it, scrapes read it.
+type ReloadState struct {
+	mu          sync.Mutex
+	ok          bool
+	lastSuccess time.Time
+}
+
+// Succeeded records a successful load at time t.
+func (r *ReloadState) Succeeded(t time.Time) {
+	r.mu.Lock()
+	r.ok, r.lastSuccess = true, t
+	r.mu.Unlock()
+}
+
+// Failed records a failed load; the last success time is kept.
+func (r *ReloadState) Failed() {
+	r.mu.Lock()
+	r.ok = false
+	r.mu.Unlock()
+}
+
+// Get returns whether the last load succeeded and when the last successful
+// one happened (the zero time if none did).
+func (r *ReloadState) Get() (ok bool, lastSuccess time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ok, r.lastSuccess
+}
+
+// Collector is a prometheus.Collector for one SnapshotSource. It is safe for
+// concurrent use; concurrent scrapes are serialised because they share the
+// snapshot buffer and label caches.
+type Collector struct {
+	src    SnapshotSource
+	info   func() probe.DatapathInfo
+	logger *slog.Logger
+	reload *ReloadState
+	build  prometheus.Collector
+
+	// Engine-level descriptors, built once.
+	engineInfo, sourceInfo                         *prometheus.Desc
+	pktSent, pktRecv, foreign, invalid, sendErrors *prometheus.Desc
+	kernelDrops, skipped, repliesByTS              *prometheus.Desc
+	scheduleLag, targets                           *prometheus.Desc
+	reloadOK, reloadTime                           *prometheus.Desc
+
+	// Immutable values that the written metrics point to; never written
+	// after New.
+	schema        int32
+	zeroThreshold float64
+	outageBounds  []float64
+	typePairs     [probe.NumErrorTypes]*dto.LabelPair
+
+	mu       sync.Mutex // guards the fields below
+	snap     *probe.Snapshot
+	gen      uint64
+	entries  map[*probe.TargetSpec]*targetEntry
+	descSets map[string]*descSet
+	groups   map[string]*groupAgg
+	groupSeq []*groupAgg
+}
+
+// New returns a Collector reading src. It does not call src.
+func New(src SnapshotSource, opts Options) *Collector {
+	c := &Collector{
+		src:           src,
+		logger:        opts.Logger,
+		reload:        opts.Reload,
+		schema:        probe.NativeSchema,
+		zeroThreshold: probe.NativeZeroThreshold,
+		outageBounds:  append([]float64(nil), probe.OutageBuckets[:]...),
+		entries:       make(map[*probe.TargetSpec]*targetEntry),
+		descSets:      make(map[string]*descSet),
+		groups:        make(map[string]*groupAgg),
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	if i, ok := src.(interface{ Info() probe.DatapathInfo }); ok {
+		c.info = i.Info
+	}
+	if opts.BuildInfo {
+		c.build = versioncollector.NewCollector("icmp_exporter")
+	}
+	for t, name := range probe.ErrorTypeNames {
+		c.typePairs[t] = &dto.LabelPair{Name: new("type"), Value: new(name)}
+	}
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	c.engineInfo = d("icmp_engine_info", "Datapath in use, its mode, and the best RTT timestamp source it offers; always 1.", "datapath", "mode", "timestamp_source")
+	c.sourceInfo = d("icmp_source_info", "Where this exporter probes from; always 1. latitude and longitude are empty when not configured.", "source", "latitude", "longitude")
+	c.pktSent = d("icmp_engine_packets_sent_total", "Echo requests the datapath sent.")
+	c.pktRecv = d("icmp_engine_packets_received_total", "Packets the datapath delivered to the engine (replies, errors, foreign and invalid packets).")
+	c.foreign = d("icmp_engine_foreign_replies_total", "Echo replies whose tag did not verify: not sent by this process, or spoofed.")
+	c.invalid = d("icmp_engine_invalid_packets_total", "Truncated or malformed packets.")
+	c.sendErrors = d("icmp_engine_send_errors_total", "Failed sends of echo requests.")
+	c.kernelDrops = d("icmp_engine_kernel_drops_total", "Packets the kernel dropped before the engine read them (socket or ring overflow).")
+	c.skipped = d("icmp_engine_probes_skipped_total", "Probes not sent because the engine could not keep the schedule (overload), over all targets.")
+	c.repliesByTS = d("icmp_engine_replies_total", "Replies by the timestamp source their RTT was computed from.", "timestamp_source")
+	c.scheduleLag = d("icmp_engine_schedule_lag_seconds", "Largest delay of a send batch behind its schedule since the previous scrape.")
+	c.targets = d("icmp_engine_targets", "Targets the engine probes.")
+	c.reloadOK = d("icmp_config_last_reload_successful", "Whether the last configuration load succeeded (1) or failed (0).")
+	c.reloadTime = d("icmp_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration load.")
+	return c
+}
+
+// Describe sends nothing: the per-target label names depend on the running
+// configuration, so the Collector is unchecked (see the package doc).
+func (c *Collector) Describe(chan<- *prometheus.Desc) {}
+
+// Collect takes a snapshot of the source and sends its metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.snap = c.src.Snapshot(c.snap)
+	if c.build != nil {
+		c.build.Collect(ch)
+	}
+	c.collectReload(ch)
+	if c.snap == nil {
+		return
+	}
+	c.collectEngine(ch, c.snap)
+	c.collectTargets(ch, c.snap)
+}
+
+func (c *Collector) collectReload(ch chan<- prometheus.Metric) {
+	if c.reload == nil {
+		return
+	}
+	ok, last := c.reload.Get()
+	ch <- prometheus.MustNewConstMetric(c.reloadOK, prometheus.GaugeValue, boolFloat(ok))
+	ch <- prometheus.MustNewConstMetric(c.reloadTime, prometheus.GaugeValue, unixSeconds(last))
+}
+
+func (c *Collector) collectEngine(ch chan<- prometheus.Metric, s *probe.Snapshot) {
+	e := &s.Engine
+	mode := ""
+	datapath, tsSource := e.Datapath, e.TimestampSource
+	if c.info != nil {
+		i := c.info()
+		mode = i.Mode
+		if datapath == "" {
+			datapath = i.Name
+		}
+		if tsSource == "" {
+			tsSource = i.TimestampSource
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.engineInfo, prometheus.GaugeValue, 1, datapath, mode, tsSource)
+	lat, lon := "", ""
+	if s.Source.HasLocation {
+		lat = strconv.FormatFloat(s.Source.Latitude, 'f', -1, 64)
+		lon = strconv.FormatFloat(s.Source.Longitude, 'f', -1, 64)
+	}
+	ch <- prometheus.MustNewConstMetric(c.sourceInfo, prometheus.GaugeValue, 1, s.Source.Name, lat, lon)
+	counter := func(d *prometheus.Desc, v uint64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	counter(c.pktSent, e.PacketsSent)
+	counter(c.pktRecv, e.PacketsReceived)
+	counter(c.foreign, e.Foreign)
+	counter(c.invalid, e.Invalid)
+	counter(c.sendErrors, e.SendErrors)
+	counter(c.kernelDrops, e.KernelDrops)
+	counter(c.skipped, e.Skipped)
+	for i, name := range probe.TimestampSourceNames {
+		ch <- prometheus.MustNewConstMetric(c.repliesByTS, prometheus.CounterValue, float64(e.RepliesByTimestamp[i]), name)
+	}
+	ch <- prometheus.MustNewConstMetric(c.scheduleLag, prometheus.GaugeValue, e.MaxScheduleLag.Seconds())
+	ch <- prometheus.MustNewConstMetric(c.targets, prometheus.GaugeValue, float64(e.Targets))
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// unixSeconds is t as Unix seconds with nanosecond fraction; 0 for the zero time.
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
+}

@@ -1,0 +1,43 @@
+// Package collector exposes the state of a probe.Engine to Prometheus.
+//
+// # Model
+//
+// A Collector is a prometheus.Collector that holds no metric objects of its
+// own. On every scrape it asks its SnapshotSource (normally the
+// *probe.Engine) for a copy of the engine state, reusing one snapshot buffer
+// across scrapes, and turns it into constant metrics. There is no
+// per-target prometheus.Histogram: RTT histograms are kept by the engine as
+// sparse schema-3 buckets (probe.Histogram) and written straight into the
+// client_model protobuf structures.
+//
+// The metric names, types and labels are listed in docs/metrics.md; that
+// list is a contract that alerts/ and dashboards/ are written against.
+//
+// # Allocation
+//
+// With 100k targets a scrape produces about two million samples. Building
+// them with prometheus.MustNewConstMetric and prometheus.NewConstNativeHistogram
+// costs several allocations per sample (label pairs, maps of buckets). This
+// package instead:
+//
+//   - caches each target's label pairs across scrapes (they only change when
+//     the target's spec, probed address or source name changes) and shares
+//     them between all series of the target;
+//   - carves the metric values, histogram buckets, spans and deltas of one
+//     scrape out of large chunks, so a scrape allocates a few hundred chunks
+//     instead of millions of small objects.
+//
+// The chunks are fresh for every scrape and never written again after the
+// metric was sent: the registry keeps the written dto.Metric (which points
+// into them) until the exposition is encoded, possibly while the next scrape
+// already runs.
+//
+// # Registration
+//
+// The per-target label names depend on the user labels of each group, which
+// are only known from the running configuration, so the Collector is an
+// unchecked collector: Describe sends nothing. Register it once per registry.
+//
+// icmp_shard_info comes from internal/shard (Shard.InfoCollector), not from
+// this package.
+package collector

@@ -1,0 +1,211 @@
+package collector
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// Built-in per-target label names, in the order of the contract; user labels
+// follow, sorted by name.
+var targetLabelNames = [...]string{"source", "group", "target", "ip"}
+
+// reservedLabel reports whether a user label would clash with a label this
+// package sets itself (or one the exposition formats reserve).
+func reservedLabel(name string) bool {
+	switch name {
+	case "source", "group", "target", "ip", "type", "le", "quantile":
+		return true
+	}
+	return strings.HasPrefix(name, "__")
+}
+
+// descSet holds the per-target descriptors for one set of user label names.
+type descSet struct {
+	err error // a user label name is reserved or invalid; targets are skipped
+
+	up, sent, replies, lost, late, dup, skipped, errors, dns *prometheus.Desc
+	rtt, ttl, outages, outageDur, resolution, stateChange     *prometheus.Desc
+	lastStart, lastEnd, lastDur                               *prometheus.Desc
+	// groupRTT is icmp_rtt_seconds with labels source, group and the user
+	// labels, for aggregation "group".
+	groupRTT *prometheus.Desc
+	gen      uint64
+}
+
+// Help texts shared by the per-target and per-group descriptors (the registry
+// insists on one help text per metric name).
+const helpRTT = "Round-trip times of echo replies received within the timeout."
+
+func labelKey(labels []probe.Label) string {
+	var b strings.Builder
+	for _, l := range labels {
+		b.WriteString(l.Name)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// descSetFor returns the descriptors for the user label names of labels,
+// building them on first use.
+func (c *Collector) descSetFor(labels []probe.Label) *descSet {
+	// Fast path without building a key for the common "no user labels" and
+	// cached cases is not worth it: this runs only when a target's entry is
+	// (re)built.
+	key := labelKey(labels)
+	if ds, ok := c.descSets[key]; ok {
+		ds.gen = c.gen
+		return ds
+	}
+	ds := newDescSet(labels)
+	ds.gen = c.gen
+	if ds.err != nil {
+		c.logger.Error("targets with these user labels are not exported", "err", ds.err)
+	}
+	c.descSets[key] = ds
+	return ds
+}
+
+func newDescSet(labels []probe.Label) *descSet {
+	user := make([]string, 0, len(labels))
+	for i, l := range labels {
+		if reservedLabel(l.Name) {
+			return &descSet{err: fmt.Errorf("user label %q: name is reserved by the exporter", l.Name)}
+		}
+		if i > 0 && labels[i-1].Name >= l.Name {
+			return &descSet{err: fmt.Errorf("user label %q: labels must be sorted by name and unique", l.Name)}
+		}
+		user = append(user, l.Name)
+	}
+	tl := append(targetLabelNames[:], user...)
+	gl := append([]string{"source", "group"}, user...)
+	var firstErr error
+	d := func(name, help string, labels []string) *prometheus.Desc {
+		desc := prometheus.NewDesc(name, help, labels, nil)
+		if err := desc.Err(); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("user labels %q: %w", user, err)
+		}
+		return desc
+	}
+	withType := append(slices.Clip(tl), "type")
+	ds := &descSet{
+		up:          d("icmp_up", "Whether the target is up (1) or down (0), from the up/down state machine (down_after, up_after).", tl),
+		sent:        d("icmp_probes_sent_total", "Echo requests sent to the target.", tl),
+		replies:     d("icmp_replies_total", "Echo replies received within the timeout.", tl),
+		lost:        d("icmp_probes_lost_total", "Probes without a reply within the timeout.", tl),
+		late:        d("icmp_late_replies_total", "Valid echo replies that arrived after the timeout (not counted as replies).", tl),
+		dup:         d("icmp_duplicate_replies_total", "Echo replies to probes that were already answered.", tl),
+		skipped:     d("icmp_probes_skipped_total", "Probes not sent because the engine could not keep the schedule (overload); never counted as lost.", tl),
+		errors:      d("icmp_errors_total", "Probes that ended in an ICMP error quoting them, or whose send failed, by type.", withType),
+		dns:         d("icmp_dns_errors_total", "Failed resolutions of the target's host name.", tl),
+		rtt:         d("icmp_rtt_seconds", helpRTT, tl),
+		ttl:         d("icmp_reply_ttl", "IP TTL (IPv6 hop limit) of the last echo reply.", tl),
+		outages:     d("icmp_outages_total", "Outages (periods during which the target was down) that started.", tl),
+		outageDur:   d("icmp_outage_duration_seconds", "Durations of completed outages.", tl),
+		lastStart:   d("icmp_last_outage_start_timestamp_seconds", "Unix time of the start of the last outage (send time of its first failed probe).", tl),
+		lastEnd:     d("icmp_last_outage_end_timestamp_seconds", "Unix time of the end of the last outage (send time of the first answered probe); 0 while it is ongoing.", tl),
+		lastDur:     d("icmp_last_outage_duration_seconds", "Duration of the last outage; grows while it is ongoing.", tl),
+		resolution:  d("icmp_outage_resolution_seconds", "Probing interval of the target: the bound on the error of outage start and end times.", tl),
+		stateChange: d("icmp_state_change_timestamp_seconds", "Unix time of the last change of icmp_up (the engine start if it never changed).", tl),
+		groupRTT:    d("icmp_rtt_seconds", helpRTT, gl),
+	}
+	ds.err = firstErr
+	return ds
+}
+
+// targetEntry is the cached label state of one target. Its label pair slices
+// are immutable once built: written metrics of earlier scrapes point to them.
+type targetEntry struct {
+	spec   *probe.TargetSpec
+	ip     netip.Addr
+	source string
+	gen    uint64
+	ds     *descSet
+	// pairs are the target's labels sorted by name, shared by all its series.
+	pairs []*dto.LabelPair
+	// errPairs add the type label for icmp_errors_total, built on first use.
+	errPairs [probe.NumErrorTypes][]*dto.LabelPair
+	// classic holds a copy of the classic bucket bounds last seen; the
+	// written buckets point into it.
+	classic []float64
+	// group is the entry's group aggregate (aggregation "group").
+	group *groupAgg
+}
+
+// entryFor returns the cached entry of t, rebuilding it when the spec, the
+// probed address or the source changed.
+func (c *Collector) entryFor(t *probe.TargetSnapshot, source string) *targetEntry {
+	e := c.entries[t.Spec]
+	if e != nil && e.ip == t.IP && e.source == source {
+		e.gen = c.gen
+		e.ds.gen = c.gen
+		return e
+	}
+	e = &targetEntry{spec: t.Spec, ip: t.IP, source: source, gen: c.gen}
+	e.ds = c.descSetFor(t.Spec.Labels)
+	ip := ""
+	if t.IP.IsValid() {
+		ip = t.IP.Unmap().String()
+	}
+	e.pairs = makePairs([]string{source, t.Spec.Group, t.Spec.Name, ip}, targetLabelNames[:], t.Spec.Labels)
+	c.entries[t.Spec] = e
+	return e
+}
+
+// makePairs returns label pairs for the built-in names and values plus the
+// user labels, sorted by name as the registry expects.
+func makePairs(values, names []string, user []probe.Label) []*dto.LabelPair {
+	pairs := make([]*dto.LabelPair, 0, len(names)+len(user))
+	for i, n := range names {
+		pairs = append(pairs, &dto.LabelPair{Name: new(n), Value: new(values[i])})
+	}
+	for _, l := range user {
+		pairs = append(pairs, &dto.LabelPair{Name: new(l.Name), Value: new(l.Value)})
+	}
+	slices.SortFunc(pairs, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return pairs
+}
+
+// errorPairs returns the entry's labels plus type="<name of t>".
+func (c *Collector) errorPairs(e *targetEntry, t probe.ErrorType) []*dto.LabelPair {
+	if p := e.errPairs[t]; p != nil {
+		return p
+	}
+	p := make([]*dto.LabelPair, 0, len(e.pairs)+1)
+	i, _ := slices.BinarySearchFunc(e.pairs, "type", func(lp *dto.LabelPair, n string) int { return strings.Compare(lp.GetName(), n) })
+	p = append(p, e.pairs[:i]...)
+	p = append(p, c.typePairs[t])
+	p = append(p, e.pairs[i:]...)
+	e.errPairs[t] = p
+	return p
+}
+
+// classicBounds returns an immutable copy of bounds, reusing the entry's
+// previous copy when unchanged.
+func (e *targetEntry) classicBounds(bounds []float64) []float64 {
+	if !slices.Equal(e.classic, bounds) {
+		e.classic = slices.Clone(bounds)
+	}
+	return e.classic
+}
+
+// sweep drops cache entries that the current scrape did not use.
+func (c *Collector) sweep(seen int) {
+	if len(c.entries) > seen {
+		for k, e := range c.entries {
+			if e.gen != c.gen {
+				delete(c.entries, k)
+			}
+		}
+	}
+	for k, ds := range c.descSets {
+		if ds.gen != c.gen {
+			delete(c.descSets, k)
+		}
+	}
+}

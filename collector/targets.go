@@ -1,0 +1,245 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// groupAgg sums the RTT histograms of the targets of one group with
+// aggregation "group". It is reused across scrapes; its label pairs are
+// rebuilt when the first target of the group changes.
+type groupAgg struct {
+	name  string
+	gen   uint64
+	first *targetEntry // entry of the first target seen in this scrape
+	mode  string
+
+	count, zero uint64
+	sum         float64
+	offset      int32
+	dense       []uint64 // native bucket counts from index offset
+	classic     []uint64 // cumulative, for bounds
+	bounds      []float64
+
+	pairsFor *targetEntry
+	pairs    []*dto.LabelPair
+}
+
+func (g *groupAgg) reset(first *targetEntry, mode string, bounds []float64) {
+	g.first, g.mode = first, mode
+	g.count, g.zero, g.sum = 0, 0, 0
+	g.dense = g.dense[:0]
+	g.bounds = bounds
+	g.classic = g.classic[:0]
+	for range bounds {
+		g.classic = append(g.classic, 0)
+	}
+}
+
+// add sums one target's histogram into the group. Classic counts are only
+// added when the target has the same bounds as the first target of the group.
+func (g *groupAgg) add(h *probe.Histogram, bounds []float64) {
+	g.count += h.Count
+	g.sum += h.Sum
+	g.zero += h.ZeroCount
+	if len(h.Buckets) > 0 {
+		lo, hi := int(h.Offset), int(h.Offset)+len(h.Buckets)
+		if len(g.dense) == 0 {
+			g.offset = int32(lo)
+			g.dense = append(g.dense[:0], make([]uint64, hi-lo)...)
+		}
+		if glo := int(g.offset); lo < glo {
+			g.dense = append(g.dense, make([]uint64, glo-lo)...)
+			copy(g.dense[glo-lo:], g.dense)
+			clear(g.dense[:glo-lo])
+			g.offset = int32(lo)
+		}
+		if ghi := int(g.offset) + len(g.dense); hi > ghi {
+			g.dense = append(g.dense, make([]uint64, hi-ghi)...)
+		}
+		base := lo - int(g.offset)
+		for i, c := range h.Buckets {
+			g.dense[base+i] += c
+		}
+	}
+	if len(g.bounds) > 0 && len(h.Classic) >= len(g.bounds) && sameBounds(bounds, g.bounds) {
+		for i := range g.classic {
+			g.classic[i] += h.Classic[i]
+		}
+	}
+}
+
+func sameBounds(a, b []float64) bool {
+	if len(a) < len(b) {
+		return false
+	}
+	if len(b) > 0 && &a[0] == &b[0] {
+		return true
+	}
+	for i := range b {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// histMode returns the effective histogram mode of a target.
+func histMode(s *probe.TargetSpec) string {
+	if s.Histogram.Mode == "" {
+		return probe.HistogramNative
+	}
+	return s.Histogram.Mode
+}
+
+func (c *Collector) collectTargets(ch chan<- prometheus.Metric, s *probe.Snapshot) {
+	c.gen++
+	a := &arena{}
+	now := s.Time
+	if now.IsZero() {
+		now = time.Now()
+	}
+	source := s.Source.Name
+	c.groupSeq = c.groupSeq[:0]
+	seen := 0
+	for i := range s.Targets {
+		t := &s.Targets[i]
+		if t.Spec == nil {
+			continue
+		}
+		seen++
+		e := c.entryFor(t, source)
+		ds := e.ds
+		if ds.err != nil {
+			continue
+		}
+		p := e.pairs
+		ch <- a.gauge(ds.up, p, boolFloat(t.Up))
+		ch <- a.counter(ds.sent, p, float64(t.Sent))
+		ch <- a.counter(ds.replies, p, float64(t.Replies))
+		ch <- a.counter(ds.lost, p, float64(t.Lost))
+		ch <- a.counter(ds.late, p, float64(t.Late))
+		ch <- a.counter(ds.dup, p, float64(t.Duplicates))
+		ch <- a.counter(ds.skipped, p, float64(t.Skipped))
+		for et, n := range t.Errors {
+			// Error series appear with the first error of their type, like
+			// the children of a CounterVec: six mostly-zero series per
+			// target would double the cardinality of a large setup.
+			if n > 0 {
+				ch <- a.counter(ds.errors, c.errorPairs(e, probe.ErrorType(et)), float64(n))
+			}
+		}
+		if t.Spec.Host != "" {
+			ch <- a.counter(ds.dns, p, float64(t.DNSErrors))
+		}
+		if t.LastTTL >= 0 && t.Replies > 0 {
+			ch <- a.gauge(ds.ttl, p, float64(t.LastTTL))
+		}
+		ch <- a.counter(ds.outages, p, float64(t.OutagesTotal))
+		ch <- a.gauge(ds.resolution, p, t.Spec.Interval.Seconds())
+		ch <- a.gauge(ds.stateChange, p, unixSeconds(t.StateChange))
+
+		if mode := histMode(t.Spec); mode != probe.HistogramNone {
+			if t.Spec.Histogram.Aggregation == probe.AggregateGroup {
+				c.aggregate(e, t, mode)
+			} else {
+				ch <- c.rttHist(a, ds.rtt, p, e, &t.RTT, mode)
+			}
+		}
+
+		if t.OutagesTotal > 0 || len(t.Outages) > 0 {
+			m := a.hist(ds.outageDur, p, completedOutages(t), t.OutageDurationSum)
+			a.classic(m, c.outageBounds, t.OutageDurations[:])
+			ch <- m
+			if n := len(t.Outages); n > 0 {
+				o := &t.Outages[n-1]
+				ch <- a.gauge(ds.lastStart, p, unixSeconds(o.Start))
+				end := 0.0
+				if !o.Ongoing {
+					end = unixSeconds(o.End)
+				}
+				ch <- a.gauge(ds.lastEnd, p, end)
+				ch <- a.gauge(ds.lastDur, p, max(o.Duration(now), 0).Seconds())
+			}
+		}
+	}
+	for _, g := range c.groupSeq {
+		ch <- c.groupHist(a, g)
+	}
+	c.sweep(seen)
+	for k, g := range c.groups {
+		if g.gen != c.gen {
+			delete(c.groups, k)
+		}
+	}
+}
+
+// completedOutages is the number of completed outages of t: all outages but
+// the ongoing one.
+// Outages longer than the last bound are only in the count (+Inf), so the
+// count is never below the last cumulative bucket.
+func completedOutages(t *probe.TargetSnapshot) uint64 {
+	n := t.OutagesTotal
+	if k := len(t.Outages); k > 0 && t.Outages[k-1].Ongoing && n > 0 {
+		n--
+	}
+	return max(n, t.OutageDurations[len(t.OutageDurations)-1])
+}
+
+// rttHist builds the RTT histogram of one target in the given mode.
+func (c *Collector) rttHist(a *arena, d *prometheus.Desc, p []*dto.LabelPair, e *targetEntry, h *probe.Histogram, mode string) *histMetric {
+	m := a.hist(d, p, h.Count, h.Sum)
+	if mode == probe.HistogramClassic || mode == probe.HistogramBoth {
+		n := min(len(h.Bounds), len(h.Classic))
+		a.classic(m, e.classicBounds(h.Bounds[:n]), h.Classic[:n])
+	}
+	if mode == probe.HistogramNative || mode == probe.HistogramBoth {
+		a.native(m, &c.schema, &c.zeroThreshold, h.ZeroCount, h.Offset, h.Buckets)
+	}
+	return m
+}
+
+// aggregate adds one target's RTT histogram to its group's sum.
+func (c *Collector) aggregate(e *targetEntry, t *probe.TargetSnapshot, mode string) {
+	name := t.Spec.Group
+	g := c.groups[name]
+	if g == nil {
+		g = &groupAgg{name: name}
+		c.groups[name] = g
+	}
+	h := &t.RTT
+	if g.gen != c.gen {
+		g.gen = c.gen
+		var bounds []float64
+		if mode == probe.HistogramClassic || mode == probe.HistogramBoth {
+			n := min(len(h.Bounds), len(h.Classic))
+			bounds = e.classicBounds(h.Bounds[:n])
+		}
+		g.reset(e, mode, bounds)
+		c.groupSeq = append(c.groupSeq, g)
+	}
+	g.add(h, h.Bounds)
+}
+
+// groupHist writes a group's summed RTT histogram, with the labels source,
+// group and the user labels of the group's first target.
+func (c *Collector) groupHist(a *arena, g *groupAgg) *histMetric {
+	e := g.first
+	if g.pairsFor != e {
+		names := []string{"source", "group"}
+		g.pairs = makePairs([]string{e.source, g.name}, names, e.spec.Labels)
+		g.pairsFor = e
+	}
+	m := a.hist(e.ds.groupRTT, g.pairs, g.count, g.sum)
+	if g.mode == probe.HistogramClassic || g.mode == probe.HistogramBoth {
+		// a.classic copies the counts: g.classic is reused next scrape.
+		a.classic(m, g.bounds, g.classic)
+	}
+	if g.mode == probe.HistogramNative || g.mode == probe.HistogramBoth {
+		a.native(m, &c.schema, &c.zeroThreshold, g.zero, g.offset, g.dense)
+	}
+	return m
+}
