@@ -1,0 +1,361 @@
+package collector
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+)
+
+// referenceCollector is the straightforward implementation of the same
+// metrics with client_golang's constructors (MustNewConstMetric,
+// MustNewConstHistogram, MustNewConstNativeHistogram) and maps. It is the
+// oracle for the allocation-optimised Collector and the baseline of the
+// benchmarks. Engine-level metrics are shared code, so it only does targets.
+type referenceCollector struct {
+	src  SnapshotSource
+	snap *probe.Snapshot
+}
+
+func (r *referenceCollector) Describe(chan<- *prometheus.Desc) {}
+
+func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
+	r.snap = r.src.Snapshot(r.snap)
+	s := r.snap
+	type group struct {
+		ds      *descSet
+		values  []string
+		mode    string
+		count   uint64
+		sum     float64
+		zero    uint64
+		native  map[int]int64
+		bounds  []float64
+		classic map[float64]uint64
+	}
+	groups := map[string]*group{}
+	var order []string
+	for i := range s.Targets {
+		t := &s.Targets[i]
+		ds := newDescSet(t.Spec.Labels)
+		ip := ""
+		if t.IP.IsValid() {
+			ip = t.IP.Unmap().String()
+		}
+		lv := []string{s.Source.Name, t.Spec.Group, t.Spec.Name, ip}
+		for _, l := range t.Spec.Labels {
+			lv = append(lv, l.Value)
+		}
+		counter := func(d *prometheus.Desc, v uint64, extra ...string) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append(lv, extra...)...)
+		}
+		gauge := func(d *prometheus.Desc, v float64) {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
+		}
+		gauge(ds.up, boolFloat(t.Up))
+		counter(ds.sent, t.Sent)
+		counter(ds.replies, t.Replies)
+		counter(ds.lost, t.Lost)
+		counter(ds.late, t.Late)
+		counter(ds.dup, t.Duplicates)
+		counter(ds.skipped, t.Skipped)
+		for et, n := range t.Errors {
+			if n > 0 {
+				counter(ds.errors, n, probe.ErrorTypeNames[et])
+			}
+		}
+		if t.Spec.Host != "" {
+			counter(ds.dns, t.DNSErrors)
+		}
+		if t.LastTTL >= 0 && t.Replies > 0 {
+			gauge(ds.ttl, float64(t.LastTTL))
+		}
+		counter(ds.outages, t.OutagesTotal)
+		gauge(ds.resolution, t.Spec.Interval.Seconds())
+		gauge(ds.stateChange, unixSeconds(t.StateChange))
+		mode := histMode(t.Spec)
+		h := &t.RTT
+		if mode != probe.HistogramNone && t.Spec.Histogram.Aggregation == probe.AggregateGroup {
+			g := groups[t.Spec.Group]
+			if g == nil {
+				g = &group{ds: ds, values: []string{s.Source.Name, t.Spec.Group}, mode: mode,
+					native: map[int]int64{}, classic: map[float64]uint64{}, bounds: h.Bounds}
+				for _, l := range t.Spec.Labels {
+					g.values = append(g.values, l.Value)
+				}
+				groups[t.Spec.Group] = g
+				order = append(order, t.Spec.Group)
+			}
+			g.count += h.Count
+			g.sum += h.Sum
+			g.zero += h.ZeroCount
+			for i, c := range h.Buckets {
+				if c > 0 {
+					g.native[int(h.Offset)+i] += int64(c)
+				}
+			}
+			for i, c := range h.Classic {
+				g.classic[h.Bounds[i]] += c
+			}
+		} else if mode != probe.HistogramNone {
+			ch <- referenceHist(ds.rtt, mode, h.Count, h.Sum, h.ZeroCount, nativeMap(h.Offset, h.Buckets), classicMap(h.Bounds, h.Classic), lv)
+		}
+		if t.OutagesTotal > 0 || len(t.Outages) > 0 {
+			ch <- prometheus.MustNewConstHistogram(ds.outageDur, completedOutages(t), t.OutageDurationSum,
+				classicMap(probe.OutageBuckets[:], t.OutageDurations[:]), lv...)
+			if n := len(t.Outages); n > 0 {
+				o := t.Outages[n-1]
+				gauge(ds.lastStart, unixSeconds(o.Start))
+				end := 0.0
+				if !o.Ongoing {
+					end = unixSeconds(o.End)
+				}
+				gauge(ds.lastEnd, end)
+				gauge(ds.lastDur, o.Duration(s.Time).Seconds())
+			}
+		}
+	}
+	for _, name := range order {
+		g := groups[name]
+		ch <- referenceHist(g.ds.groupRTT, g.mode, g.count, g.sum, g.zero, g.native, g.classic, g.values)
+	}
+}
+
+func nativeMap(offset int32, buckets []uint64) map[int]int64 {
+	m := map[int]int64{}
+	for i, c := range buckets {
+		if c > 0 {
+			m[int(offset)+i] = int64(c)
+		}
+	}
+	return m
+}
+
+func classicMap(bounds []float64, cum []uint64) map[float64]uint64 {
+	m := map[float64]uint64{}
+	for i, c := range cum {
+		m[bounds[i]] = c
+	}
+	return m
+}
+
+// referenceHist builds a histogram with client_golang's constructors; for
+// "both" it merges the classic buckets into the native histogram.
+func referenceHist(d *prometheus.Desc, mode string, count uint64, sum float64, zero uint64, native map[int]int64, classic map[float64]uint64, lv []string) prometheus.Metric {
+	var classicM, nativeM prometheus.Metric
+	if mode == probe.HistogramClassic || mode == probe.HistogramBoth {
+		classicM = prometheus.MustNewConstHistogram(d, count, sum, classic, lv...)
+	}
+	if mode == probe.HistogramNative || mode == probe.HistogramBoth {
+		nativeM = prometheus.MustNewConstNativeHistogram(d, count, sum, native, nil, zero,
+			probe.NativeSchema, probe.NativeZeroThreshold, time.Time{}, lv...)
+	}
+	switch {
+	case nativeM == nil:
+		return classicM
+	case classicM == nil:
+		return stripCreated{nativeM}
+	}
+	return mergedHist{stripCreated{nativeM}, classicM}
+}
+
+// stripCreated drops the created timestamp that NewConstNativeHistogram always sets.
+type stripCreated struct{ prometheus.Metric }
+
+func (s stripCreated) Write(out *dto.Metric) error {
+	if err := s.Metric.Write(out); err != nil {
+		return err
+	}
+	h := proto.Clone(out.Histogram).(*dto.Histogram)
+	h.CreatedTimestamp = nil
+	out.Histogram = h
+	return nil
+}
+
+type mergedHist struct{ native, classic prometheus.Metric }
+
+func (m mergedHist) Desc() *prometheus.Desc { return m.native.Desc() }
+
+func (m mergedHist) Write(out *dto.Metric) error {
+	var c dto.Metric
+	if err := m.classic.Write(&c); err != nil {
+		return err
+	}
+	if err := m.native.Write(out); err != nil {
+		return err
+	}
+	out.Histogram.Bucket = c.Histogram.Bucket
+	return nil
+}
+
+// syntheticSnapshot makes n targets in groups of 100 with randomised but
+// deterministic state: every histogram mode, some aggregated per group,
+// host names, errors and outages.
+func syntheticSnapshot(n int, mode, agg string, seed uint64) *probe.Snapshot {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	s := &probe.Snapshot{Time: tNow, Source: probe.Source{Name: "bench"}}
+	s.Engine.Targets = n
+	bounds := probe.DefaultClassicBuckets
+	var specs []probe.TargetSpec
+	for i := range n {
+		m := mode
+		if m == "" {
+			m = []string{probe.HistogramNative, probe.HistogramClassic, probe.HistogramBoth, probe.HistogramNone}[i/100%4]
+		}
+		a := agg
+		if a == "" && i/400%2 == 1 {
+			a = probe.AggregateGroup
+		}
+		addr := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		ts := probe.TargetSpec{
+			Group: fmt.Sprintf("g%d", i/100), Name: addr.String(), Addr: addr,
+			Interval: time.Second, Timeout: time.Second, PayloadSize: probe.MinPayload,
+			DownAfter: 3, UpAfter: 1,
+			Labels:    []probe.Label{{Name: "region", Value: fmt.Sprintf("r%d", i/1000)}, {Name: "site", Value: fmt.Sprintf("s%d", i/100)}},
+			Histogram: probe.HistogramSpec{Mode: m, Aggregation: a},
+		}
+		if ts.Histogram.NeedsClassic() {
+			ts.Histogram.Buckets = bounds
+		}
+		if i%50 == 7 {
+			ts.Addr, ts.Host, ts.Name = netip.Addr{}, fmt.Sprintf("h%d.example.test", i), fmt.Sprintf("h%d.example.test", i)
+		}
+		specs = append(specs, ts)
+	}
+	for i := range specs {
+		ts := &specs[i]
+		t := probe.TargetSnapshot{Spec: ts, IP: ts.Addr, Up: rng.IntN(20) != 0, StateChange: t0, LastTTL: 64}
+		t.Sent = 1000 + uint64(rng.IntN(100))
+		t.Lost = uint64(rng.IntN(5))
+		t.Replies = t.Sent - t.Lost
+		t.Late = uint64(rng.IntN(2))
+		// A typical RTT spread: 20 adjacent native buckets around 1 ms.
+		off := int32(-85 + rng.IntN(10))
+		var classic [32]uint64
+		for range 200 {
+			b := int(rng.NormFloat64()*3) + 10
+			b = min(max(b, 0), 19)
+			for len(t.RTT.Buckets) <= b {
+				t.RTT.Buckets = append(t.RTT.Buckets, 0)
+			}
+			t.RTT.Buckets[b]++
+			t.RTT.Count++
+			v := math.Exp2(float64(int(off)+b) / 8)
+			t.RTT.Sum += v
+			for k, ub := range bounds {
+				if v <= ub {
+					classic[k]++
+					break
+				}
+			}
+		}
+		t.RTT.Offset = off
+		if ts.Histogram.NeedsClassic() {
+			var cum uint64
+			for k := range bounds {
+				cum += classic[k]
+				t.RTT.Classic = append(t.RTT.Classic, cum)
+			}
+			t.RTT.Bounds = bounds
+		}
+		if rng.IntN(10) == 0 {
+			t.Errors[rng.IntN(int(probe.NumErrorTypes))] = uint64(1 + rng.IntN(3))
+		}
+		if ts.Host != "" {
+			t.DNSErrors = uint64(rng.IntN(3))
+			if rng.IntN(2) == 0 {
+				t.IP = netip.Addr{}
+			} else {
+				t.IP = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i)})
+			}
+		}
+		if !t.Up || rng.IntN(10) == 0 {
+			t.OutagesTotal = 1
+			start := t0.Add(time.Duration(rng.IntN(300)) * time.Second)
+			o := probe.Outage{Start: start, Ongoing: !t.Up, Resolution: time.Second}
+			if t.Up {
+				o.End = start.Add(30 * time.Second)
+				t.OutageDurationSum = 30
+				for k, b := range probe.OutageBuckets {
+					if b >= 30 {
+						t.OutageDurations[k] = 1
+					}
+				}
+			}
+			t.Outages = []probe.Outage{o}
+		}
+		s.Targets = append(s.Targets, t)
+	}
+	return s
+}
+
+func gatherProto(t testing.TB, c prometheus.Collector) []*dto.MetricFamily {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(c)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	return mfs
+}
+
+// TestMatchesReference compares the Collector with the reference
+// implementation on the fixture and on synthetic snapshots in every mode.
+func TestMatchesReference(t *testing.T) {
+	tests := []struct {
+		name string
+		snap *probe.Snapshot
+	}{
+		{"fixture", fixtureSnapshot()},
+		{"mixed modes", syntheticSnapshot(1200, "", "", 1)},
+		{"native", syntheticSnapshot(300, probe.HistogramNative, probe.AggregateTarget, 2)},
+		{"classic", syntheticSnapshot(300, probe.HistogramClassic, probe.AggregateTarget, 3)},
+		{"both", syntheticSnapshot(300, probe.HistogramBoth, probe.AggregateTarget, 4)},
+		{"none", syntheticSnapshot(300, probe.HistogramNone, probe.AggregateTarget, 5)},
+		{"group native", syntheticSnapshot(300, probe.HistogramNative, probe.AggregateGroup, 6)},
+		{"group classic", syntheticSnapshot(300, probe.HistogramClassic, probe.AggregateGroup, 7)},
+		{"group both", syntheticSnapshot(300, probe.HistogramBoth, probe.AggregateGroup, 8)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := &fakeSource{snap: tt.snap}
+			c := New(src, Options{})
+			ref := &referenceCollector{src: src}
+			want := gatherProto(t, ref)
+			// Scrape twice: the second runs from the caches.
+			for i := range 2 {
+				got := gatherProto(t, c)
+				got = dropEngineFamilies(got)
+				if len(got) != len(want) {
+					t.Fatalf("scrape %d: %d families, want %d", i+1, len(got), len(want))
+				}
+				for k := range got {
+					if !proto.Equal(got[k], want[k]) {
+						t.Fatalf("scrape %d: family %s differs:\ngot  %v\nwant %v", i+1, got[k].GetName(), got[k], want[k])
+					}
+				}
+			}
+		})
+	}
+}
+
+// dropEngineFamilies removes the families that are not per target or group.
+func dropEngineFamilies(mfs []*dto.MetricFamily) []*dto.MetricFamily {
+	out := mfs[:0]
+	for _, mf := range mfs {
+		n := mf.GetName()
+		if len(n) > 11 && n[:11] == "icmp_engine" || n == "icmp_source_info" {
+			continue
+		}
+		out = append(out, mf)
+	}
+	return out
+}
