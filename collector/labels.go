@@ -30,8 +30,8 @@ type descSet struct {
 	err error // a user label name is reserved or invalid; targets are skipped
 
 	up, sent, replies, lost, late, dup, skipped, errors, dns *prometheus.Desc
-	rtt, ttl, outages, outageDur, resolution, stateChange     *prometheus.Desc
-	lastStart, lastEnd, lastDur                               *prometheus.Desc
+	rtt, ttl, outages, outageDur, resolution, stateChange    *prometheus.Desc
+	lastStart, lastEnd, lastDur                              *prometheus.Desc
 	// groupRTT is icmp_rtt_seconds with labels source, group and the user
 	// labels, for aggregation "group".
 	groupRTT *prometheus.Desc
