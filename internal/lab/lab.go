@@ -36,6 +36,13 @@ var (
 	TargetAddr6 = netip.MustParseAddr("fd00:250::2")
 )
 
+// MAC addresses of the veth pair (locally administered; every lab is its own
+// link, so labs can share them).
+const (
+	probeMAC  = "02:1c:ab:00:00:01"
+	targetMAC = "02:1c:ab:00:00:02"
+)
+
 // Default target prefixes: the target namespace answers for every address in them.
 var (
 	DefaultPrefix4 = netip.MustParsePrefix("10.210.0.0/16")
@@ -118,13 +125,19 @@ func (l *Lab) setup() error {
 	cmds := [][]string{
 		{"netns", "add", p},
 		{"netns", "add", tg},
-		{"-n", p, "link", "add", "veth0", "type", "veth", "peer", "name", "veth0", "netns", tg},
+		{"-n", p, "link", "add", "veth0", "address", probeMAC, "type", "veth", "peer", "name", "veth0", "address", targetMAC, "netns", tg},
 		{"-n", p, "link", "set", "lo", "up"},
 		{"-n", tg, "link", "set", "lo", "up"},
 		{"-n", p, "addr", "add", ProbeAddr4.String() + "/30", "dev", "veth0"},
 		{"-n", tg, "addr", "add", TargetAddr4.String() + "/30", "dev", "veth0"},
 		{"-n", p, "addr", "add", ProbeAddr6.String() + "/64", "dev", "veth0", "nodad"},
 		{"-n", tg, "addr", "add", TargetAddr6.String() + "/64", "dev", "veth0", "nodad"},
+		// Permanent neighbour entries: no ARP or neighbour discovery, whose
+		// queues would drop the first burst of probes to a fresh lab.
+		{"-n", p, "neigh", "replace", TargetAddr4.String(), "lladdr", targetMAC, "dev", "veth0", "nud", "permanent"},
+		{"-n", p, "neigh", "replace", TargetAddr6.String(), "lladdr", targetMAC, "dev", "veth0", "nud", "permanent"},
+		{"-n", tg, "neigh", "replace", ProbeAddr4.String(), "lladdr", probeMAC, "dev", "veth0", "nud", "permanent"},
+		{"-n", tg, "neigh", "replace", ProbeAddr6.String(), "lladdr", probeMAC, "dev", "veth0", "nud", "permanent"},
 		{"-n", p, "link", "set", "veth0", "up"},
 		{"-n", tg, "link", "set", "veth0", "up"},
 		{"-n", tg, "route", "add", "local", l.Prefix4.String(), "dev", "lo"},

@@ -1,0 +1,268 @@
+package integration
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/probe"
+)
+
+// labTargets returns one TargetSpec per address, in group "lab".
+func labTargets(addrs []netip.Addr, interval, timeout time.Duration) []probe.TargetSpec {
+	ts := make([]probe.TargetSpec, len(addrs))
+	for i, a := range addrs {
+		ts[i] = probe.TargetSpec{
+			Group:         "lab",
+			Name:          a.String(),
+			Addr:          a,
+			Interval:      interval,
+			Timeout:       timeout,
+			PayloadSize:   probe.MinPayload,
+			DownAfter:     3,
+			UpAfter:       1,
+			OutageHistory: 10,
+		}
+	}
+	return ts
+}
+
+// waitFor polls cond every `every` until it reports true or timeout passes;
+// then it fails the test with cond's last description.
+func waitFor(t *testing.T, timeout, every time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, desc := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within %s: %s", what, timeout, desc)
+		}
+		time.Sleep(every)
+	}
+}
+
+// outageLog records the engine's OutageEvents by target name.
+type outageLog struct {
+	mu     sync.Mutex
+	events map[string][]probe.OutageEvent
+}
+
+func (o *outageLog) record(ev probe.OutageEvent) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.events[ev.Target.Name] = append(o.events[ev.Target.Name], ev)
+}
+
+func (o *outageLog) get() map[string][]probe.OutageEvent {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := make(map[string][]probe.OutageEvent, len(o.events))
+	for k, v := range o.events {
+		m[k] = append([]probe.OutageEvent(nil), v...)
+	}
+	return m
+}
+
+// startEngine runs probe.New inside the lab's probe namespace and closes the
+// engine in cleanup.
+func startEngine(t *testing.T, l *lab.Lab, spec probe.Spec, opts probe.Options) *probe.Engine {
+	t.Helper()
+	var e *probe.Engine
+	err := l.Do(func() error {
+		var err error
+		e, err = probe.New(spec, opts)
+		return err
+	})
+	if errors.Is(err, probe.ErrNotSupported) {
+		t.Skipf("datapath %q not available in this build: %v", spec.Engine.Datapath, err)
+	}
+	if err != nil {
+		t.Fatalf("probe.New in the lab: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := e.Close(); err != nil {
+			t.Errorf("engine close: %v", err)
+		}
+	})
+	return e
+}
+
+// meanRTT is the mean of a target's RTT histogram in seconds.
+func meanRTT(ts *probe.TargetSnapshot) float64 {
+	if ts.RTT.Count == 0 {
+		return 0
+	}
+	return ts.RTT.Sum / float64(ts.RTT.Count)
+}
+
+// TestEngineLab is issue 2 (a) and (b): an in-process engine in the probe
+// namespace against 1000 lab targets (900 IPv4, 100 IPv6) at 200ms. Every
+// target comes up with no loss and plausible RTTs; an nftables drop of ten
+// of them takes exactly those down, and they come back after the undo with
+// outage times inside the window the rule was in force.
+func TestEngineLab(t *testing.T) {
+	for _, dp := range []string{probe.DatapathICMP, probe.DatapathAFPacket} {
+		t.Run(dp, func(t *testing.T) { testEngineLab(t, dp) })
+	}
+}
+
+func testEngineLab(t *testing.T, datapath string) {
+	const (
+		interval = 200 * time.Millisecond
+		timeout  = time.Second
+	)
+	l := lab.New(t, lab.Options{})
+	addrs := append(l.Addrs(900, false), l.Addrs(100, true)...)
+	spec := probe.Spec{
+		Source:  probe.Source{Name: "lab"},
+		Engine:  probe.EngineSpec{Datapath: datapath},
+		Targets: labTargets(addrs, interval, timeout),
+	}
+	outages := &outageLog{events: map[string][]probe.OutageEvent{}}
+	e := startEngine(t, l, spec, probe.Options{OnOutage: outages.record})
+	t.Logf("datapath %+v", e.Info())
+
+	var snap *probe.Snapshot
+	ok := t.Run("all up, no loss, plausible RTT", func(t *testing.T) {
+		waitFor(t, 60*time.Second, 200*time.Millisecond, "every target up", func() (bool, string) {
+			snap = e.Snapshot(snap)
+			up := 0
+			for i := range snap.Targets {
+				if snap.Targets[i].Up {
+					up++
+				}
+			}
+			return up == len(addrs), fmt.Sprintf("%d of %d up", up, len(addrs))
+		})
+		// Let every target collect several more probes.
+		time.Sleep(10 * interval)
+		snap = e.Snapshot(snap)
+		if got := len(snap.Targets); got != len(addrs) {
+			t.Fatalf("snapshot has %d targets, want %d", got, len(addrs))
+		}
+		var sum float64
+		var count uint64
+		for i := range snap.Targets {
+			ts := &snap.Targets[i]
+			if !ts.Up || ts.Lost != 0 || ts.Replies < 5 || ts.Replies > ts.Sent || ts.OutagesTotal != 0 {
+				t.Errorf("%s: up %v sent %d replies %d lost %d outages %d; want up, >= 5 replies, no loss, no outage",
+					ts.Spec.Name, ts.Up, ts.Sent, ts.Replies, ts.Lost, ts.OutagesTotal)
+			}
+			if m := meanRTT(ts); ts.RTT.ZeroCount != 0 || m <= 0 || m >= 0.05 || ts.LastRTT <= 0 {
+				t.Errorf("%s: mean RTT %gs, zero count %d, last RTT %s; want 0 < RTT < 50ms",
+					ts.Spec.Name, m, ts.RTT.ZeroCount, ts.LastRTT)
+			}
+			if ts.IP != ts.Spec.Addr {
+				t.Errorf("%s: probed IP %s, want %s", ts.Spec.Name, ts.IP, ts.Spec.Addr)
+			}
+			sum += ts.RTT.Sum
+			count += ts.RTT.Count
+		}
+		st := snap.Engine
+		if st.Foreign != 0 || st.Invalid != 0 || st.SendErrors != 0 {
+			t.Errorf("engine stats %+v: want no foreign, invalid or send errors", st)
+		}
+		t.Logf("%d targets: %d replies, mean RTT %.1fµs, timestamp source %s, replies by source %v, max schedule lag %s",
+			len(snap.Targets), count, sum/float64(count)*1e6, st.TimestampSource, st.RepliesByTimestamp, st.MaxScheduleLag)
+	})
+	if !ok {
+		return
+	}
+
+	t.Run("drop ten, exactly those go down and come back", func(t *testing.T) {
+		var dropped []netip.Addr
+		for i := 0; i < 8; i++ {
+			dropped = append(dropped, addrs[i*100+7])
+		}
+		dropped = append(dropped, addrs[905], addrs[987])
+		isDropped := map[string]bool{}
+		for _, a := range dropped {
+			isDropped[a.String()] = true
+		}
+		countDown := func() (down int, wrong []string) {
+			snap = e.Snapshot(snap)
+			for i := range snap.Targets {
+				ts := &snap.Targets[i]
+				switch {
+				case isDropped[ts.Spec.Name] && !ts.Up:
+					down++
+				case !isDropped[ts.Spec.Name] && !ts.Up:
+					wrong = append(wrong, ts.Spec.Name)
+				}
+			}
+			return down, wrong
+		}
+
+		rule := l.AddDrop(dropped)
+		waitFor(t, 30*time.Second, 50*time.Millisecond, "dropped targets down", func() (bool, string) {
+			down, wrong := countDown()
+			if len(wrong) > 0 {
+				t.Fatalf("targets down that were not dropped: %v", wrong)
+			}
+			return down == len(dropped), fmt.Sprintf("%d of %d dropped targets down", down, len(dropped))
+		})
+		w := rule.Remove()
+		waitFor(t, 30*time.Second, 50*time.Millisecond, "dropped targets up again", func() (bool, string) {
+			down, wrong := countDown()
+			if len(wrong) > 0 {
+				t.Fatalf("targets down that were not dropped: %v", wrong)
+			}
+			return down == 0, fmt.Sprintf("%d of %d dropped targets still down", down, len(dropped))
+		})
+		t.Logf("rule in force from [%s, %s] to [%s, %s]", w.Inserted.Format(time.StampMicro),
+			w.InsertedBy.Format(time.StampMicro), w.Deleted.Format(time.StampMicro), w.DeletedBy.Format(time.StampMicro))
+
+		// The first lost probe was sent after the rule took effect and the
+		// first answered one after it was removed, each within an interval
+		// (plus generous scheduling slack on a loaded machine). A probe is
+		// stamped just before it leaves, hence the small slack before.
+		const before, after = 250 * time.Millisecond, interval + 2*time.Second
+		within := func(ts, lo, hi time.Time) bool {
+			return !ts.Before(lo.Add(-before)) && !ts.After(hi.Add(after))
+		}
+		events := outages.get()
+		for name, evs := range events {
+			if !isDropped[name] {
+				t.Errorf("outage events for %s, which was never dropped: %+v", name, evs)
+			}
+		}
+		for _, a := range dropped {
+			evs := events[a.String()]
+			if len(evs) != 2 || !evs[0].Outage.Ongoing || evs[1].Outage.Ongoing {
+				t.Errorf("%s: outage events %+v, want one start and one end", a, evs)
+				continue
+			}
+			o := evs[1].Outage
+			if !within(o.Start, w.Inserted, w.InsertedBy) || !within(o.End, w.Deleted, w.DeletedBy) {
+				t.Errorf("%s: outage %s .. %s outside the drop window %+v", a,
+					o.Start.Format(time.StampMicro), o.End.Format(time.StampMicro), w)
+			}
+			if o.ProbesLost < 3 || o.Resolution != interval || !o.Start.Equal(evs[0].Outage.Start) {
+				t.Errorf("%s: outage %+v: want >= 3 probes lost, resolution %s, same start as the start event %s",
+					a, o, interval, evs[0].Outage.Start)
+			}
+		}
+		snap = e.Snapshot(snap)
+		for i := range snap.Targets {
+			ts := &snap.Targets[i]
+			if isDropped[ts.Spec.Name] {
+				if !ts.Up || ts.OutagesTotal != 1 || len(ts.Outages) != 1 || ts.Outages[0].Ongoing || ts.Lost < 3 {
+					t.Errorf("%s after undo: up %v, outages %d %+v, lost %d; want up, one completed outage, >= 3 lost",
+						ts.Spec.Name, ts.Up, ts.OutagesTotal, ts.Outages, ts.Lost)
+				}
+				continue
+			}
+			if !ts.Up || ts.OutagesTotal != 0 || ts.Lost != 0 {
+				t.Errorf("%s (not dropped): up %v, outages %d, lost %d; want up, none, none",
+					ts.Spec.Name, ts.Up, ts.OutagesTotal, ts.Lost)
+			}
+		}
+	})
+}
