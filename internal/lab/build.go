@@ -23,11 +23,22 @@ var exporterBuild struct {
 	err  error
 }
 
+// ExporterEnv names an environment variable that, when set, makes
+// BuildExporter use that binary instead of building one (to measure a
+// release build, or a binary built with other flags).
+const ExporterEnv = "ICMPLAB_EXPORTER"
+
 // BuildExporter builds the exporter (the module's main package, with
 // CGO_ENABLED=0) once per test binary and returns the path of a copy in
-// t.TempDir().
+// t.TempDir(). With ExporterEnv set it returns that path instead.
 func BuildExporter(t testing.TB) string {
 	t.Helper()
+	if p := os.Getenv(ExporterEnv); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("lab: %s=%s: %v", ExporterEnv, p, err)
+		}
+		return p
+	}
 	exporterBuild.once.Do(func() {
 		exporterBuild.f, exporterBuild.err = buildExporter()
 	})

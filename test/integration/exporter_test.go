@@ -1,0 +1,334 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+)
+
+// listenAddr is where the exporter listens inside the probe namespace (each
+// lab has its own loopback, so concurrent tests do not collide).
+const listenAddr = "127.0.0.1:10427"
+
+// exporter is the built binary running in a lab's probe namespace.
+type exporter struct {
+	bin    string
+	proc   *lab.Proc
+	client *http.Client
+	url    string
+}
+
+// writeConfig writes a config with one group "lab" probing addrs.
+func writeConfig(t *testing.T, addrs []netip.Addr, interval time.Duration) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "source:\n  name: lab\nengine:\n  datapath: icmp\ndefaults:\n  interval: %s\n  timeout: 1s\n", interval)
+	b.WriteString("groups:\n  - name: lab\n    labels:\n      site: lab\n    targets:\n")
+	for _, a := range addrs {
+		fmt.Fprintf(&b, "      - %q\n", a.String())
+	}
+	path := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// startExporter builds the exporter and runs it in the probe namespace on a
+// config probing addrs.
+func startExporter(t *testing.T, l *lab.Lab, addrs []netip.Addr, interval time.Duration) *exporter {
+	t.Helper()
+	bin := lab.BuildExporter(t)
+	cfg := writeConfig(t, addrs, interval)
+	p := l.Start(context.Background(), bin, "--config.file="+cfg, "--web.listen-address="+listenAddr)
+	return &exporter{bin: bin, proc: p, client: l.HTTPClient(), url: "http://" + listenAddr + "/metrics"}
+}
+
+// scrape fetches /metrics in the text format.
+func (x *exporter) scrape() ([]byte, error) {
+	select {
+	case <-x.proc.Done():
+		return nil, fmt.Errorf("exporter exited: %w; output:\n%s", x.proc.Err(), x.proc.Output())
+	default:
+	}
+	resp, err := x.client.Get(x.url)
+	if err != nil {
+		return nil, fmt.Errorf("scrape: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("scrape: read body: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape: %s: %s", resp.Status, body)
+	}
+	return body, nil
+}
+
+func parseMetrics(body []byte) (map[string]*dto.MetricFamily, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("parse scrape: %w", err)
+	}
+	return mfs, nil
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() == name {
+			return lp.GetValue()
+		}
+	}
+	return ""
+}
+
+// upCount returns how many lab targets icmp_up reports as 1, and problems
+// with the series (unknown targets, wrong labels).
+func upCount(mfs map[string]*dto.MetricFamily, want map[string]bool) (up int, problems []string) {
+	mf := mfs["icmp_up"]
+	if mf == nil {
+		return 0, []string{"no icmp_up in the scrape"}
+	}
+	seen := map[string]bool{}
+	for _, m := range mf.GetMetric() {
+		tg := label(m, "target")
+		if !want[tg] || seen[tg] || label(m, "ip") != tg || label(m, "group") != "lab" || label(m, "site") != "lab" {
+			problems = append(problems, fmt.Sprintf("unexpected series %v", m.GetLabel()))
+			continue
+		}
+		seen[tg] = true
+		if m.GetGauge().GetValue() == 1 {
+			up++
+		}
+	}
+	return up, problems
+}
+
+// waitAllUp scrapes until icmp_up is 1 for every address and returns the
+// last scrape.
+func (x *exporter) waitAllUp(t *testing.T, addrs []netip.Addr, timeout time.Duration) []byte {
+	t.Helper()
+	want := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		want[a.String()] = true
+	}
+	var body []byte
+	waitFor(t, timeout, 500*time.Millisecond, "icmp_up 1 for every target", func() (bool, string) {
+		var err error
+		body, err = x.scrape()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "connection refused") {
+				return false, err.Error() // not listening yet
+			}
+			if strings.Contains(err.Error(), "exporter exited") {
+				t.Fatal(err)
+			}
+			return false, err.Error()
+		}
+		mfs, err := parseMetrics(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, problems := upCount(mfs, want)
+		if len(problems) > 0 {
+			t.Fatalf("icmp_up: %s", strings.Join(problems[:min(len(problems), 5)], "; "))
+		}
+		return up == len(addrs), fmt.Sprintf("%d of %d targets up", up, len(addrs))
+	})
+	return body
+}
+
+// promtool finds promtool on PATH or in the module's .cache/bin.
+func promtool(t *testing.T) string {
+	t.Helper()
+	if p, err := exec.LookPath("promtool"); err == nil {
+		return p
+	}
+	root, err := lab.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, ".cache", "bin", "promtool")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("promtool not found on PATH or at %s (run scripts/deps.sh): %v", p, err)
+	}
+	return p
+}
+
+// TestExporterLab is issue 2 (c): the built exporter in the probe namespace
+// on a generated config of 1000 lab targets, scraped over HTTP: icmp_up is 1
+// for every target and `promtool check metrics` finds nothing on the live
+// scrape.
+func TestExporterLab(t *testing.T) {
+	l := lab.New(t, lab.Options{})
+	tool := promtool(t)
+	addrs := append(l.Addrs(900, false), l.Addrs(100, true)...)
+	x := startExporter(t, l, addrs, 200*time.Millisecond)
+	body := x.waitAllUp(t, addrs, 90*time.Second)
+
+	// Let the counters move, then lint a fresh scrape.
+	time.Sleep(time.Second)
+	body, err := x.scrape()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(tool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("promtool check metrics on the live scrape (%d bytes): %v\n%s", len(body), err, out)
+	}
+	mfs, err := parseMetrics(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"icmp_probes_sent_total", "icmp_replies_total", "icmp_probes_lost_total"} {
+		mf := mfs[name]
+		if mf == nil || len(mf.GetMetric()) != len(addrs) {
+			t.Errorf("%s: %d series, want %d", name, len(mf.GetMetric()), len(addrs))
+		}
+	}
+	for _, m := range mfs["icmp_replies_total"].GetMetric() {
+		if m.GetCounter().GetValue() < 1 {
+			t.Errorf("icmp_replies_total%v = %g, want >= 1", m.GetLabel(), m.GetCounter().GetValue())
+		}
+	}
+}
+
+// procStat reads utime+stime (clock ticks) of pid from /proc/PID/stat.
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, fmt.Errorf("read cpu time: %w", err)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	}
+	// Fields 14 and 15 (utime, stime) in USER_HZ ticks, which Linux fixes
+	// at 100 per second for /proc.
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond, nil
+}
+
+// procStatus returns a field of /proc/PID/status, e.g. "VmHWM".
+func procStatus(pid int, field string) (string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return "", fmt.Errorf("read status: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && k == field {
+			return strings.TrimSpace(v), nil
+		}
+	}
+	return "", fmt.Errorf("no %s in /proc/%d/status", field, pid)
+}
+
+// TestExporter10k is issue 2 (d): one figure, the exporter's CPU use over a
+// 20 s window (no scrapes in it) and its peak RSS while it probes 10 000 lab
+// targets every second. It checks that all targets are up, logs the figures
+// and writes them to bench/results/lab-10k.txt; it asserts nothing about speed.
+func TestExporter10k(t *testing.T) {
+	const (
+		n        = 10000
+		interval = time.Second
+		window   = 20 * time.Second
+	)
+	l := lab.New(t, lab.Options{})
+	addrs := l.Addrs(n, false)
+	x := startExporter(t, l, addrs, interval)
+	x.waitAllUp(t, addrs, 3*time.Minute)
+	// `ip netns exec` execs the command: by now the PID is the exporter's.
+	pid := x.proc.Cmd.Process.Pid
+	if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || filepath.Base(exe) != filepath.Base(x.bin) {
+		t.Fatalf("pid %d is %q (%v), want the exporter itself", pid, exe, err)
+	}
+
+	// One scrape, for its size and duration.
+	start := time.Now()
+	body, err := x.scrape()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrapeTime := time.Since(start)
+
+	cpu0, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	time.Sleep(window)
+	cpu1, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(t0)
+	hwm, err := procStatus(pid, "VmHWM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rss, err := procStatus(pid, "VmRSS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	threads, _ := procStatus(pid, "Threads")
+
+	// Still every target up after the window.
+	x.waitAllUp(t, addrs, time.Minute)
+
+	used := cpu1 - cpu0
+	rev, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()
+	loadavg, _ := os.ReadFile("/proc/loadavg")
+	report := fmt.Sprintf(`icmp_exporter lab figure (test/integration TestExporter10k)
+date:          %s
+HEAD:          %s (binary built from the working tree, or $ICMPLAB_EXPORTER)
+targets:       %d IPv4 lab targets, interval %s, timeout 1s, datapath icmp (ping sockets)
+cpu:           %.2f s over %.1f s = %.1f%% of one core (utime+stime from /proc/PID/stat, no scrapes in the window)
+peak rss:      %s (VmHWM), rss at end %s
+threads:       %s
+scrape:        %d bytes in %s (text format, once before the window)
+machine:       %d cores, load average at end %s
+`, time.Now().UTC().Format(time.RFC3339), bytes.TrimSpace(rev), n, interval,
+		used.Seconds(), elapsed.Seconds(), 100*used.Seconds()/elapsed.Seconds(),
+		hwm, rss, threads, len(body), scrapeTime.Round(time.Millisecond),
+		runtime.NumCPU(), strings.TrimSpace(string(loadavg)))
+	t.Log("\n" + report)
+
+	root, err := lab.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "bench", "results")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lab-10k.txt"), []byte(report), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
