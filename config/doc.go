@@ -1,0 +1,28 @@
+// Package config reads the icmp_exporter configuration file and turns it
+// into a probe.Spec.
+//
+// # Loading
+//
+// Load (or Parse) decodes YAML strictly: unknown keys, wrong types, values
+// out of range and impossible combinations are all refused, and every
+// problem is reported as "file:line: field.path: what is wrong; what is
+// allowed". All problems of a file are reported at once, sorted by line, in
+// an *Error.
+//
+// # Defaults
+//
+// A group takes every setting it does not set itself from the `defaults:`
+// section, and what that does not set from the built-in defaults
+// (DefaultInterval and friends). Labels of `defaults:` and of a group are
+// merged, the group's value winning.
+//
+// # Expansion
+//
+// Config.Spec expands CIDR blocks into one probe.TargetSpec per address
+// (without the network and broadcast addresses of IPv4 blocks larger than
+// /31), keeps host names unresolved for the engine to resolve, and fills in
+// every default, so that the engine never sees an unset field.
+//
+// A Config is not modified after Load returns; it is safe for concurrent
+// reads.
+package config

@@ -1,0 +1,227 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
+)
+
+// Pos is a position in the configuration file.
+type Pos struct {
+	Line, Column int // 1-based
+}
+
+func nodePos(n *yaml.Node) Pos { return Pos{Line: n.Line, Column: n.Column} }
+
+// Field is one scalar setting together with where it was written. Set is
+// false when the key was absent (or null), and Value is then the zero value.
+//
+// Supported T: string, int, bool, float64, []float64 and time.Duration.
+// Durations are strings with a unit ("250ms", "1s", "1m", "1d").
+type Field[T any] struct {
+	Value T
+	Pos   Pos
+	Set   bool
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler. Bad values become
+// *yaml.TypeError, so that decoding continues and every bad value of a
+// file is reported.
+func (f *Field[T]) UnmarshalYAML(n *yaml.Node) error {
+	f.Pos, f.Set = nodePos(n), true
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	var msg string
+	switch v := any(&f.Value).(type) {
+	case *time.Duration:
+		msg = decodeDuration(n, v)
+	case *string:
+		if n.Kind != yaml.ScalarNode {
+			msg = fmt.Sprintf("want a string, got %s", describeNode(n))
+		} else {
+			*v = n.Value
+		}
+	case *int:
+		msg = decodeInt(n, v)
+	case *float64:
+		msg = decodeFloat(n, v)
+	case *bool:
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" {
+			msg = fmt.Sprintf("want true or false, got %s", describeNode(n))
+		} else if err := n.Decode(v); err != nil {
+			msg = fmt.Sprintf("want true or false, got %s", describeNode(n))
+		}
+	case *[]float64:
+		if n.Kind != yaml.SequenceNode {
+			msg = fmt.Sprintf("want a list of numbers like [0.001, 0.01, 0.1], got %s", describeNode(n))
+			break
+		}
+		*v = make([]float64, len(n.Content))
+		for i, c := range n.Content {
+			if m := decodeFloat(c, &(*v)[i]); m != "" {
+				return typeError(nodePos(c), "item %d: %s", i, m)
+			}
+		}
+	default:
+		panic(fmt.Sprintf("config: Field of unsupported type %T", f.Value))
+	}
+	if msg != "" {
+		return typeError(f.Pos, "%s", msg)
+	}
+	return nil
+}
+
+// typeError reports a bad value in the format that Parse maps back to a
+// field path: "line L: column C: message".
+func typeError(p Pos, format string, args ...any) error {
+	return &yaml.TypeError{Errors: []string{
+		fmt.Sprintf("line %d: column %d: %s", p.Line, p.Column, fmt.Sprintf(format, args...)),
+	}}
+}
+
+func describeNode(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return strconv.Quote(n.Value)
+	}
+	return "nothing usable"
+}
+
+func decodeDuration(n *yaml.Node, d *time.Duration) string {
+	const hint = "use a duration with a unit like 250ms, 1s or 5m"
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Sprintf("want a duration, got %s; %s", describeNode(n), hint)
+	}
+	s := strings.TrimSpace(n.Value)
+	if v, err := time.ParseDuration(s); err == nil {
+		*d = v
+		return ""
+	}
+	if v, err := model.ParseDuration(s); err == nil { // adds d, w, y
+		*d = time.Duration(v)
+		return ""
+	}
+	if _, err := strconv.ParseFloat(s, 64); err == nil {
+		return fmt.Sprintf("%q has no unit; %s", n.Value, hint)
+	}
+	return fmt.Sprintf("%q is not a duration; %s", n.Value, hint)
+}
+
+func decodeInt(n *yaml.Node, v *int) string {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		var i int64
+		if err := n.Decode(&i); err == nil && i >= math.MinInt32 && i <= math.MaxInt32 {
+			*v = int(i)
+			return ""
+		}
+		return fmt.Sprintf("%s is out of range", n.Value)
+	}
+	return fmt.Sprintf("want a whole number, got %s", describeNode(n))
+}
+
+func decodeFloat(n *yaml.Node, v *float64) string {
+	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float") {
+		if err := n.Decode(v); err == nil {
+			return ""
+		}
+	}
+	return fmt.Sprintf("want a number, got %s", describeNode(n))
+}
+
+// Label is one user label as written in the file.
+type Label struct {
+	Name  string
+	Value string
+	Pos   Pos // of the name
+}
+
+// Labels are the user labels of a group or of the defaults, in file order.
+type Labels struct {
+	Items []Label
+	Pos   Pos
+	Set   bool
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler: a mapping of label names to
+// scalar values.
+func (l *Labels) UnmarshalYAML(n *yaml.Node) error {
+	l.Pos, l.Set = nodePos(n), true
+	if n.Kind != yaml.MappingNode {
+		return typeError(l.Pos, "want a mapping of label names to values like {site: lab}, got %s", describeNode(n))
+	}
+	var errs []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		vpos := nodePos(v)
+		if v.Kind == yaml.AliasNode && v.Alias != nil {
+			v = v.Alias
+		}
+		switch {
+		case k.Kind != yaml.ScalarNode:
+			errs = append(errs, fmt.Sprintf("line %d: column %d: label name must be a string", k.Line, k.Column))
+			continue
+		case v.Kind != yaml.ScalarNode:
+			errs = append(errs, fmt.Sprintf("line %d: column %d: want a string value, got %s",
+				vpos.Line, vpos.Column, describeNode(v)))
+			continue
+		}
+		val := v.Value
+		if v.ShortTag() == "!!null" {
+			val = ""
+		}
+		l.Items = append(l.Items, Label{Name: k.Value, Value: val, Pos: nodePos(k)})
+	}
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	return nil
+}
+
+// Target is one entry of a group's targets list: an IP address, a CIDR
+// block or a host name, as written.
+type Target struct {
+	Value string
+	Pos   Pos
+}
+
+// Targets is the targets list of a group.
+type Targets struct {
+	Items []Target
+	Pos   Pos
+	Set   bool
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler: a list of strings.
+func (t *Targets) UnmarshalYAML(n *yaml.Node) error {
+	t.Pos, t.Set = nodePos(n), true
+	if n.Kind != yaml.SequenceNode {
+		return typeError(t.Pos, "want a list like [127.0.0.1, \"::1\", localhost, 10.0.0.0/30], got %s", describeNode(n))
+	}
+	var errs []string
+	for _, c := range n.Content {
+		pos := nodePos(c)
+		if c.Kind == yaml.AliasNode && c.Alias != nil {
+			c = c.Alias
+		}
+		if c.Kind != yaml.ScalarNode || c.ShortTag() == "!!null" {
+			errs = append(errs, fmt.Sprintf("line %d: column %d: want an address, CIDR block or host name, got %s",
+				pos.Line, pos.Column, describeNode(c)))
+			continue
+		}
+		t.Items = append(t.Items, Target{Value: c.Value, Pos: pos})
+	}
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	return nil
+}
