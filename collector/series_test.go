@@ -1,0 +1,109 @@
+package collector
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/icmp-exporter/icmp_exporter/probe"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// seriesCount counts the series of families as Prometheus stores them:
+// text/classic counts one series per sample line (each classic bucket, +Inf,
+// _sum, _count); native counts a histogram with native fields as one series
+// and ignores its classic buckets (Prometheus' default when it scrapes
+// protobuf with native histograms enabled and scrape_classic_histograms is
+// off).
+func seriesCount(mfs []*dto.MetricFamily) (text, native int) {
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			h := m.GetHistogram()
+			if h == nil {
+				text++
+				native++
+				continue
+			}
+			classic := len(h.GetBucket()) + 3 // buckets, +Inf, _sum, _count
+			text += classic
+			if h.Schema != nil {
+				native++
+			} else {
+				native += classic
+			}
+		}
+	}
+	return text, native
+}
+
+// TestSeriesPerTarget pins the per-target series counts documented in
+// docs/metrics.md ("Series per target").
+func TestSeriesPerTarget(t *testing.T) {
+	base := func(mode, agg string) probe.TargetSnapshot {
+		ts := &probe.TargetSpec{Group: "g", Name: "192.0.2.1", Addr: netip.MustParseAddr("192.0.2.1"),
+			Interval: time.Second, Timeout: time.Second, PayloadSize: probe.MinPayload, DownAfter: 1, UpAfter: 1,
+			Histogram: probe.HistogramSpec{Mode: mode, Aggregation: agg}}
+		t := probe.TargetSnapshot{Spec: ts, IP: ts.Addr, Up: true, StateChange: t0, Sent: 10, Replies: 10, LastTTL: 64,
+			RTT: probe.Histogram{Count: 10, Sum: 0.01, Offset: -80, Buckets: []uint64{10}}}
+		if ts.Histogram.NeedsClassic() {
+			t.RTT.Bounds = probe.DefaultClassicBuckets // 15 bounds
+			t.RTT.Classic = make([]uint64, len(t.RTT.Bounds))
+			for i := range t.RTT.Classic {
+				t.RTT.Classic[i] = 10
+			}
+		}
+		return t
+	}
+	tests := []struct {
+		name              string
+		target            func() probe.TargetSnapshot
+		targets           int
+		wantText, wantNat int // per target, including the group series spread over targets
+	}{
+		{"native", func() probe.TargetSnapshot { return base(probe.HistogramNative, "") }, 1, 14, 12},
+		{"classic", func() probe.TargetSnapshot { return base(probe.HistogramClassic, "") }, 1, 29, 29},
+		{"both", func() probe.TargetSnapshot { return base(probe.HistogramBoth, "") }, 1, 29, 12},
+		{"none", func() probe.TargetSnapshot { return base(probe.HistogramNone, "") }, 1, 11, 11},
+		// 100 targets in one group share one group histogram.
+		{"group native", func() probe.TargetSnapshot { return base(probe.HistogramNative, probe.AggregateGroup) }, 100, 11*100 + 3, 11*100 + 1},
+		{"group classic", func() probe.TargetSnapshot { return base(probe.HistogramClassic, probe.AggregateGroup) }, 100, 11*100 + 18, 11*100 + 18},
+		{"host name adds dns errors", func() probe.TargetSnapshot {
+			t := base(probe.HistogramNone, "")
+			t.Spec.Host, t.Spec.Addr = "h.example.test", netip.Addr{}
+			return t
+		}, 1, 12, 12},
+		{"each error type seen adds one", func() probe.TargetSnapshot {
+			t := base(probe.HistogramNone, "")
+			t.Errors[probe.ErrDestUnreachable], t.Errors[probe.ErrSend] = 1, 1
+			return t
+		}, 1, 13, 13},
+		{"first outage adds histogram and three gauges", func() probe.TargetSnapshot {
+			t := base(probe.HistogramNone, "")
+			t.OutagesTotal = 1
+			t.Outages = []probe.Outage{{Start: t0, End: t0.Add(time.Minute), Resolution: time.Second}}
+			return t
+		}, 1, 11 + 15 + 3, 11 + 15 + 3},
+		{"never answered: no reply_ttl", func() probe.TargetSnapshot {
+			t := base(probe.HistogramNone, "")
+			t.Replies, t.LastTTL = 0, -1
+			return t
+		}, 1, 10, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &probe.Snapshot{Time: tNow, Source: probe.Source{Name: "s"}}
+			for i := range tt.targets {
+				target := tt.target()
+				spec := *target.Spec
+				spec.Name = netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}).String()
+				target.Spec = &spec
+				s.Targets = append(s.Targets, target)
+			}
+			mfs := dropEngineFamilies(gatherProto(t, New(staticSource{s}, Options{})))
+			text, native := seriesCount(mfs)
+			if text != tt.wantText || native != tt.wantNat {
+				t.Errorf("series text/classic %d, native %d; want %d, %d", text, native, tt.wantText, tt.wantNat)
+			}
+		})
+	}
+}
