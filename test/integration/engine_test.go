@@ -159,6 +159,9 @@ func testEngineLab(t *testing.T, datapath string) {
 				t.Errorf("%s: mean RTT %gs, zero count %d, last RTT %s; want 0 < RTT < 50ms",
 					ts.Spec.Name, m, ts.RTT.ZeroCount, ts.LastRTT)
 			}
+			if ts.Late != 0 || ts.Duplicates != 0 || ts.Skipped != 0 {
+				t.Errorf("%s: late %d, duplicates %d, skipped %d; want none", ts.Spec.Name, ts.Late, ts.Duplicates, ts.Skipped)
+			}
 			if ts.IP != ts.Spec.Addr {
 				t.Errorf("%s: probed IP %s, want %s", ts.Spec.Name, ts.IP, ts.Spec.Addr)
 			}
