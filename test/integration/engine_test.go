@@ -159,8 +159,10 @@ func testEngineLab(t *testing.T, datapath string) {
 				t.Errorf("%s: mean RTT %gs, zero count %d, last RTT %s; want 0 < RTT < 50ms",
 					ts.Spec.Name, m, ts.RTT.ZeroCount, ts.LastRTT)
 			}
-			if ts.Late != 0 || ts.Duplicates != 0 || ts.Skipped != 0 {
-				t.Errorf("%s: late %d, duplicates %d, skipped %d; want none", ts.Spec.Name, ts.Late, ts.Duplicates, ts.Skipped)
+			// Skipped probes (engine overload) are not asserted: that would
+			// be a speed assertion on a shared machine.
+			if ts.Late != 0 || ts.Duplicates != 0 {
+				t.Errorf("%s: late %d, duplicates %d; want none", ts.Spec.Name, ts.Late, ts.Duplicates)
 			}
 			if ts.IP != ts.Spec.Addr {
 				t.Errorf("%s: probed IP %s, want %s", ts.Spec.Name, ts.IP, ts.Spec.Addr)
