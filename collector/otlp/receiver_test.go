@@ -394,3 +394,5 @@ func (l *logBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
