@@ -1,0 +1,9 @@
+// Package prometheus is the end-to-end test of the shipped alerts and
+// dashboards: Debian's Prometheus scrapes two icmp_exporter instances with
+// different sources that probe hosts of a network-namespace lab
+// (internal/lab), evaluates alerts/icmp_exporter.rules.yml, and answers every
+// query of every dashboard. An nftables drop on one host must make
+// ICMPTargetDown fire in Prometheus' own rule evaluation and resolve after.
+//
+// The test needs root (network namespaces); CI runs it as root.
+package prometheus

@@ -1,0 +1,442 @@
+package prometheus_test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/internal/promtest"
+)
+
+// source is one exporter instance of the test: its source setting and where it listens
+// (inside the probe namespace).
+type source struct {
+	name     string
+	lat, lon float64
+	addr     string
+}
+
+func sources() []source {
+	return []source{
+		{name: "lab-ams", lat: 52.37, lon: 4.89, addr: "127.0.0.1:10427"},
+		{name: "lab-sfo", lat: 37.77, lon: -122.42, addr: "127.0.0.1:10428"},
+	}
+}
+
+// Template variable values for evaluating dashboard queries, and the range
+// variables for a Prometheus scraping every second.
+const (
+	rateInterval = "15s"
+	scrapeEvery  = "1s"
+)
+
+// writeExporterConfig writes the config of one exporter: group "core" (native
+// histograms) with the addresses core, group "classic" (classic buckets) with
+// the addresses classic.
+func writeExporterConfig(t *testing.T, s source, core, classic []netip.Addr) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "source:\n  name: %s\n  latitude: %g\n  longitude: %g\n", s.name, s.lat, s.lon)
+	b.WriteString("engine:\n  datapath: icmp\n")
+	b.WriteString("defaults:\n  interval: 250ms\n  timeout: 250ms\n  down_after: 3\n  up_after: 1\n")
+	b.WriteString("groups:\n")
+	b.WriteString("  - name: core\n    labels:\n      site: lab\n    targets:\n")
+	for _, a := range core {
+		fmt.Fprintf(&b, "      - %q\n", a.String())
+	}
+	b.WriteString("  - name: classic\n    labels:\n      site: lab\n    histogram:\n      mode: classic\n    targets:\n")
+	for _, a := range classic {
+		fmt.Fprintf(&b, "      - %q\n", a.String())
+	}
+	path := filepath.Join(t.TempDir(), s.name+".yml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// writeRules copies the shipped rule file with the target-down threshold
+// lowered to 3 seconds: the way docs/alerts.md tells users to change a
+// threshold, and short enough for a test.
+func writeRules(t *testing.T) string {
+	t.Helper()
+	root, err := promtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(root, "alerts", "icmp_exporter.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(record: icmp:threshold:target_down_seconds\n\s+expr: )vector\(60\)`)
+	if !re.Match(b) {
+		t.Fatalf("rules: threshold icmp:threshold:target_down_seconds = vector(60) not found")
+	}
+	b = re.ReplaceAll(b, []byte("${1}vector(3)"))
+	path := filepath.Join(t.TempDir(), "icmp_exporter.rules.yml")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func prometheusConfig(rules string) string {
+	var targets []string
+	for _, s := range sources() {
+		targets = append(targets, fmt.Sprintf("%q", s.addr))
+	}
+	return fmt.Sprintf(`global:
+  scrape_interval: %[1]s
+  scrape_timeout: %[1]s
+  evaluation_interval: %[1]s
+rule_files:
+  - %[2]s
+scrape_configs:
+  - job_name: icmp
+    static_configs:
+      - targets: [%[3]s]
+`, scrapeEvery, rules, strings.Join(targets, ", "))
+}
+
+// waitFor polls cond until it reports true; it fails the test with cond's
+// last description after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, desc := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within %s: %s", what, timeout, desc)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func TestLive(t *testing.T) {
+	l := lab.New(t, lab.Options{})
+	bin := lab.BuildExporter(t)
+	addrs := l.Addrs(6, false)
+	core, classic := addrs[:4], addrs[4:]
+	dropped := core[0]
+
+	for _, s := range sources() {
+		cfg := writeExporterConfig(t, s, core, classic)
+		l.Start(context.Background(), bin, "--config.file="+cfg, "--web.listen-address="+s.addr)
+	}
+	prom := promtest.Start(t, promtest.Options{
+		Config:  prometheusConfig(writeRules(t)),
+		Port:    9090, // the probe namespace is new: nothing else listens there
+		Command: l.Exec,
+		Client:  l.HTTPClient(),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+
+	query := func(expr string, at time.Time) promtest.QueryResult {
+		t.Helper()
+		res, err := prom.Query(ctx, expr, at)
+		if err != nil {
+			t.Fatalf("query %s: %v", expr, err)
+		}
+		return res
+	}
+	value := func(expr string) (float64, bool) {
+		res := query(expr, time.Time{})
+		if len(res.Samples) != 1 {
+			return 0, false
+		}
+		return res.Samples[0].Value, true
+	}
+
+	// Both exporters scraped, every target up from both sources, and enough
+	// samples for the rate windows.
+	want := float64(len(addrs) * len(sources()))
+	waitFor(t, 2*time.Minute, "every target up from both sources", func() (bool, string) {
+		n, _ := value(`count(icmp_up{job="icmp"})`)
+		up, _ := value(`sum(icmp_up{job="icmp"})`)
+		if n == want && up == want {
+			return true, ""
+		}
+		ts, err := prom.Targets(ctx)
+		return false, fmt.Sprintf("%v of %v series, %v up; scrape targets %+v %v", n, want, up, ts, err)
+	})
+	waitFor(t, time.Minute, "native and classic RTT histograms with a full rate window", func() (bool, string) {
+		nat := query(`histogram_quantile(0.5, sum(rate(icmp_rtt_seconds{job="icmp"}[`+rateInterval+`])))`, time.Time{})
+		cls := query(`histogram_quantile(0.5, sum by (le) (rate(icmp_rtt_seconds_bucket{job="icmp",group="classic"}[`+rateInterval+`])))`, time.Time{})
+		ok := len(nat.Samples) == 1 && !math.IsNaN(nat.Samples[0].Value) && len(cls.Samples) == 1 && !math.IsNaN(cls.Samples[0].Value)
+		return ok, fmt.Sprintf("native %+v classic %+v", nat, cls)
+	})
+	time.Sleep(16 * time.Second) // let the rate windows fill with normal traffic
+	if a := firing(alertsNamed(t, prom, ctx, "")); len(a) > 0 {
+		t.Errorf("alerts firing before the outage: %v", describe(a))
+	}
+
+	dashboards := loadDashboards(t)
+	evals := newEvaluation(dashboards, addrs, dropped)
+
+	// Outage: drop echo requests to one core host.
+	drop := l.AddDrop([]netip.Addr{dropped})
+	waitFor(t, 2*time.Minute, "ICMPTargetDown firing for "+dropped.String()+" from both sources", func() (bool, string) {
+		fired := firing(alertsNamed(t, prom, ctx, "ICMPTargetDown"))
+		return len(fired) == len(sources()), describe(fired)
+	})
+	phaseDown := time.Now()
+	for _, a := range firing(alertsNamed(t, prom, ctx, "ICMPTargetDown")) {
+		checkTargetDownAlert(t, a, dropped)
+	}
+	for _, a := range alertsNamed(t, prom, ctx, "") {
+		if a.Labels["alertname"] != "ICMPTargetDown" && a.State == "firing" {
+			t.Errorf("unexpected firing alert during a single-target outage: %v", describe([]promtest.Alert{a}))
+		}
+	}
+	evals.run(t, ctx, prom, "outage", phaseDown)
+
+	// Recovery.
+	win := drop.Remove()
+	waitFor(t, 2*time.Minute, "ICMPTargetDown resolved", func() (bool, string) {
+		a := alertsNamed(t, prom, ctx, "ICMPTargetDown")
+		return len(a) == 0, describe(a)
+	})
+	t.Logf("drop in force %s .. %s; alert resolved %s after removal", win.InsertedBy.Format(time.TimeOnly),
+		win.Deleted.Format(time.TimeOnly), time.Since(win.DeletedBy).Round(time.Millisecond))
+	// The outage must now be complete in the exporter's metrics.
+	waitFor(t, 30*time.Second, "completed outage exported", func() (bool, string) {
+		res := query(`icmp_last_outage_end_timestamp_seconds{job="icmp",target="`+dropped.String()+`"} > 0`, time.Time{})
+		return len(res.Samples) == len(sources()), fmt.Sprintf("%+v", res)
+	})
+	evals.run(t, ctx, prom, "recovered", time.Now())
+
+	evals.report(t)
+	checkRules(t, ctx, prom)
+}
+
+// alertsNamed returns the active alerts with the alertname (all when empty).
+func alertsNamed(t *testing.T, prom *promtest.Server, ctx context.Context, name string) []promtest.Alert {
+	t.Helper()
+	all, err := prom.Alerts(ctx)
+	if err != nil {
+		t.Fatalf("alerts: %v", err)
+	}
+	var out []promtest.Alert
+	for _, a := range all {
+		if name == "" || a.Labels["alertname"] == name {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func firing(as []promtest.Alert) []promtest.Alert {
+	var out []promtest.Alert
+	for _, a := range as {
+		if a.State == "firing" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func describe(as []promtest.Alert) string {
+	var parts []string
+	for _, a := range as {
+		parts = append(parts, fmt.Sprintf("%s %s %v", a.Labels["alertname"], a.State, a.Labels))
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
+}
+
+func checkTargetDownAlert(t *testing.T, a promtest.Alert, dropped netip.Addr) {
+	t.Helper()
+	want := map[string]string{"severity": "critical", "job": "icmp", "group": "core", "site": "lab",
+		"target": dropped.String(), "ip": dropped.String()}
+	for k, v := range want {
+		if a.Labels[k] != v {
+			t.Errorf("ICMPTargetDown label %s = %q, want %q (alert %v)", k, a.Labels[k], v, a.Labels)
+		}
+	}
+	if !slices.ContainsFunc(sources(), func(s source) bool { return s.name == a.Labels["source"] }) {
+		t.Errorf("ICMPTargetDown source %q, want one of the lab sources", a.Labels["source"])
+	}
+	if a.Annotations["runbook_url"] != "https://github.com/icmp-exporter/icmp_exporter/blob/main/docs/runbook.md#icmptargetdown" {
+		t.Errorf("runbook_url %q", a.Annotations["runbook_url"])
+	}
+	d := a.Annotations["description"]
+	for _, s := range []string{dropped.String(), "group core", "from source " + a.Labels["source"], "site=lab"} {
+		if !strings.Contains(d, s) {
+			t.Errorf("description %q lacks %q", d, s)
+		}
+	}
+}
+
+func loadDashboards(t *testing.T) map[string]*promtest.Dashboard {
+	t.Helper()
+	root, err := promtest.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(root, "dashboards", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards: %v", err)
+	}
+	out := map[string]*promtest.Dashboard{}
+	for _, f := range files {
+		d, err := promtest.LoadDashboard(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = d
+	}
+	return out
+}
+
+// evaluation runs every dashboard query (and variable query) under several
+// variable selections and phases, and remembers which returned data: a
+// non-empty result with at least one value that is not NaN.
+type evaluation struct {
+	dashboards map[string]*promtest.Dashboard
+	varSets    []map[string]string
+	hasData    map[string]string // "file: where" -> the phase and selection that gave data
+	order      []string
+}
+
+func newEvaluation(ds map[string]*promtest.Dashboard, addrs []netip.Addr, dropped netip.Addr) *evaluation {
+	base := map[string]string{
+		"job": "icmp", "source": ".*", "group": ".*", "instance": ".*",
+		"__rate_interval": rateInterval, "__interval": "2s", "__range": "10m", "__range_s": "600", "__interval_ms": "2000",
+	}
+	var sets []map[string]string
+	// The dropped target, a healthy core target (native histograms), a classic-bucket target.
+	for _, target := range []netip.Addr{dropped, addrs[1], addrs[len(addrs)-1]} {
+		m := map[string]string{"target": target.String()}
+		for k, v := range base {
+			m[k] = v
+		}
+		sets = append(sets, m)
+	}
+	e := &evaluation{dashboards: ds, varSets: sets, hasData: map[string]string{}}
+	for _, file := range sortedKeys(ds) {
+		for _, q := range queriesOf(ds[file]) {
+			e.order = append(e.order, file+": "+q.Where)
+		}
+	}
+	return e
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// queriesOf returns the panel and annotation queries and the variable queries
+// (as PromQL) of a dashboard.
+func queriesOf(d *promtest.Dashboard) []promtest.Query {
+	qs := d.Queries()
+	for _, v := range d.Templating.List {
+		if v.Type != "query" {
+			continue
+		}
+		if e, _, err := promtest.VariableExpr(v.QueryString()); err == nil {
+			qs = append(qs, promtest.Query{Where: "variable " + v.Name, Expr: e})
+		}
+	}
+	return qs
+}
+
+func (e *evaluation) run(t *testing.T, ctx context.Context, prom *promtest.Server, phase string, at time.Time) {
+	t.Helper()
+	for _, file := range sortedKeys(e.dashboards) {
+		for _, q := range queriesOf(e.dashboards[file]) {
+			key := file + ": " + q.Where
+			for i, vars := range e.varSets {
+				expr, err := promtest.Expand(q.Expr, vars)
+				if err != nil {
+					t.Errorf("%s: %v", key, err)
+					break
+				}
+				res, err := prom.Query(ctx, expr, at)
+				if err != nil {
+					t.Errorf("%s (%s): %v\n  query: %s", key, phase, err, expr)
+					break
+				}
+				if dataIn(res) && e.hasData[key] == "" {
+					e.hasData[key] = fmt.Sprintf("%s, target %s (selection %d)", phase, vars["target"], i)
+				}
+			}
+		}
+	}
+}
+
+func dataIn(res promtest.QueryResult) bool {
+	for _, s := range res.Samples {
+		if s.Histogram != nil || !math.IsNaN(s.Value) {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *evaluation) report(t *testing.T) {
+	t.Helper()
+	for _, key := range e.order {
+		if e.hasData[key] == "" {
+			t.Errorf("%s: no data in any phase or selection", key)
+		} else if testing.Verbose() {
+			t.Logf("%s: data (%s)", key, e.hasData[key])
+		}
+	}
+}
+
+// checkRules checks Prometheus' own view of the rules: every group loaded,
+// no rule in error, and data for every recording rule except the 1-day
+// baseline (its 5m group may not have run yet).
+func checkRules(t *testing.T, ctx context.Context, prom *promtest.Server) {
+	t.Helper()
+	groups, err := prom.Rules(ctx)
+	if err != nil {
+		t.Fatalf("rules: %v", err)
+	}
+	if len(groups) < 4 {
+		t.Errorf("prometheus loaded %d rule groups, want 4", len(groups))
+	}
+	for _, g := range groups {
+		for _, r := range g.Rules {
+			if r.Health == "err" {
+				t.Errorf("rule %s/%s: %s", g.Name, r.Name, r.LastError)
+			}
+			if r.Type != "recording" || g.Name == "icmp_exporter.baseline" {
+				continue
+			}
+			res, err := prom.Query(ctx, r.Name, time.Time{})
+			if err != nil {
+				t.Errorf("recording rule %s: %v", r.Name, err)
+			} else if !dataIn(res) {
+				t.Errorf("recording rule %s: no data", r.Name)
+			}
+		}
+	}
+	// The RTT rules read native histograms for core and classic buckets for classic.
+	for _, rec := range []string{"group:icmp_rtt_seconds:p50_5m", "target:icmp_rtt_seconds:p99_5m"} {
+		for _, group := range []string{"core", "classic"} {
+			res, err := prom.Query(ctx, rec+`{group="`+group+`"}`, time.Time{})
+			if err != nil || !dataIn(res) {
+				t.Errorf("%s for group %s: no data (%v)", rec, group, err)
+			}
+		}
+	}
+}
