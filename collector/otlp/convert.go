@@ -240,7 +240,7 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		lastStart, lastEnd, lastDur fpoints
 		rttExp                      []metricdata.ExponentialHistogramDataPoint[float64]
 		rttClassic                  []metricdata.HistogramDataPoint[float64]
-		outageDur                   = make([]metricdata.HistogramDataPoint[float64], 0, n)
+		outageDur                   []metricdata.HistogramDataPoint[float64]
 		groups                      map[string]*groupAgg
 		groupOrder                  []string
 	)
@@ -294,7 +294,9 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 			lastEnd = append(lastEnd, fpt(set, end))
 			lastDur = append(lastDur, fpt(set, last.Duration(now).Seconds()))
 		}
-		outageDur = append(outageDur, classicPoint(set, start, now, completed, t.OutageDurationSum, t.OutageDurations[:], probe.OutageBuckets[:]))
+		if t.OutagesTotal > 0 { // like /metrics: once the target had an outage
+			outageDur = append(outageDur, classicPoint(set, start, now, completed, t.OutageDurationSum, t.OutageDurations[:], probe.OutageBuckets[:]))
+		}
 		resolution = append(resolution, fpt(set, t.Spec.Interval.Seconds()))
 		stateChange = append(stateChange, fpt(set, unixSeconds(t.StateChange)))
 
@@ -374,9 +376,11 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 	}
 	ms = append(ms,
 		sum("icmp.outages", "{outage}", "Outages started (the target went down).", outages),
-		metricdata.Metrics{Name: "icmp.outage.duration", Unit: "s", Description: "Durations of completed outages.",
-			Data: metricdata.Histogram[float64]{DataPoints: outageDur, Temporality: metricdata.CumulativeTemporality}},
 	)
+	if len(outageDur) > 0 {
+		ms = append(ms, metricdata.Metrics{Name: "icmp.outage.duration", Unit: "s", Description: "Durations of completed outages.",
+			Data: metricdata.Histogram[float64]{DataPoints: outageDur, Temporality: metricdata.CumulativeTemporality}})
+	}
 	if len(lastStart) > 0 {
 		ms = append(ms,
 			fgauge("icmp.last_outage.start_timestamp", "s", "Unix time of the start of the last outage.", lastStart),

@@ -331,3 +331,21 @@ func BenchmarkProduce10k(b *testing.B) {
 		}
 	}
 }
+
+func TestOutagePointsOnlyAfterOutage(t *testing.T) {
+	src := newFakeSource(3)
+	tg := &src.snap.Targets[1]
+	tg.OutagesTotal, tg.Outages, tg.OutageDurations, tg.OutageDurationSum = 0, nil, [len(probe.OutageBuckets)]uint64{}, 0
+	ms := produce(t, src)
+	for _, name := range []string{"icmp.outage.duration", "icmp.last_outage.start_timestamp", "icmp.last_outage.end_timestamp", "icmp.last_outage.duration"} {
+		if len(ms[name]) != 1 {
+			t.Fatalf("%s missing", name)
+		}
+		if n := dataPoints(ms[name][0].Data); n != 2 {
+			t.Errorf("%s: %d points, want 2 (the target without outages has none)", name, n)
+		}
+	}
+	if n := dataPoints(ms["icmp.outages"][0].Data); n != 3 {
+		t.Errorf("icmp.outages: %d points, want 3 (always)", n)
+	}
+}
