@@ -1,0 +1,187 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/icmp-exporter/icmp_exporter/config"
+	"github.com/icmp-exporter/icmp_exporter/probe"
+)
+
+// Applier is what a reload changes: the running probe.Engine, or a fake in
+// tests. Apply must leave the running state untouched when it fails.
+type Applier interface {
+	Apply(spec probe.Spec) error
+}
+
+// BuildFunc turns a loaded configuration into the Spec this instance runs
+// (main's buildSpec: the whole Spec, or this shard's part of it).
+type BuildFunc func(cfg *config.Config) (probe.Spec, error)
+
+// LoadSpec loads the configuration file and builds its Spec with build
+// (Config.Spec when build is nil).
+func LoadSpec(path string, build BuildFunc) (*config.Config, probe.Spec, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, probe.Spec{}, err
+	}
+	if build == nil {
+		build = (*config.Config).Spec
+	}
+	spec, err := build(cfg)
+	if err != nil {
+		return nil, probe.Spec{}, fmt.Errorf("build spec from %s: %w", path, err)
+	}
+	return cfg, spec, nil
+}
+
+// ReloaderOptions configure a Reloader.
+type ReloaderOptions struct {
+	// ConfigFile is read again on every reload.
+	ConfigFile string
+	// Build builds the Spec; nil means Config.Spec.
+	Build BuildFunc
+	// Target receives the new Spec.
+	Target Applier
+	// Metrics records the outcome; nil records nothing.
+	Metrics *ReloadMetrics
+	// OnApplied, when set, is called with the new configuration after the
+	// engine accepted it (for parts outside the engine, like OTLP).
+	OnApplied func(cfg *config.Config)
+	// Logger receives one line per reload; nil discards.
+	Logger *slog.Logger
+	// Now is the clock of the success timestamp; nil means time.Now.
+	Now func() time.Time
+}
+
+// Reloader re-reads the configuration and applies it. It is safe for
+// concurrent use; reloads are serialized.
+type Reloader struct {
+	o  ReloaderOptions
+	mu sync.Mutex
+}
+
+// NewReloader returns a Reloader.
+func NewReloader(o ReloaderOptions) *Reloader {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Reloader{o: o}
+}
+
+// Reload loads and checks the configuration file and applies it. On any
+// error the running configuration stays, the error is logged and returned,
+// and icmp_config_last_reload_successful becomes 0.
+func (r *Reloader) Reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.reload()
+	if err != nil {
+		r.o.Logger.Error("configuration reload failed, keeping the running configuration",
+			"file", r.o.ConfigFile, "err", err)
+		if r.o.Metrics != nil {
+			r.o.Metrics.Failed()
+		}
+		return err
+	}
+	if r.o.Metrics != nil {
+		r.o.Metrics.Succeeded(r.o.Now())
+	}
+	return nil
+}
+
+func (r *Reloader) reload() error {
+	cfg, spec, err := LoadSpec(r.o.ConfigFile, r.o.Build)
+	if err != nil {
+		return err
+	}
+	if err := r.o.Target.Apply(spec); err != nil {
+		return fmt.Errorf("apply %s: %w", r.o.ConfigFile, err)
+	}
+	if r.o.OnApplied != nil {
+		r.o.OnApplied(cfg)
+	}
+	r.o.Logger.Info("configuration reloaded", "file", r.o.ConfigFile, "targets", len(spec.Targets))
+	return nil
+}
+
+// Run reloads once per value received from signals (SIGHUP in main) until
+// ctx is done.
+func (r *Reloader) Run(ctx context.Context, signals <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case sig := <-signals:
+			r.o.Logger.Info("reloading configuration", "signal", sig.String())
+			_ = r.Reload() // logged and counted by Reload
+		}
+	}
+}
+
+// ReloadMetrics is a prometheus.Collector for the outcome of configuration
+// loads. It is safe for concurrent use.
+type ReloadMetrics struct {
+	mu          sync.Mutex
+	ok          bool
+	lastSuccess time.Time
+
+	okDesc, tsDesc *prometheus.Desc
+}
+
+// NewReloadMetrics returns metrics that report a failed load until
+// Succeeded is called (main calls it after the first load).
+func NewReloadMetrics() *ReloadMetrics {
+	return &ReloadMetrics{
+		okDesc: prometheus.NewDesc("icmp_config_last_reload_successful",
+			"Whether the last configuration load succeeded (1) or failed (0).", nil, nil),
+		tsDesc: prometheus.NewDesc("icmp_config_last_reload_success_timestamp_seconds",
+			"Unix time of the last successful configuration load.", nil, nil),
+	}
+}
+
+// Succeeded records a successful load at t.
+func (m *ReloadMetrics) Succeeded(t time.Time) {
+	m.mu.Lock()
+	m.ok, m.lastSuccess = true, t
+	m.mu.Unlock()
+}
+
+// Failed records a failed load; the last success time stays.
+func (m *ReloadMetrics) Failed() {
+	m.mu.Lock()
+	m.ok = false
+	m.mu.Unlock()
+}
+
+// Describe implements prometheus.Collector.
+func (m *ReloadMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.okDesc
+	ch <- m.tsDesc
+}
+
+// Collect implements prometheus.Collector.
+func (m *ReloadMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	ok, last := m.ok, m.lastSuccess
+	m.mu.Unlock()
+	v := 0.0
+	if ok {
+		v = 1
+	}
+	ch <- prometheus.MustNewConstMetric(m.okDesc, prometheus.GaugeValue, v)
+	ts := 0.0
+	if !last.IsZero() {
+		ts = float64(last.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(m.tsDesc, prometheus.GaugeValue, ts)
+}

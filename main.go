@@ -1,0 +1,140 @@
+// Command icmp_exporter pings targets continuously and exports RTT, loss,
+// up/down state and outages to Prometheus and OpenTelemetry.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/common/promslog"
+	promslogflag "github.com/prometheus/common/promslog/flag"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
+
+	"github.com/icmp-exporter/icmp_exporter/collector"
+	"github.com/icmp-exporter/icmp_exporter/config"
+	"github.com/icmp-exporter/icmp_exporter/internal/app"
+	"github.com/icmp-exporter/icmp_exporter/probe"
+)
+
+const name = "icmp_exporter"
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	a := kingpin.New(name, "Continuous ICMP echo prober: RTT, loss, up/down and outages for Prometheus and OpenTelemetry.")
+	configFile := a.Flag("config.file", "Path of the configuration file (see config.example.yml).").Default("config.yml").String()
+	configCheck := a.Flag("config.check", "Check the configuration file, print a summary and exit (0 valid, 1 invalid).").Bool()
+	metricsPath := a.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	webFlags := kingpinflag.AddFlags(a, ":10427")
+	logConfig := &promslog.Config{}
+	promslogflag.AddFlags(a, logConfig)
+	a.Version(version.Print(name))
+	a.HelpFlag.Short('h')
+	if _, err := a.Parse(os.Args[1:]); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v; try --help\n", name, err)
+		return 2
+	}
+	logger := promslog.New(logConfig)
+
+	cfg, spec, err := app.LoadSpec(*configFile, buildSpec)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if *configCheck {
+		fmt.Print(app.Summary(cfg, spec))
+		return 0
+	}
+
+	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext(),
+		"config_file", *configFile, "targets", len(spec.Targets))
+	engine, err := probe.New(spec, probe.Options{Logger: logger.With("component", "engine")})
+	if err != nil {
+		// The error says what to do (ping_group_range, setcap, sudo).
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	defer engine.Close()
+	var running atomic.Bool
+	running.Store(true)
+
+	reloadMetrics := app.NewReloadMetrics()
+	reloadMetrics.Succeeded(time.Now())
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector(name),
+		reloadMetrics,
+		collector.New(engine, collector.Options{Logger: logger.With("component", "collector")}),
+	)
+	reloader := app.NewReloader(app.ReloaderOptions{
+		ConfigFile: *configFile,
+		Build:      buildSpec,
+		Target:     engine,
+		Metrics:    reloadMetrics,
+		Logger:     logger.With("component", "reload"),
+	})
+	handler, err := app.NewHandler(app.WebOptions{
+		MetricsPath: *metricsPath,
+		Gatherer:    reg,
+		Registerer:  reg,
+		Reload:      reloader.Reload,
+		Ready:       running.Load,
+		Version:     version.Info(),
+		Logger:      logger.With("component", "web"),
+	})
+	if err != nil {
+		logger.Error("build HTTP handler", "err", err)
+		return 1
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go reloader.Run(ctx, hup)
+
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- web.ListenAndServe(srv, webFlags, logger) }()
+
+	code := 0
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down")
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			logger.Warn("HTTP shutdown", "err", err)
+		}
+	case err := <-served:
+		if !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("serve HTTP", "err", err)
+			code = 1
+		}
+	}
+	running.Store(false)
+	if err := engine.Close(); err != nil {
+		logger.Warn("close engine", "err", err)
+	}
+	return code
+}
+
+// buildSpec turns the loaded configuration into the Spec this process runs.
+// It runs at start and on every reload; extend it here to select part of the
+// targets (for example this instance's shard).
+func buildSpec(cfg *config.Config) (probe.Spec, error) {
+	return cfg.Spec()
+}
