@@ -10,8 +10,9 @@ import "net/netip"
 // Implementations: the icmp datapath (ping or raw sockets), afpacket,
 // pfring, and fakes in tests.
 type Datapath interface {
-	// Send transmits the packets in order and returns how many left. A
-	// datapath that can read kernel TX timestamps sets Packet.TxStamp.
+	// Send tries to transmit every packet, in order, and returns how many
+	// left and the last error. Packets that could not be sent get Failed
+	// set. Kernel TX timestamps come back through Recv (Received.TxStamp).
 	Send(pkts []Packet) (int, error)
 	// Recv blocks until at least one packet arrived, fills msgs and returns
 	// how many it filled. Received.Buf points into datapath-owned memory
@@ -47,9 +48,8 @@ type Packet struct {
 	TTL int // 0 = socket default
 	TOS int // 0 = socket default
 	Buf []byte
-	// TxStamp is the kernel transmit time in Unix nanoseconds, set by Send
-	// where the datapath can read it; 0 otherwise.
-	TxStamp int64
+	// Failed is set by Send when this packet could not be sent.
+	Failed bool
 }
 
 // Received is one packet delivered by a datapath.
@@ -65,9 +65,14 @@ type Received struct {
 	V6 bool
 	// FromErrQueue marks an ICMP error read from the socket error queue.
 	FromErrQueue bool
-	QuotedDst    netip.Addr
-	ErrType      uint8
-	ErrCode      uint8
+	// TxStamp marks a kernel transmit timestamp of one of our probes: Buf
+	// is the echo request we sent (ICMP header on), Src its destination and
+	// KernelStamp its transmit time. A datapath delivers it before any
+	// reply to that probe.
+	TxStamp   bool
+	QuotedDst netip.Addr
+	ErrType   uint8
+	ErrCode   uint8
 	// TTL is the IP TTL / hop limit of the packet; -1 when unknown.
 	TTL int
 	// KernelStamp is the kernel receive time in Unix nanoseconds; 0 when

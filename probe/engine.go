@@ -77,6 +77,14 @@ func (systemClock) NewTimer(d time.Duration) Timer {
 
 type sysTimer struct{ t *time.Timer }
 
-func (t sysTimer) C() <-chan time.Time    { return t.t.C }
+func (t sysTimer) C() <-chan time.Time   { return t.t.C }
 func (t sysTimer) Reset(d time.Duration) { t.t.Reset(d) }
 func (t sysTimer) Stop()                 { t.t.Stop() }
+
+// Engine API (implemented in engine_run.go):
+//
+//	func New(spec Spec, opts Options) (*Engine, error)   // validates, opens the datapath, starts probing
+//	func (e *Engine) Apply(spec Spec) error               // reload: diff by TargetSpec.Key, keep state of unchanged keys
+//	func (e *Engine) Snapshot(dst *Snapshot) *Snapshot    // copy state, reusing dst's buffers when dst != nil
+//	func (e *Engine) Info() DatapathInfo
+//	func (e *Engine) Close() error                        // stop goroutines, close datapath

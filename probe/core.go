@@ -1,0 +1,557 @@
+package probe
+
+import (
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// core is the deterministic heart of the engine: schedule, in-flight
+// windows, timeouts, reply matching, FSM and outages. It performs no I/O
+// and reads no clock: callers pass the time. Guarded by Engine.mu.
+type core struct {
+	epoch     time.Time // engine start; mono = time since epoch
+	tagger    *Tagger
+	id4, id6  uint16
+	serial    uint32
+	targets   []*target
+	byKey     map[string]*target
+	byAddr    map[netip.Addr]*target
+	sched     schedHeap
+	fifos     []timeoutFIFO
+	fifoIndex map[time.Duration]int
+	stats     EngineStats
+	maxPPS    int
+	tokens    float64
+	lastFill  int64
+	errp      errParser
+	logger    *slog.Logger
+	onResult  func(Result)
+	onOutage  func(OutageEvent)
+}
+
+// timeoutFIFO holds the deadlines of in-flight probes that share one
+// timeout; sends happen in time order, so each FIFO is sorted.
+type timeoutFIFO struct {
+	timeout time.Duration
+	q       []deadline
+	head    int
+}
+
+type deadline struct {
+	at     int64
+	t      *target
+	serial uint32
+}
+
+func (f *timeoutFIFO) push(d deadline) {
+	if f.head > 0 && f.head == len(f.q) {
+		f.q, f.head = f.q[:0], 0
+	} else if f.head > 4096 && f.head*2 > len(f.q) {
+		n := copy(f.q, f.q[f.head:])
+		f.q, f.head = f.q[:n], 0
+	}
+	f.q = append(f.q, d)
+}
+
+// grace is how long after its timeout a probe is declared lost, so that a
+// reply stamped by the kernel within the timeout but read a little later
+// (a loaded machine) still counts as a reply with its true RTT.
+func grace(timeout time.Duration) int64 {
+	return int64(min(timeout/10, 20*time.Millisecond))
+}
+
+func (c *core) wall(mono int64) time.Time { return c.epoch.Add(time.Duration(mono)) }
+
+// apply installs a new set of targets; targets with an unchanged Key keep
+// their state. now is the current mono time.
+func (c *core) apply(spec *Spec, now int64) {
+	if c.byKey == nil {
+		c.byKey = map[string]*target{}
+		c.fifoIndex = map[time.Duration]int{}
+	}
+	old := c.byKey
+	c.byKey = make(map[string]*target, len(spec.Targets))
+	c.targets = make([]*target, 0, len(spec.Targets)) // never reuse: Snapshot may hold the old slice
+	c.sched = c.sched[:0]
+	perInterval := map[time.Duration]int{}
+	for i := range spec.Targets {
+		perInterval[spec.Targets[i].Interval]++
+	}
+	seen := map[time.Duration]int{}
+	for i := range spec.Targets {
+		ts := &spec.Targets[i]
+		t := newTarget(ts)
+		k := ts.Key()
+		prev, kept := old[k]
+		if kept {
+			t.adopt(prev)
+			delete(old, k)
+		} else {
+			t.stateChange = now
+		}
+		c.byKey[k] = t
+		c.targets = append(c.targets, t)
+		if _, ok := c.fifoIndex[ts.Timeout]; !ok {
+			c.fifoIndex[ts.Timeout] = len(c.fifos)
+			c.fifos = append(c.fifos, timeoutFIFO{timeout: ts.Timeout})
+		}
+		// Spread targets of one interval evenly over it (phase), keeping
+		// the next send of kept targets when it is still in the future.
+		n, j := perInterval[ts.Interval], seen[ts.Interval]
+		seen[ts.Interval]++
+		phase := int64(ts.Interval) * int64(j) / int64(n)
+		if !kept || t.due < now || t.due > now+int64(ts.Interval) {
+			t.due = now + phase
+		}
+		if t.ip.IsValid() {
+			c.sched.push(t)
+		}
+	}
+	for _, t := range old {
+		t.removed = true
+	}
+	c.rebuildAddrs()
+	c.stats.Targets = len(c.targets)
+	c.maxPPS = spec.Engine.MaxPPS
+}
+
+func (c *core) rebuildAddrs() {
+	c.byAddr = make(map[netip.Addr]*target, len(c.targets))
+	for i := len(c.targets) - 1; i >= 0; i-- {
+		t := c.targets[i]
+		t.nextSame = nil
+		if !t.ip.IsValid() {
+			continue
+		}
+		t.nextSame = c.byAddr[t.ip]
+		c.byAddr[t.ip] = t
+	}
+}
+
+// setIP changes the address of a host-name target after resolution.
+func (c *core) setIP(t *target, ip netip.Addr, now int64) {
+	if t.removed || t.ip == ip {
+		return
+	}
+	had := t.ip.IsValid()
+	t.ip = ip
+	c.rebuildAddrs()
+	if !had && t.heapIdx < 0 {
+		t.due = now
+		c.sched.push(t)
+	}
+}
+
+// nextWake returns when the sender must run next (mono ns), or -1.
+func (c *core) nextWake() int64 {
+	next := int64(-1)
+	if len(c.sched) > 0 {
+		next = c.sched[0].due
+	}
+	for i := range c.fifos {
+		f := &c.fifos[i]
+		if f.head < len(f.q) {
+			if d := f.q[f.head].at; next < 0 || d < next {
+				next = d
+			}
+		}
+	}
+	return next
+}
+
+// collect builds the packets due at now into pkts (up to cap(pkts)),
+// appending their bytes to buf. wall is the real-time clock at now.
+func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []byte) {
+	pkts = pkts[:0]
+	if c.maxPPS > 0 {
+		c.tokens += float64(now-c.lastFill) * float64(c.maxPPS) / 1e9
+		c.tokens = min(c.tokens, float64(max(cap(pkts), 1)))
+		c.lastFill = now
+	}
+	for len(pkts) < cap(pkts) && len(c.sched) > 0 && c.sched[0].due <= now {
+		if c.maxPPS > 0 && c.tokens < 1 {
+			break
+		}
+		t := c.sched[0]
+		iv := int64(t.spec.Interval)
+		if lag := now - t.due; lag > iv {
+			n := lag / iv
+			t.skipped += uint64(n)
+			c.stats.Skipped += uint64(n)
+			t.due += n * iv
+		}
+		if lag := time.Duration(now - t.due); len(pkts) == 0 {
+			c.stats.ScheduleLag = lag
+			c.stats.MaxScheduleLag = max(c.stats.MaxScheduleLag, lag)
+		}
+		t.due += iv
+		c.sched.fix(0)
+		if t.removed || !t.ip.IsValid() {
+			continue
+		}
+		c.serial++
+		serial := c.serial
+		id := c.id4
+		if t.ip.Is6() {
+			id = c.id6
+		}
+		start := len(buf)
+		buf = AppendEcho(buf, c.tagger, t.ip, id, serial, now, t.spec.PayloadSize)
+		pkts = append(pkts, Packet{Dst: t.ip, TTL: t.spec.TTL, TOS: t.spec.TOS, Buf: buf[start:len(buf):len(buf)]})
+		s := &t.window[t.wpos]
+		if s.state == slotOut { // window wrapped before the timeout: lost
+			c.fail(t, s, now, slotLost)
+		}
+		*s = slot{serial: serial, state: slotOut, sendMono: now, sendWall: wall}
+		t.wpos = (t.wpos + 1) % len(t.window)
+		t.sent++
+		f := &c.fifos[c.fifoIndex[t.spec.Timeout]]
+		f.push(deadline{at: now + int64(t.spec.Timeout) + grace(t.spec.Timeout), t: t, serial: serial})
+		if c.maxPPS > 0 {
+			c.tokens--
+		}
+	}
+	return pkts, buf
+}
+
+// sent records the outcome of a Send of pkts built by collect at now.
+func (c *core) sent(pkts []Packet, now int64) {
+	for i := range pkts {
+		p := &pkts[i]
+		if !p.Failed {
+			c.stats.PacketsSent++
+			continue
+		}
+		_, serial, ok := echoSerial(p.Buf)
+		if !ok {
+			continue
+		}
+		for t := c.byAddr[p.Dst]; t != nil; t = t.nextSame {
+			s := t.findSlot(serial)
+			if s == nil || s.state != slotOut {
+				continue
+			}
+			c.stats.SendErrors++
+			t.errors[ErrSend]++
+			c.fail(t, s, now, slotError)
+			break
+		}
+	}
+}
+
+func echoSerial(b []byte) (uint16, uint32, bool) {
+	var e Echo
+	if ParseEcho(b, b[0], &e) != nil || !e.Full {
+		return 0, 0, false
+	}
+	return e.ID, e.Serial, true
+}
+
+// expire declares probes whose deadline passed as lost.
+func (c *core) expire(now int64) {
+	for i := range c.fifos {
+		f := &c.fifos[i]
+		for f.head < len(f.q) && f.q[f.head].at <= now {
+			d := f.q[f.head]
+			f.q[f.head] = deadline{}
+			f.head++
+			if d.t.removed {
+				continue
+			}
+			if s := d.t.findSlot(d.serial); s != nil && s.state == slotOut {
+				d.t.lost++
+				c.fail(d.t, s, now, slotLost)
+			}
+		}
+	}
+}
+
+// handle processes one received packet at mono time now.
+func (c *core) handle(r *Received, now int64) {
+	c.stats.PacketsReceived++
+	src := r.Src.Unmap()
+	if r.TxStamp {
+		c.stats.PacketsReceived--
+		c.txStamp(src, r)
+		return
+	}
+	if r.FromErrQueue {
+		et, ok := classifyError(r.ErrType, r.V6)
+		if !ok {
+			c.stats.Invalid++
+			return
+		}
+		c.handleError(refineUnreach(et, r.V6, r.ErrCode), r.QuotedDst.Unmap(), r.Buf, r.V6, now)
+		return
+	}
+	if len(r.Buf) < icmpHeaderLen {
+		c.stats.Invalid++
+		return
+	}
+	reply, id := byte(icmpv4EchoReply), c.id4
+	if r.V6 {
+		reply, id = icmpv6EchoReply, c.id6
+	}
+	if r.Buf[0] != reply {
+		et, dst, quoted, err := c.errp.parse(r.Buf, r.V6)
+		switch {
+		case err == errTruncated:
+			c.stats.Invalid++
+		case err != nil:
+			c.stats.Foreign++
+		default:
+			c.handleError(et, dst.Unmap(), quoted, r.V6, now)
+		}
+		return
+	}
+	var e Echo
+	if err := ParseEcho(r.Buf, reply, &e); err != nil {
+		c.stats.Invalid++
+		return
+	}
+	if !e.Full {
+		c.stats.Invalid++
+		return
+	}
+	if e.ID != id || c.tagger.Tag(src, e.ID, e.Serial, e.Sent) != e.Tag {
+		c.stats.Foreign++
+		return
+	}
+	for t := c.byAddr[src]; t != nil; t = t.nextSame {
+		s := t.findSlot(e.Serial)
+		if s == nil {
+			continue
+		}
+		c.reply(t, s, r, now)
+		return
+	}
+	// Ours (the tag verified) but no longer in any window: a very late reply.
+	if t := c.byAddr[src]; t != nil {
+		t.late++
+	}
+}
+
+// txStamp attaches a kernel transmit timestamp to the probe it belongs to.
+func (c *core) txStamp(dst netip.Addr, r *Received) {
+	request := byte(icmpv4Echo)
+	if r.V6 {
+		request = icmpv6Echo
+	}
+	var e Echo
+	if ParseEcho(r.Buf, request, &e) != nil || !e.Full {
+		return
+	}
+	for t := c.byAddr[dst]; t != nil; t = t.nextSame {
+		if s := t.findSlot(e.Serial); s != nil && s.sendMono == e.Sent {
+			s.txStamp = r.KernelStamp
+			return
+		}
+	}
+}
+
+func (c *core) reply(t *target, s *slot, r *Received, now int64) {
+	switch s.state {
+	case slotReplied:
+		t.dups++
+		return
+	case slotLost, slotError:
+		t.late++
+		return
+	}
+	rtt, src := now-s.sendMono, 2
+	if r.KernelStamp != 0 {
+		if s.txStamp != 0 {
+			if d := r.KernelStamp - s.txStamp; d > 0 && d < rtt+int64(time.Millisecond) {
+				rtt, src = d, 0
+			}
+		}
+		if src != 0 {
+			// Never mix clocks: both stamps are CLOCK_REALTIME. A clock step
+			// between them shows as an impossible value; then fall back.
+			if d := r.KernelStamp - s.sendWall; d > 0 && d < rtt+int64(time.Millisecond) {
+				rtt, src = d, 1
+			}
+		}
+	}
+	if rtt > int64(t.spec.Timeout) {
+		t.late++
+		t.lost++
+		c.fail(t, s, now, slotLost)
+		return
+	}
+	c.stats.RepliesByTimestamp[src]++
+	s.state = slotReplied
+	t.replies++
+	t.lastRTT = rtt
+	if r.TTL >= 0 {
+		t.lastTTL = r.TTL
+	}
+	t.rtt.observe(float64(rtt) / 1e9)
+	c.succeed(t, s.sendMono)
+	if c.onResult != nil {
+		c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultReply, Sent: c.wall(s.sendMono), RTT: time.Duration(rtt)})
+	}
+}
+
+func (c *core) handleError(et ErrorType, dst netip.Addr, quoted []byte, v6 bool, now int64) {
+	request := byte(icmpv4Echo)
+	id := c.id4
+	if v6 {
+		request, id = icmpv6Echo, c.id6
+	}
+	var e Echo
+	if err := ParseEcho(quoted, request, &e); err != nil || e.ID != id {
+		c.stats.Foreign++
+		return
+	}
+	if e.Full && c.tagger.Tag(dst, e.ID, e.Serial, e.Sent) != e.Tag {
+		c.stats.Foreign++
+		return
+	}
+	for t := c.byAddr[dst]; t != nil; t = t.nextSame {
+		for i := range t.window {
+			s := &t.window[i]
+			match := s.serial == e.Serial
+			if !e.Full {
+				match = uint16(s.serial) == uint16(e.Serial)
+			}
+			if !match || s.state != slotOut {
+				continue
+			}
+			t.errors[et]++
+			c.fail(t, s, now, slotError)
+			if c.onResult != nil {
+				c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultError, Sent: c.wall(s.sendMono), Error: et})
+			}
+			return
+		}
+	}
+	c.stats.Foreign++
+}
+
+// fail ends probe s of t as lost or error and drives the FSM.
+func (c *core) fail(t *target, s *slot, now int64, st slotState) {
+	s.state = st
+	if st == slotLost && c.onResult != nil {
+		c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultLost, Sent: c.wall(s.sendMono)})
+	}
+	t.okRun = 0
+	if t.failRun == 0 || s.sendMono < t.failStart {
+		t.failStart = s.sendMono
+	}
+	t.failRun++
+	if t.state == stateDown {
+		t.cur.ProbesLost++
+		return
+	}
+	if t.failRun < t.spec.DownAfter {
+		return
+	}
+	t.state = stateDown
+	t.stateChange = t.failStart
+	t.outagesTotal++
+	t.cur = Outage{Start: c.wall(t.failStart), Ongoing: true, Resolution: t.spec.Interval, ProbesLost: uint64(t.failRun)}
+	if c.logger != nil {
+		c.logger.Info("outage started", "group", t.spec.Group, "target", t.spec.Name, "ip", t.ip.String(),
+			"start", t.cur.Start, "resolution_seconds", t.spec.Interval.Seconds(), "probes_lost", t.cur.ProbesLost)
+	}
+	if c.onOutage != nil {
+		c.onOutage(OutageEvent{Target: t.spec, Outage: t.cur})
+	}
+}
+
+// succeed drives the FSM for an answered probe sent at sendMono.
+func (c *core) succeed(t *target, sendMono int64) {
+	t.failRun = 0
+	if t.state == stateUp {
+		return
+	}
+	if t.okRun == 0 {
+		t.okStart = sendMono
+	}
+	t.okRun++
+	if t.okRun < t.spec.UpAfter {
+		return
+	}
+	wasDown := t.state == stateDown
+	t.state = stateUp
+	t.stateChange = t.okStart
+	if !wasDown {
+		return
+	}
+	o := t.cur
+	o.End, o.Ongoing = c.wall(t.okStart), false
+	d := o.End.Sub(o.Start).Seconds()
+	for i, b := range OutageBuckets {
+		if d <= b {
+			t.outDur[i]++
+			break
+		}
+	}
+	t.outDurSum += d
+	if keep := t.spec.OutageHistory; keep > 0 {
+		if len(t.history) < keep {
+			t.history = append(t.history, o)
+		} else {
+			t.history[t.histNext] = o
+			t.histNext = (t.histNext + 1) % keep
+		}
+	}
+	t.cur = Outage{}
+	if c.logger != nil {
+		c.logger.Info("outage ended", "group", t.spec.Group, "target", t.spec.Name, "ip", t.ip.String(),
+			"start", o.Start, "end", o.End, "duration_seconds", d, "resolution_seconds", o.Resolution.Seconds(),
+			"probes_lost", o.ProbesLost)
+	}
+	if c.onOutage != nil {
+		c.onOutage(OutageEvent{Target: t.spec, Outage: o})
+	}
+}
+
+// schedHeap is a min-heap of targets by due time (typed, so no boxing).
+type schedHeap []*target
+
+func (h *schedHeap) push(t *target) {
+	*h = append(*h, t)
+	t.heapIdx = len(*h) - 1
+	h.up(t.heapIdx)
+}
+
+func (h schedHeap) less(i, j int) bool { return h[i].due < h[j].due }
+
+func (h schedHeap) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx, h[j].heapIdx = i, j
+}
+
+func (h schedHeap) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			return
+		}
+		h.swap(i, p)
+		i = p
+	}
+}
+
+// fix restores the heap after h[i].due grew.
+func (h schedHeap) fix(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h.less(r, l) {
+			m = r
+		}
+		if !h.less(m, i) {
+			return
+		}
+		h.swap(i, m)
+		i = m
+	}
+}

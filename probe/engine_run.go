@@ -1,0 +1,312 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+const (
+	sendBatch = 32 // probes per Send: small batches, never a burst of everything
+	recvBatch = 64
+)
+
+// Engine probes every target of a Spec continuously with one sender and one
+// receiver goroutine over one Datapath. Its methods are safe for concurrent use.
+type Engine struct {
+	mu    sync.Mutex // guards c
+	c     core
+	spec  Spec
+	dp    Datapath
+	info  DatapathInfo
+	clock Clock
+	log   *slog.Logger
+
+	wake       chan struct{}
+	resolveNow chan struct{}
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	closed     sync.Once
+	cancel     context.CancelFunc
+}
+
+// New validates spec, opens the datapath and starts probing.
+func New(spec Spec, opts Options) (*Engine, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid spec: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Clock == nil {
+		opts.Clock = systemClock{}
+	}
+	tagger, err := NewTagger()
+	if err != nil {
+		return nil, err
+	}
+	dp := opts.Datapath
+	if dp == nil {
+		dp, err = OpenDatapath(spec.Engine)
+		if err != nil {
+			return nil, err
+		}
+	}
+	e := &Engine{
+		spec:       spec,
+		dp:         dp,
+		info:       dp.Info(),
+		clock:      opts.Clock,
+		log:        opts.Logger,
+		wake:       make(chan struct{}, 1),
+		resolveNow: make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+	}
+	now := e.clock.Now()
+	e.c = core{
+		epoch:    now,
+		tagger:   tagger,
+		id4:      e.info.ID4,
+		id6:      e.info.ID6,
+		logger:   opts.Logger,
+		onResult: opts.OnResult,
+		onOutage: opts.OnOutage,
+	}
+	e.c.stats.Datapath = e.info.Name
+	e.c.stats.TimestampSource = e.info.TimestampSource
+	e.c.stats.StartTime = now
+	e.c.apply(&e.spec, 0)
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.wg.Add(3)
+	go e.sender()
+	go e.receiver()
+	go e.resolver(ctx)
+	e.log.Info("engine started", "datapath", e.info.Name, "mode", e.info.Mode,
+		"timestamp_source", e.info.TimestampSource, "targets", len(spec.Targets))
+	return e, nil
+}
+
+func (e *Engine) mono(t time.Time) int64 { return int64(t.Sub(e.c.epoch)) }
+
+// Apply replaces the running Spec. Targets whose TargetSpec.Key is
+// unchanged keep their counters, histograms, state and outage history.
+// Engine-wide settings (EngineSpec) cannot change at run time.
+func (e *Engine) Apply(spec Spec) error {
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("invalid spec: %w", err)
+	}
+	e.mu.Lock()
+	if spec.Engine != e.spec.Engine {
+		e.mu.Unlock()
+		return fmt.Errorf("engine settings changed: restart the exporter to apply them")
+	}
+	e.spec = spec
+	e.c.apply(&e.spec, e.mono(e.clock.Now()))
+	e.mu.Unlock()
+	e.nudge()
+	select {
+	case e.resolveNow <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (e *Engine) nudge() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Info describes the datapath in use.
+func (e *Engine) Info() DatapathInfo { return e.info }
+
+// Snapshot copies the engine state into dst (allocated when nil), reusing
+// dst's slices, and returns it. Targets are copied in chunks so the packet
+// path is never held up for long.
+func (e *Engine) Snapshot(dst *Snapshot) *Snapshot {
+	if dst == nil {
+		dst = &Snapshot{}
+	}
+	const chunk = 1024
+	e.mu.Lock()
+	dst.Time = e.clock.Now()
+	dst.Source = e.spec.Source
+	dst.Engine = e.c.stats
+	if e.info.Drops != nil {
+		dst.Engine.KernelDrops = e.info.Drops()
+	}
+	e.c.stats.MaxScheduleLag = e.c.stats.ScheduleLag
+	targets := e.c.targets // the slice header is replaced, never mutated in place, by apply
+	n := len(targets)
+	if cap(dst.Targets) < n {
+		dst.Targets = append(dst.Targets[:cap(dst.Targets)], make([]TargetSnapshot, n-cap(dst.Targets))...)
+	}
+	dst.Targets = dst.Targets[:n]
+	for i := 0; i < n; i++ {
+		if i%chunk == 0 && i > 0 {
+			e.mu.Unlock()
+			e.mu.Lock()
+		}
+		targets[i].copyTo(&dst.Targets[i], e.c.epoch)
+	}
+	e.mu.Unlock()
+	return dst
+}
+
+// Close stops probing and closes the datapath. It is safe to call twice.
+func (e *Engine) Close() error {
+	var err error
+	e.closed.Do(func() {
+		close(e.stop)
+		e.cancel()
+		err = e.dp.Close()
+		e.wg.Wait()
+	})
+	return err
+}
+
+func (e *Engine) sender() {
+	defer e.wg.Done()
+	pkts := make([]Packet, 0, sendBatch)
+	buf := make([]byte, 0, sendBatch*(icmpHeaderLen+MaxPayload))
+	timer := e.clock.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		t := e.clock.Now()
+		e.mu.Lock()
+		now := e.mono(t)
+		e.c.expire(now)
+		pkts, buf = e.c.collect(now, t.UnixNano(), pkts, buf[:0])
+		next := e.c.nextWake()
+		e.mu.Unlock()
+		if len(pkts) > 0 {
+			_, _ = e.dp.Send(pkts) // failures are marked per packet
+			e.mu.Lock()
+			e.c.sent(pkts, now)
+			e.mu.Unlock()
+			continue
+		}
+		wait := time.Hour
+		if next >= 0 {
+			wait = max(time.Duration(next-now), 0)
+		}
+		if e.c.maxPPS > 0 && wait == 0 {
+			wait = time.Second / time.Duration(e.c.maxPPS)
+		}
+		timer.Reset(wait)
+		select {
+		case <-timer.C():
+		case <-e.wake:
+		case <-e.stop:
+			return
+		}
+	}
+}
+
+func (e *Engine) receiver() {
+	defer e.wg.Done()
+	msgs := make([]Received, recvBatch)
+	for {
+		n, err := e.dp.Recv(msgs)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			select {
+			case <-e.stop:
+				return
+			default:
+			}
+			e.mu.Lock()
+			e.c.stats.Invalid++
+			e.mu.Unlock()
+			continue
+		}
+		now := e.mono(e.clock.Now())
+		e.mu.Lock()
+		for i := range msgs[:n] {
+			e.c.handle(&msgs[i], now)
+		}
+		e.mu.Unlock()
+		e.nudge() // a reply may end a probe the sender is waiting on
+	}
+}
+
+// resolver resolves host-name targets at start and every DNSRefresh. On
+// failure a target keeps its last address and counts the error.
+func (e *Engine) resolver(ctx context.Context) {
+	defer e.wg.Done()
+	refresh := e.spec.Engine.DNSRefresh
+	if refresh <= 0 {
+		refresh = time.Minute
+	}
+	for {
+		e.resolveAll(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(refresh):
+		case <-e.resolveNow:
+		}
+	}
+}
+
+func (e *Engine) resolveAll(ctx context.Context) {
+	type job struct {
+		t          *target
+		host, prot string
+	}
+	var jobs []job
+	e.mu.Lock()
+	for _, t := range e.c.targets {
+		if t.spec.Host != "" {
+			jobs = append(jobs, job{t, t.spec.Host, t.spec.IPProtocol})
+		}
+	}
+	e.mu.Unlock()
+	for _, j := range jobs {
+		ip, err := resolve(ctx, j.host, j.prot)
+		if ctx.Err() != nil {
+			return
+		}
+		e.mu.Lock()
+		if err != nil {
+			j.t.dnsErrors++
+			e.log.Debug("resolve failed", "target", j.host, "err", err)
+		} else {
+			e.c.setIP(j.t, ip, e.mono(e.clock.Now()))
+		}
+		e.mu.Unlock()
+	}
+	e.nudge()
+}
+
+func resolve(ctx context.Context, host, prot string) (netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	network := "ip"
+	if prot != IPAny {
+		network = prot
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, network, host)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("resolve %s: %w", host, err)
+	}
+	for _, a := range addrs {
+		if a.Unmap().Is4() {
+			return a.Unmap(), nil
+		}
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("resolve %s: no address", host)
+	}
+	return addrs[0].Unmap(), nil
+}

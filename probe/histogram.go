@@ -1,0 +1,103 @@
+package probe
+
+import "math"
+
+// Native bucket index limits of RTT histograms: about 1 µs to 64 s. Values
+// outside are clamped into the first or last bucket so that one target's
+// histogram never holds more than maxBuckets counters.
+const (
+	minBucketIndex = -160 // 2^(-160/8) s ≈ 0.95 µs
+	maxBucketIndex = 48   // 2^(48/8) s = 64 s
+	maxBuckets     = maxBucketIndex - minBucketIndex + 1
+)
+
+// schemaBounds are the fractions 2^(j/8)/2 for j in [0,8): the upper bounds
+// of the 8 native buckets inside one power of two, for math.Frexp fractions.
+var schemaBounds = func() [8]float64 {
+	var b [8]float64
+	for j := range b {
+		b[j] = math.Exp2(float64(j)/8) / 2
+	}
+	return b
+}()
+
+// nativeIndex returns the schema-3 native histogram bucket index of v > 0:
+// bucket i holds 2^((i-1)/8) < v <= 2^(i/8), as in Prometheus.
+func nativeIndex(v float64) int {
+	frac, exp := math.Frexp(v)
+	j := 0
+	for j < 8 && schemaBounds[j] < frac {
+		j++
+	}
+	return j + (exp-1)*8
+}
+
+// hist is the engine-side RTT histogram of one target: a dense window of
+// native buckets that grows only when an RTT outside the range seen so far
+// arrives (so steady state does not allocate), and classic counts when the
+// target's mode needs them. Owned by the engine; guarded by Engine.mu.
+type hist struct {
+	count, zero uint64
+	sum         float64
+	offset      int32
+	buckets     []uint64
+	classic     []uint64 // non-cumulative, len(bounds)
+	bounds      []float64
+}
+
+func newHist(h HistogramSpec) hist {
+	var out hist
+	if h.NeedsClassic() {
+		out.bounds = h.Buckets
+		if len(out.bounds) == 0 {
+			out.bounds = DefaultClassicBuckets
+		}
+		out.classic = make([]uint64, len(out.bounds))
+	}
+	return out
+}
+
+func (h *hist) observe(v float64) {
+	h.count++
+	h.sum += v
+	for i, b := range h.bounds {
+		if v <= b {
+			h.classic[i]++
+			break
+		}
+	}
+	if v <= NativeZeroThreshold {
+		h.zero++
+		return
+	}
+	idx := min(max(nativeIndex(v), minBucketIndex), maxBucketIndex)
+	if len(h.buckets) == 0 {
+		h.offset = int32(idx)
+		h.buckets = make([]uint64, 1, 8)
+	}
+	lo, hi := int(h.offset), int(h.offset)+len(h.buckets)-1
+	switch {
+	case idx < lo:
+		nb := make([]uint64, hi-idx+1, hi-idx+5)
+		copy(nb[lo-idx:], h.buckets)
+		h.buckets, h.offset = nb, int32(idx)
+	case idx > hi:
+		for len(h.buckets) < idx-lo+1 {
+			h.buckets = append(h.buckets, 0)
+		}
+	}
+	h.buckets[idx-int(h.offset)]++
+}
+
+// copyTo fills dst, reusing its slices.
+func (h *hist) copyTo(dst *Histogram) {
+	dst.Count, dst.Sum, dst.ZeroCount, dst.Offset = h.count, h.sum, h.zero, h.offset
+	dst.Buckets = append(dst.Buckets[:0], h.buckets...)
+	dst.Bounds = h.bounds
+	dst.Classic = dst.Classic[:0]
+	var cum uint64
+	for _, c := range h.classic {
+		cum += c
+		dst.Classic = append(dst.Classic, cum)
+	}
+}

@@ -1,0 +1,156 @@
+package probe
+
+import (
+	"net/netip"
+	"time"
+)
+
+type slotState uint8
+
+const (
+	slotFree slotState = iota
+	slotOut            // sent, waiting for a reply
+	slotReplied
+	slotLost
+	slotError
+)
+
+// slot is one probe in a target's in-flight window.
+type slot struct {
+	serial   uint32
+	state    slotState
+	sendMono int64 // ns since the engine epoch (schedule, timeouts, userspace RTT)
+	sendWall int64 // Unix ns read just before the send batch (kernel_rx RTT)
+	txStamp  int64 // kernel TX stamp, Unix ns; 0 when none
+}
+
+// fsm states of a target.
+const (
+	stateUnknown int8 = iota
+	stateUp
+	stateDown
+)
+
+// target is the engine-side state of one TargetSpec. All fields are guarded
+// by Engine.mu and written only by the engine's goroutines.
+type target struct {
+	spec     *TargetSpec
+	ip       netip.Addr
+	removed  bool
+	nextSame *target // next target with the same ip (byAddr chain)
+
+	due     int64 // next send, ns since epoch
+	heapIdx int   // position in the schedule heap, -1 when not scheduled
+
+	window []slot
+	wpos   int
+
+	sent, replies, lost, late, dups, skipped uint64
+	errors                                   [NumErrorTypes]uint64
+	dnsErrors                                uint64
+	lastTTL                                  int
+	lastRTT                                  int64
+	rtt                                      hist
+
+	state       int8
+	failRun     int
+	okRun       int
+	failStart   int64 // send time (mono) of the first failed probe of the current run
+	okStart     int64 // send time (mono) of the first answered probe of the current run
+	stateChange int64 // mono
+
+	outagesTotal uint64
+	outDur       [len(OutageBuckets)]uint64 // non-cumulative
+	outDurSum    float64
+	history      []Outage // ring of completed outages, cap spec.OutageHistory
+	histNext     int
+	cur          Outage // ongoing outage while state == stateDown
+}
+
+func newTarget(spec *TargetSpec) *target {
+	w := 4
+	if spec.Interval > 0 {
+		for w < 64 && time.Duration(w-2)*spec.Interval < spec.Timeout+spec.Timeout/8 {
+			w *= 2
+		}
+	}
+	return &target{
+		spec:    spec,
+		ip:      spec.Addr,
+		heapIdx: -1,
+		window:  make([]slot, w),
+		lastTTL: -1,
+		rtt:     newHist(spec.Histogram),
+	}
+}
+
+// adopt moves the state of old (same Key) into t, keeping t's spec.
+func (t *target) adopt(old *target) {
+	spec, rtt := t.spec, t.rtt
+	*t = *old
+	t.spec = spec
+	t.removed = false
+	t.nextSame = nil
+	t.heapIdx = -1
+	if spec.Histogram.Mode != old.spec.Histogram.Mode || !floatsEqual(spec.Histogram.Buckets, old.spec.Histogram.Buckets) {
+		// bucket layout changed: classic counts restart, native buckets stay.
+		rtt.count, rtt.sum, rtt.zero, rtt.offset, rtt.buckets = old.rtt.count, old.rtt.sum, old.rtt.zero, old.rtt.offset, old.rtt.buckets
+		t.rtt = rtt
+	}
+	if spec.Interval != old.spec.Interval || spec.Timeout != old.spec.Timeout {
+		w := newTarget(spec).window
+		copy(w, old.window)
+		t.window, t.wpos = w, old.wpos%len(w)
+	}
+	if t.ip != spec.Addr && spec.Host == "" {
+		t.ip = spec.Addr
+	}
+}
+
+func floatsEqual(a, b []float64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func (t *target) findSlot(serial uint32) *slot {
+	for i := range t.window {
+		if s := &t.window[i]; s.serial == serial && s.state != slotFree {
+			return s
+		}
+	}
+	return nil
+}
+
+// copyTo fills dst with t's state, reusing dst's slices.
+func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
+	dst.Spec = t.spec
+	dst.IP = t.ip
+	dst.Up = t.state == stateUp
+	dst.StateChange = epoch.Add(time.Duration(t.stateChange))
+	dst.Sent, dst.Replies, dst.Lost, dst.Late = t.sent, t.replies, t.lost, t.late
+	dst.Duplicates, dst.Skipped, dst.Errors, dst.DNSErrors = t.dups, t.skipped, t.errors, t.dnsErrors
+	dst.LastTTL, dst.LastRTT = t.lastTTL, time.Duration(t.lastRTT)
+	t.rtt.copyTo(&dst.RTT)
+	dst.OutagesTotal = t.outagesTotal
+	var cum uint64
+	for i, c := range t.outDur {
+		cum += c
+		dst.OutageDurations[i] = cum
+	}
+	dst.OutageDurationSum = t.outDurSum
+	dst.Outages = dst.Outages[:0]
+	n := len(t.history)
+	for i := range n {
+		dst.Outages = append(dst.Outages, t.history[(t.histNext+i)%n])
+	}
+	if t.state == stateDown {
+		dst.Outages = append(dst.Outages, t.cur)
+	}
+}
