@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/icmp-exporter/icmp_exporter/collector"
+	"github.com/icmp-exporter/icmp_exporter/collector/otlp"
 	"github.com/icmp-exporter/icmp_exporter/config"
 	"github.com/icmp-exporter/icmp_exporter/internal/app"
 	"github.com/icmp-exporter/icmp_exporter/probe"
@@ -99,6 +100,20 @@ func run() int {
 		return 1
 	}
 
+	// OTLP push (collector/otlp): the same engine snapshots, pushed every
+	// otlp.interval on the pusher's own goroutine. Changes of the otlp
+	// section take effect at restart, not on reload.
+	var pusher *otlp.Pusher
+	if cfg.OTLP.Enabled {
+		pusher, err = otlp.New(context.Background(), cfg.OTLP, engine,
+			otlp.Resource{ServiceVersion: version.Version, Source: spec.Source}, logger.With("component", "otlp"))
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+			return 1
+		}
+		reg.MustRegister(pusher)
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
@@ -124,6 +139,13 @@ func run() int {
 			logger.Error("serve HTTP", "err", err)
 			code = 1
 		}
+	}
+	if pusher != nil { // last export, bounded by otlp.timeout and 5s
+		otlpCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := pusher.Shutdown(otlpCtx); err != nil {
+			logger.Warn("final OTLP export", "err", err)
+		}
+		cancel()
 	}
 	running.Store(false)
 	if err := engine.Close(); err != nil {
