@@ -345,3 +345,45 @@ func TestTargetLimit(t *testing.T) {
 		t.Fatalf("got %v, want the target limit", err)
 	}
 }
+
+// TestDocsExamples parses every YAML example of docs/config.md that is a
+// whole configuration (has a groups: key), so the reference cannot drift.
+func TestDocsExamples(t *testing.T) {
+	data, err := os.ReadFile("../docs/config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(data), "```yaml\n")[1:]
+	n := 0
+	for i, b := range blocks {
+		b, _, _ = strings.Cut(b, "```")
+		if !strings.Contains(b, "\ngroups:") && !strings.HasPrefix(b, "groups:") {
+			continue
+		}
+		n++
+		t.Run(fmt.Sprintf("block%d", i), func(t *testing.T) {
+			cfg, err := Parse([]byte(b), "docs/config.md")
+			if err != nil {
+				t.Fatalf("%v\n%s", err, b)
+			}
+			if _, err := cfg.Spec(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatal("no complete example found in docs/config.md")
+	}
+}
+
+func TestLabelValuesAndUnquotedIPv6(t *testing.T) {
+	cfg, err := Parse([]byte("groups:\n- name: g\n  labels: {rack: 12, empty: }\n  targets:\n    - ::1\n"), "l.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := cfg.Spec()
+	want := []probe.Label{{Name: "empty", Value: ""}, {Name: "rack", Value: "12"}}
+	if ts := spec.Targets[0]; !slices.Equal(ts.Labels, want) || ts.Addr != netip.MustParseAddr("::1") {
+		t.Errorf("got %+v, want labels %+v and address ::1", ts, want)
+	}
+}
