@@ -26,6 +26,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/collector/otlp"
 	"github.com/icmp-exporter/icmp_exporter/config"
 	"github.com/icmp-exporter/icmp_exporter/internal/app"
+	"github.com/icmp-exporter/icmp_exporter/internal/shard"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
 
@@ -38,6 +39,8 @@ func run() int {
 	configFile := a.Flag("config.file", "Path of the configuration file (see config.example.yml).").Default("config.yml").String()
 	configCheck := a.Flag("config.check", "Check the configuration file, print a summary and exit (0 valid, 1 invalid).").Bool()
 	metricsPath := a.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	shardFlag := a.Flag("shard", "Probe only share i of n of the configured targets (i/n, i from 0; rendezvous hashing, see docs/scaling.md). "+
+		"i may be a StatefulSet pod name ending in -<ordinal>. Empty: all targets.").Envar("ICMP_EXPORTER_SHARD").Default("").String()
 	webFlags := kingpinflag.AddFlags(a, ":10427")
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(a, logConfig)
@@ -48,6 +51,12 @@ func run() int {
 		return 2
 	}
 	logger := promslog.New(logConfig)
+	share, err := shard.Parse(*shardFlag)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: --shard: %v\n", name, err)
+		return 2
+	}
+	buildSpec := specBuilder(share)
 
 	cfg, spec, err := app.LoadSpec(*configFile, buildSpec)
 	if err != nil {
@@ -60,7 +69,7 @@ func run() int {
 	}
 
 	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext(),
-		"config_file", *configFile, "targets", len(spec.Targets))
+		"config_file", *configFile, "shard", share, "targets", len(spec.Targets))
 	engine, err := probe.New(spec, probe.Options{Logger: logger.With("component", "engine")})
 	if err != nil {
 		// The error says what to do (ping_group_range, setcap, sudo).
@@ -79,6 +88,9 @@ func run() int {
 		reloadMetrics,
 		collector.New(engine, collector.Options{Logger: logger.With("component", "collector")}),
 	)
+	if *shardFlag != "" {
+		reg.MustRegister(share.InfoCollector())
+	}
 	reloader := app.NewReloader(app.ReloaderOptions{
 		ConfigFile: *configFile,
 		Build:      buildSpec,
@@ -154,9 +166,15 @@ func run() int {
 	return code
 }
 
-// buildSpec turns the loaded configuration into the Spec this process runs.
-// It runs at start and on every reload; extend it here to select part of the
-// targets (for example this instance's shard).
-func buildSpec(cfg *config.Config) (probe.Spec, error) {
-	return cfg.Spec()
+// specBuilder returns the function that turns the loaded configuration into
+// the Spec this process runs: the targets of its shard (all of them when not
+// sharded). It runs at start and on every reload.
+func specBuilder(share shard.Shard) app.BuildFunc {
+	return func(cfg *config.Config) (probe.Spec, error) {
+		spec, err := cfg.Spec()
+		if err != nil {
+			return probe.Spec{}, err
+		}
+		return share.Filter(spec), nil
+	}
 }
