@@ -34,9 +34,12 @@ const (
 // serial and send time, with a per-process random key. A reply whose tag
 // does not verify is foreign or spoofed.
 //
-// A Tagger is safe for concurrent use: cipher.Block is stateless.
+// A Tagger is not safe for concurrent use: it keeps scratch blocks so that
+// Tag does not allocate (arguments of the cipher.Block interface escape).
+// The engine uses it under its lock.
 type Tagger struct {
 	block cipher.Block
+	a, b  [16]byte
 }
 
 // NewTagger returns a Tagger with a fresh random key.
@@ -59,9 +62,10 @@ func NewTaggerKey(key [16]byte) (*Tagger, error) {
 
 // Tag returns the 8-byte tag of one probe. It does not allocate.
 func (t *Tagger) Tag(dst netip.Addr, id uint16, serial uint32, sent int64) uint64 {
-	var a, b [16]byte
-	a = dst.As16()
+	a, b := &t.a, &t.b
+	*a = dst.As16()
 	t.block.Encrypt(a[:], a[:])
+	*b = [16]byte{}
 	binary.BigEndian.PutUint16(b[0:], id)
 	binary.BigEndian.PutUint32(b[2:], serial)
 	binary.BigEndian.PutUint64(b[6:], uint64(sent))
