@@ -1,8 +1,8 @@
 package probe
 
 import (
-	"os"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 )
