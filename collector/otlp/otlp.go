@@ -343,9 +343,11 @@ func (p *Pusher) Shutdown(ctx context.Context) error {
 	p.shutOnce.Do(func() {
 		close(p.stop)
 		<-p.done
-		ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+		exportCtx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 		defer cancel()
-		err := p.export(ctx)
+		err := p.export(exportCtx)
+		// Closing needs no network round trip: use the caller's context, not
+		// the export's, which may just have run out.
 		p.shutErr = errors.Join(err, p.provider.Shutdown(ctx), p.exporter.Shutdown(ctx))
 	})
 	return p.shutErr
@@ -372,4 +374,7 @@ func (p *Pusher) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(p.pointsDesc, prometheus.GaugeValue, float64(s.LastDataPoints))
 }
 
-var _ prometheus.Collector = (*Pusher)(nil)
+var (
+	_ prometheus.Collector = (*Pusher)(nil)
+	_ SnapshotSource       = (*probe.Engine)(nil)
+)
