@@ -236,6 +236,18 @@ func checkWorkload(t *testing.T, objs []object, o object) {
 // package config, as the exporter would.
 func mountedConfig(t *testing.T, objs []object, pod, c any, cfgPath string) *config.Config {
 	t.Helper()
+	data, name := mountedConfigData(t, objs, pod, c, cfgPath)
+	cfg, err := config.Parse([]byte(data), name)
+	if err != nil {
+		t.Fatalf("the exporter would refuse the configuration: %v", err)
+	}
+	return cfg
+}
+
+// mountedConfigData returns the content of the ConfigMap key mounted at
+// cfgPath, and a name for it in messages.
+func mountedConfigData(t *testing.T, objs []object, pod, c any, cfgPath string) (data, name string) {
+	t.Helper()
 	dir, key := filepath.Dir(cfgPath), filepath.Base(cfgPath)
 	vol := ""
 	for _, m := range list(get(c, "volumeMounts")) {
@@ -256,15 +268,11 @@ func mountedConfig(t *testing.T, objs []object, pod, c any, cfgPath string) *con
 	if !ok {
 		t.Fatalf("volume %q: ConfigMap %q not in the manifests", vol, cmName)
 	}
-	data := str(get(cm.m, "data", key))
+	data = str(get(cm.m, "data", key))
 	if data == "" {
 		t.Fatalf("ConfigMap %s has no key %s", cmName, key)
 	}
-	cfg, err := config.Parse([]byte(data), cm.String()+":"+key)
-	if err != nil {
-		t.Fatalf("the exporter would refuse the configuration: %v", err)
-	}
-	return cfg
+	return data, cm.String() + ":" + key
 }
 
 // checkShards expands --shard for every pod ordinal the way the kubelet
