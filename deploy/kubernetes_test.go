@@ -190,6 +190,11 @@ func checkWorkload(t *testing.T, objs []object, o object) {
 		!slices.Contains(list(get(csc, "capabilities", "drop")), any("ALL")) {
 		t.Errorf("container securityContext %v: want allowPrivilegeEscalation false, readOnlyRootFilesystem true, drop ALL", csc)
 	}
+	for probe, path := range map[string]string{"readinessProbe": "/-/ready", "livenessProbe": "/-/healthy"} {
+		if got := str(get(c, probe, "httpGet", "path")); got != path || str(get(c, probe, "httpGet", "port")) != "http-metrics" {
+			t.Errorf("%s: httpGet %v, want %s on port http-metrics", probe, get(c, probe, "httpGet"), path)
+		}
+	}
 	port := false
 	for _, p := range list(get(c, "ports")) {
 		if get(p, "containerPort") == 10427 && str(get(p, "name")) == "http-metrics" {
