@@ -177,9 +177,12 @@ func parse(data []byte, file string, lim limits) (*Config, error) {
 // block expanded, every default filled in. The Spec shares memory with the
 // Config and with other calls of Spec; it must not be modified (copy
 // Targets before filtering).
+//
+// Load already checked the Spec with probe.Spec.Validate; the error is for
+// a Config that did not come from Load or Parse.
 func (c *Config) Spec() (probe.Spec, error) {
-	if err := c.spec.Validate(); err != nil {
-		return probe.Spec{}, fmt.Errorf("build spec from %s: %w", c.File, err)
+	if c.spec.Targets == nil {
+		return probe.Spec{}, fmt.Errorf("build spec from %q: config was not loaded with config.Load", c.File)
 	}
 	return c.spec, nil
 }

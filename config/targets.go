@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -29,8 +30,9 @@ func (c *checker) expand(g *Group, path string) {
 	tmpl, ok := c.template(g, path)
 	allowBcast := orDefault(pick(g.AllowBroadcast, c.cfg.Defaults.AllowBroadcast), false)
 	// Within a group, every address and host name is probed once.
-	addrs := map[netip.Addr]Pos{}
+	addrs := make(map[netip.Addr]Pos, len(g.Targets.Items))
 	hosts := map[string]Pos{}
+	c.cfg.spec.Targets = slices.Grow(c.cfg.spec.Targets, len(g.Targets.Items))
 	for i, t := range g.Targets.Items {
 		tp := fmt.Sprintf("%s.targets[%d]", path, i)
 		s := t.Value
@@ -121,6 +123,7 @@ func (c *checker) cidr(tmpl probe.TargetSpec, t Target, tp string, allowBcast bo
 			return
 		}
 	}
+	c.cfg.spec.Targets = slices.Grow(c.cfg.spec.Targets, n)
 	a = p.Addr()
 	for i := 0; i < n; i, a = i+1, a.Next() {
 		if skipEnds && (i == 0 || i == n-1) {
