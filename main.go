@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/icmp-exporter/icmp_exporter/internal/downtime"
 	"net/http"
 	"os"
 	"os/signal"
@@ -35,6 +36,9 @@ const name = "icmp_exporter"
 func main() { os.Exit(run()) }
 
 func run() int {
+	if len(os.Args) > 1 && os.Args[1] == "downtime" {
+		return downtime.Main(os.Args[2:], os.Stdout, os.Stderr)
+	}
 	a := kingpin.New(name, "Continuous ICMP echo prober: RTT, loss, up/down and outages for Prometheus and OpenTelemetry.")
 	configFile := a.Flag("config.file", "Path of the configuration file (see config.example.yml).").Default("config.yml").String()
 	configCheck := a.Flag("config.check", "Check the configuration file, print a summary and exit (0 valid, 1 invalid).").Bool()

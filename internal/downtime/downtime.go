@@ -1,0 +1,217 @@
+package downtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alecthomas/kingpin/v2"
+
+	"github.com/icmp-exporter/icmp_exporter/probe"
+)
+
+// Options of one measurement.
+type Options struct {
+	Target    string
+	Interval  time.Duration
+	Timeout   time.Duration
+	DownAfter int
+	UpAfter   int
+	Count     int
+	MaxWait   time.Duration
+	JSON      bool
+	Datapath  string
+	// Datapath replaces the opened datapath (tests).
+	DP probe.Datapath
+}
+
+// Record is one measured outage, as printed with --json.
+type Record struct {
+	Target          string    `json:"target"`
+	IP              string    `json:"ip"`
+	Start           time.Time `json:"start"`
+	End             time.Time `json:"end,omitzero"`
+	Ongoing         bool      `json:"ongoing,omitempty"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	ResolutionSecs  float64   `json:"resolution_seconds"`
+	ProbesLost      uint64    `json:"probes_lost"`
+}
+
+// Main parses args (those after "downtime") and runs the measurement. It
+// returns the process exit code: 0 when every outage was measured, 1 on
+// timeout or interrupt before that, 2 on bad input.
+func Main(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("icmp_exporter downtime", "Measure the outage of one host: waits for it to go down, then to come back, and prints start, end and duration (exact to ± one interval).")
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	var o Options
+	app.Flag("target", "Address or host name to watch.").Required().StringVar(&o.Target)
+	app.Flag("interval", "Probe interval (>= 1ms): the resolution of the measurement.").Default("10ms").DurationVar(&o.Interval)
+	app.Flag("timeout", "Probe timeout: a probe with no reply within it is lost.").Default("50ms").DurationVar(&o.Timeout)
+	app.Flag("down-after", "Consecutive lost probes that make the host down.").Default("3").IntVar(&o.DownAfter)
+	app.Flag("up-after", "Consecutive replies that make it up again.").Default("1").IntVar(&o.UpAfter)
+	app.Flag("count", "Outages to measure before exiting.").Default("1").IntVar(&o.Count)
+	app.Flag("max-wait", "Give up after this long (0 = wait forever).").Default("0s").DurationVar(&o.MaxWait)
+	app.Flag("json", "Print one JSON object per outage.").BoolVar(&o.JSON)
+	app.Flag("datapath", "Datapath: auto, icmp, afpacket.").Default("auto").StringVar(&o.Datapath)
+	if _, err := app.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "downtime: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := Run(ctx, o, stdout, stderr)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrBadInput):
+		fmt.Fprintf(stderr, "downtime: %v\n", err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "downtime: %v\n", err)
+		return 1
+	}
+}
+
+// ErrBadInput marks errors in the options, found before any packet is sent.
+var ErrBadInput = errors.New("bad input")
+
+// Run measures o.Count outages of o.Target and prints each as it ends.
+func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
+	ip, err := check(ctx, &o)
+	if err != nil {
+		return err
+	}
+	events := make(chan probe.OutageEvent, 64)
+	spec := probe.Spec{
+		Engine: probe.EngineSpec{Datapath: o.Datapath},
+		Targets: []probe.TargetSpec{{
+			Group: "downtime", Name: o.Target, Addr: ip, Interval: o.Interval, Timeout: o.Timeout,
+			PayloadSize: probe.MinPayload, DownAfter: o.DownAfter, UpAfter: o.UpAfter, OutageHistory: o.Count,
+		}},
+	}
+	eng, err := probe.New(spec, probe.Options{
+		Datapath: o.DP,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnOutage: func(ev probe.OutageEvent) {
+			select { // never block the engine
+			case events <- ev:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	fmt.Fprintf(stderr, "watching %s (%s) every %s, timeout %s: waiting for it to go down…\n", o.Target, ip, o.Interval, o.Timeout)
+	var wait <-chan time.Time
+	if o.MaxWait > 0 {
+		t := time.NewTimer(o.MaxWait)
+		defer t.Stop()
+		wait = t.C
+	}
+	measured := 0
+	var ongoing *probe.Outage
+	for measured < o.Count {
+		select {
+		case ev := <-events:
+			if ev.Outage.Ongoing {
+				o2 := ev.Outage
+				ongoing = &o2
+				fmt.Fprintf(stderr, "down since %s (%d probes lost); waiting for it to come back…\n",
+					o2.Start.Format(time.RFC3339Nano), o2.ProbesLost)
+				continue
+			}
+			ongoing = nil
+			measured++
+			print(stdout, o, ip, ev.Outage, time.Now())
+		case <-wait:
+			return fmt.Errorf("gave up after --max-wait %s with %d of %d outages measured%s", o.MaxWait, measured, o.Count, still(ongoing))
+		case <-ctx.Done():
+			if ongoing != nil {
+				print(stdout, o, ip, *ongoing, time.Now())
+			}
+			return fmt.Errorf("interrupted with %d of %d outages measured%s", measured, o.Count, still(ongoing))
+		}
+	}
+	return nil
+}
+
+func still(o *probe.Outage) string {
+	if o == nil {
+		return ""
+	}
+	return fmt.Sprintf("; the host is still down since %s", o.Start.Format(time.RFC3339Nano))
+}
+
+func print(w io.Writer, o Options, ip netip.Addr, out probe.Outage, now time.Time) {
+	d := out.Duration(now)
+	if o.JSON {
+		_ = json.NewEncoder(w).Encode(Record{
+			Target: o.Target, IP: ip.String(), Start: out.Start, End: out.End, Ongoing: out.Ongoing,
+			DurationSeconds: d.Seconds(), ResolutionSecs: out.Resolution.Seconds(), ProbesLost: out.ProbesLost,
+		})
+		return
+	}
+	end := out.End.Format(time.RFC3339Nano)
+	if out.Ongoing {
+		end = "(still down)"
+	}
+	fmt.Fprintf(w, "start: %s  end: %s  duration: %s (±%s)\n", out.Start.Format(time.RFC3339Nano), end, d.Round(time.Millisecond), out.Resolution)
+}
+
+// check validates the options and resolves the target before any packet.
+func check(ctx context.Context, o *Options) (netip.Addr, error) {
+	switch {
+	case o.Target == "":
+		return netip.Addr{}, fmt.Errorf("%w: --target is empty: give an address or a host name", ErrBadInput)
+	case o.Interval < probe.MinInterval:
+		return netip.Addr{}, fmt.Errorf("%w: --interval %s is below %s", ErrBadInput, o.Interval, probe.MinInterval)
+	case o.Interval > probe.MaxInterval:
+		return netip.Addr{}, fmt.Errorf("%w: --interval %s is above %s", ErrBadInput, o.Interval, probe.MaxInterval)
+	case o.Timeout <= 0:
+		return netip.Addr{}, fmt.Errorf("%w: --timeout %s must be positive", ErrBadInput, o.Timeout)
+	case o.Timeout > 10*o.Interval && o.Timeout > time.Minute:
+		return netip.Addr{}, fmt.Errorf("%w: --timeout %s is more than 10 intervals and above 1m: use a shorter timeout or a longer interval", ErrBadInput, o.Timeout)
+	case o.DownAfter < 1 || o.UpAfter < 1:
+		return netip.Addr{}, fmt.Errorf("%w: --down-after and --up-after must be at least 1", ErrBadInput)
+	case o.Count < 1:
+		return netip.Addr{}, fmt.Errorf("%w: --count must be at least 1", ErrBadInput)
+	}
+	if ip, err := netip.ParseAddr(o.Target); err == nil {
+		ip = ip.Unmap()
+		if ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return netip.Addr{}, fmt.Errorf("%w: --target %s is not a unicast address", ErrBadInput, ip)
+		}
+		return ip, nil
+	}
+	if strings.ContainsAny(o.Target, "/ ") {
+		return netip.Addr{}, fmt.Errorf("%w: --target %q is neither an address nor a host name", ErrBadInput, o.Target)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(rctx, "ip", o.Target)
+	if err != nil || len(addrs) == 0 {
+		if err == nil {
+			err = errors.New("no address")
+		}
+		return netip.Addr{}, fmt.Errorf("%w: cannot resolve --target %q: %w", ErrBadInput, o.Target, err)
+	}
+	for _, a := range addrs {
+		if a.Unmap().Is4() {
+			return a.Unmap(), nil
+		}
+	}
+	return addrs[0].Unmap(), nil
+}
