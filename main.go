@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/icmp-exporter/icmp_exporter/internal/downtime"
 	"net/http"
 	"os"
 	"os/signal"
@@ -27,6 +26,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/collector/otlp"
 	"github.com/icmp-exporter/icmp_exporter/config"
 	"github.com/icmp-exporter/icmp_exporter/internal/app"
+	"github.com/icmp-exporter/icmp_exporter/internal/downtime"
 	"github.com/icmp-exporter/icmp_exporter/internal/shard"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
