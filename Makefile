@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make run   builds the exporter and runs it on config.example.yml
 #   make test  installs what the tests need (Debian packages, peers) and runs the whole suite
-GO ?= go
+GO ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
 BINARY ?= icmp_exporter
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
