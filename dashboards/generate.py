@@ -171,8 +171,8 @@ d.panel("stat", "Down", "Targets down: down_after consecutive probes lost (icmp_
 d.panel("stat", "Loss (all selected)", "Share of probes without a reply in time over the selected targets, over the rate interval.",
         [{"expr": loss("", S), "instant": True}], w=4, h=4, unit="percentunit", decimals=2,
         options=stat_opts("value"), field=LOSS_FIELD)
-d.panel("stat", "Median RTT (all selected)", "Median round-trip time over all selected targets.",
-        [{"expr": rtt(0.5, "", S), "instant": True}], w=4, h=4, unit="s",
+d.panel("stat", "Worst group median RTT", "The highest median round-trip time of any selected group (per source), over the rate interval.",
+        [{"expr": f"max({rtt(0.5, 'source, group', S)})", "instant": True}], w=4, h=4, unit="s",
         options=stat_opts("value"), field={"color": {"mode": "fixed", "fixedColor": "text"}})
 d.panel("stat", "Outages in range", "Outages that started within the dashboard time range.",
         [{"expr": f"sum(increase(icmp_outages_total{{{S}}}[$__range]))", "instant": True}], w=4, h=4, unit="none",
