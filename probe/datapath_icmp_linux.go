@@ -70,11 +70,22 @@ type icmpDatapath struct {
 var _ Datapath = (*icmpDatapath)(nil)
 
 func openICMP(es EngineSpec) (Datapath, error) {
+	d, err := openICMPWith(es, false)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// openICMPWith opens the icmp datapath; sendOnly opens raw sockets that
+// receive nothing and take no timestamps (the afpacket datapath sends
+// through them and receives on its ring).
+func openICMPWith(es EngineSpec, sendOnly bool) (*icmpDatapath, error) {
 	d := &icmpDatapath{evfd: -1}
 	mode := ""
 	var err4, err6 error
-	d.s4, err4 = openICMPSock(false, es, &mode)
-	d.s6, err6 = openICMPSock(true, es, &mode)
+	d.s4, err4 = openICMPSock(false, es, &mode, sendOnly)
+	d.s6, err6 = openICMPSock(true, es, &mode, sendOnly)
 	if d.s4 == nil && d.s6 == nil {
 		return nil, errors.Join(err4, err6)
 	}
@@ -111,6 +122,9 @@ func openICMP(es EngineSpec) (Datapath, error) {
 		d.pfds = append(d.pfds, unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN})
 	}
 	d.pfds = append(d.pfds, unix.PollFd{Fd: int32(d.evfd), Events: unix.POLLIN})
+	if sendOnly {
+		d.info.Mode = "raw-send"
+	}
 	d.info.Drops = func() uint64 {
 		var n uint64
 		for _, s := range d.socks {
@@ -124,13 +138,16 @@ func openICMP(es EngineSpec) (Datapath, error) {
 
 // openICMPSock opens a ping socket, or a raw socket when ping sockets are
 // not permitted. mode collects "ping" / "raw" for DatapathInfo.Mode.
-func openICMPSock(v6 bool, es EngineSpec, mode *string) (*icmpSock, error) {
+func openICMPSock(v6 bool, es EngineSpec, mode *string, sendOnly bool) (*icmpSock, error) {
 	family, proto, src := unix.AF_INET, unix.IPPROTO_ICMP, es.SourceV4
 	if v6 {
 		family, proto, src = unix.AF_INET6, unix.IPPROTO_ICMPV6, es.SourceV6
 	}
 	s := &icmpSock{v6: v6, ping: true}
-	fd, pingErr := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, proto)
+	fd, pingErr := -1, error(unix.EPERM)
+	if !sendOnly {
+		fd, pingErr = unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, proto)
+	}
 	if pingErr != nil {
 		s.ping = false
 		var rawErr error
@@ -143,7 +160,7 @@ func openICMPSock(v6 bool, es EngineSpec, mode *string) (*icmpSock, error) {
 		}
 	}
 	s.fd = fd
-	if err := s.setup(es, src); err != nil {
+	if err := s.setup(es, src, sendOnly); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -159,8 +176,11 @@ func openICMPSock(v6 bool, es EngineSpec, mode *string) (*icmpSock, error) {
 	return s, nil
 }
 
-func (s *icmpSock) setup(es EngineSpec, src netip.Addr) error {
+func (s *icmpSock) setup(es EngineSpec, src netip.Addr, sendOnly bool) error {
 	fd := s.fd
+	if sendOnly {
+		return s.setupSendOnly(es, src)
+	}
 	// Large buffers: at 100k probes/s a few ms of scheduling delay must not drop replies.
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, sockBufBytes) != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, sockBufBytes)
@@ -224,6 +244,43 @@ func (s *icmpSock) setup(es EngineSpec, src netip.Addr) error {
 				a.Addr = src.As4()
 			}
 			sa = a
+		}
+		if err := unix.Bind(fd, sa); err != nil {
+			return fmt.Errorf("bind ICMP socket to %s: %w", src, err)
+		}
+	}
+	return nil
+}
+
+// setupSendOnly makes a raw socket that sends and receives nothing: every
+// ICMP type is filtered out of its receive queue.
+func (s *icmpSock) setupSendOnly(es EngineSpec, src netip.Addr) error {
+	fd := s.fd
+	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBufBytes) != nil {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sockBufBytes)
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0)
+	if es.Interface != "" {
+		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, es.Interface); err != nil {
+			return fmt.Errorf("bind ICMP socket to interface %s: %w", es.Interface, err)
+		}
+	}
+	if s.v6 {
+		var filt [8]uint32
+		for i := range filt {
+			filt[i] = 0xffffffff
+		}
+		b := unsafe.Slice((*byte)(unsafe.Pointer(&filt[0])), 32)
+		if err := unix.SetsockoptString(fd, unix.IPPROTO_ICMPV6, icmp6Filter, string(b)); err != nil {
+			return fmt.Errorf("set ICMP6_FILTER: %w", err)
+		}
+	} else if err := unix.SetsockoptInt(fd, solRaw, icmpFilter, -1); err != nil {
+		return fmt.Errorf("set ICMP_FILTER: %w", err)
+	}
+	if src.IsValid() {
+		var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: src.As4()}
+		if s.v6 {
+			sa = &unix.SockaddrInet6{Addr: src.As16()}
 		}
 		if err := unix.Bind(fd, sa); err != nil {
 			return fmt.Errorf("bind ICMP socket to %s: %w", src, err)

@@ -11,7 +11,13 @@ import (
 // (loopback needs no namespace) and checks every target comes up with
 // plausible RTTs from kernel timestamps.
 func TestEngineLoopback(t *testing.T) {
-	spec := Spec{Targets: []TargetSpec{
+	for _, dp := range []string{DatapathICMP, DatapathAFPacket} {
+		t.Run(dp, func(t *testing.T) { testEngineLoopback(t, dp) })
+	}
+}
+
+func testEngineLoopback(t *testing.T, datapath string) {
+	spec := Spec{Engine: EngineSpec{Datapath: datapath}, Targets: []TargetSpec{
 		loopTarget("127.0.0.1"), loopTarget("::1"),
 	}}
 	e, err := New(spec, Options{})
@@ -41,6 +47,12 @@ func TestEngineLoopback(t *testing.T) {
 				}
 			}
 			t.Logf("engine %+v", snap.Engine)
+			if snap.Engine.RepliesByTimestamp[0] == 0 {
+				t.Errorf("no reply timed with kernel TX and RX stamps: %v", snap.Engine.RepliesByTimestamp)
+			}
+			if snap.Engine.Foreign != 0 && datapath == DatapathAFPacket {
+				t.Errorf("the ring filter let %d foreign packets through", snap.Engine.Foreign)
+			}
 			return
 		}
 		if time.Now().After(deadline) {

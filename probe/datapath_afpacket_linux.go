@@ -1,0 +1,388 @@
+//go:build linux
+
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Ring geometry: 64 blocks of 1 MiB, each retired after at most 2 ms so
+// replies are never held back long at low rates.
+const (
+	ringBlockSize = 1 << 20
+	ringBlocks    = 64
+	ringFrameSize = 2048
+	ringRetireMs  = 2
+	ringSnap      = 256 // bytes of each packet the filter keeps
+)
+
+// afPacket receives on a TPACKET_V3 mmap ring of an AF_PACKET socket
+// (SOCK_DGRAM: frames start at the network header) behind a classic BPF
+// filter that passes only our echo requests and replies (by echo id) and
+// ICMP errors. The ring stamps every frame with the kernel's receive time;
+// it also sees our own requests leave (PACKET_OUTGOING), stamped the same
+// way, which gives kernel TX and RX stamps of one clock. Sending goes through
+// raw ICMP sockets with sendmmsg, which keeps the kernel's routing and
+// neighbour resolution.
+type afPacket struct {
+	tx   *icmpDatapath
+	fd   int
+	ring []byte
+	evfd int
+	info DatapathInfo
+
+	closed atomic.Bool
+	inRecv atomic.Bool
+	fdOnce sync.Once
+
+	drops, freezes atomic.Uint64
+
+	// receive side (receiver goroutine only)
+	pfd   []unix.PollFd
+	block int    // current block
+	pkt   uint32 // packets of the current block already returned
+	next  uint32 // offset of the next packet in the current block
+	held  bool   // the current block is ours (TP_STATUS_USER) and not yet returned
+}
+
+var _ Datapath = (*afPacket)(nil)
+
+func openAFPacket(es EngineSpec) (Datapath, error) {
+	tx, err := openICMPWith(es, true)
+	if err != nil {
+		return nil, fmt.Errorf("afpacket datapath needs CAP_NET_RAW for its send sockets: %w", err)
+	}
+	d := &afPacket{tx: tx, fd: -1, evfd: -1}
+	if err := d.open(es); err != nil {
+		d.closeFDs()
+		tx.Close()
+		tx.closeFDs()
+		return nil, err
+	}
+	d.info = DatapathInfo{Name: DatapathAFPacket, Mode: "tpacket_v3", ID4: tx.info.ID4, ID6: tx.info.ID6,
+		TimestampSource: TimestampKernelTXRX, Drops: d.dropCount}
+	if err := d.attachFilter(); err != nil {
+		d.Close()
+		d.closeFDs()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *afPacket) open(es EngineSpec) error {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, int(htons(unix.ETH_P_ALL)))
+	if err != nil {
+		return fmt.Errorf("open AF_PACKET socket (needs CAP_NET_RAW: run as root or setcap cap_net_raw+ep): %w", err)
+	}
+	d.fd = fd
+	// Drop everything until the real filter is attached, then flush: no
+	// foreign frame sneaks into the ring in between.
+	if err := setFilter(fd, []unix.SockFilter{{Code: 0x06, K: 0}}); err != nil {
+		return err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return fmt.Errorf("set TPACKET_V3: %w", err)
+	}
+	req := unix.TpacketReq3{
+		Block_size: ringBlockSize, Block_nr: ringBlocks, Frame_size: ringFrameSize,
+		Frame_nr: ringBlockSize / ringFrameSize * ringBlocks, Retire_blk_tov: ringRetireMs,
+	}
+	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return fmt.Errorf("set up PACKET_RX_RING: %w", err)
+	}
+	ring, err := unix.Mmap(fd, 0, ringBlockSize*ringBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED|unix.MAP_LOCKED)
+	if err != nil {
+		ring, err = unix.Mmap(fd, 0, ringBlockSize*ringBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	}
+	if err != nil {
+		return fmt.Errorf("mmap packet ring: %w", err)
+	}
+	d.ring = ring
+	sll := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL)}
+	if es.Interface != "" {
+		ifi, err := net.InterfaceByName(es.Interface)
+		if err != nil {
+			return fmt.Errorf("afpacket interface %s: %w", es.Interface, err)
+		}
+		sll.Ifindex = ifi.Index
+	}
+	if err := unix.Bind(fd, sll); err != nil {
+		return fmt.Errorf("bind AF_PACKET socket: %w", err)
+	}
+	d.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("eventfd: %w", err)
+	}
+	d.pfd = []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(d.evfd), Events: unix.POLLIN}}
+	return nil
+}
+
+func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+func setFilter(fd int, prog []unix.SockFilter) error {
+	fp := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp); err != nil {
+		return fmt.Errorf("attach BPF filter: %w", err)
+	}
+	return nil
+}
+
+// attachFilter installs the real filter and flushes the ring of anything
+// the drop-all filter let through (nothing, but a block may have retired).
+func (d *afPacket) attachFilter() error {
+	if err := setFilter(d.fd, icmpFilterProg(d.info.ID4, d.info.ID6)); err != nil {
+		return err
+	}
+	d.pollStats()
+	return nil
+}
+
+// icmpFilterProg is a classic BPF program over frames that start at the
+// network header (SOCK_DGRAM). It keeps ringSnap bytes of:
+//   - IPv4 ICMP echo reply or request with id id4 (no fragments, no options
+//     needed: the ICMP offset is computed from the IHL),
+//   - IPv4 ICMP destination unreachable, time exceeded, parameter problem,
+//   - IPv6 (no extension headers) ICMPv6 echo reply or request with id id6,
+//   - ICMPv6 destination unreachable, packet too big, time exceeded,
+//     parameter problem,
+//
+// and drops everything else.
+func icmpFilterProg(id4, id6 uint16) []unix.SockFilter {
+	return assemble(id4, id6)
+}
+
+// assemble builds the filter with symbolic labels.
+func assemble(id4, id6 uint16) []unix.SockFilter {
+	type insn struct {
+		code   uint16
+		k      uint32
+		jt, jf string // labels; "" = next
+	}
+	const (
+		ldH   = 0x28
+		ldB   = 0x30
+		ldBX  = 0x50
+		ldHX  = 0x48
+		ldxMS = 0xb1
+		jeq   = 0x15
+		jset  = 0x45
+		ret   = 0x06
+		adOff = 0xfffff000
+	)
+	prog := []struct {
+		label string
+		insn
+	}{
+		{"", insn{ldH, adOff, "", ""}},
+		{"", insn{jeq, 0x0800, "", "v6"}},
+		{"", insn{ldB, 9, "", ""}},
+		{"", insn{jeq, unix.IPPROTO_ICMP, "", "drop"}},
+		{"", insn{ldH, 6, "", ""}},
+		{"", insn{jset, 0x1fff, "drop", ""}},
+		{"", insn{ldxMS, 0, "", ""}},
+		{"", insn{ldBX, 0, "", ""}},
+		{"", insn{jeq, icmpv4EchoReply, "id4", ""}},
+		{"", insn{jeq, icmpv4Echo, "id4", ""}},
+		{"", insn{jeq, icmpv4Unreach, "accept", ""}},
+		{"", insn{jeq, icmpv4TimeExceed, "accept", ""}},
+		{"", insn{jeq, icmpv4ParamProb, "accept", "drop"}},
+		{"id4", insn{ldHX, 4, "", ""}},
+		{"", insn{jeq, uint32(id4), "accept", "drop"}},
+		{"v6", insn{jeq, 0x86dd, "", "drop"}},
+		{"", insn{ldB, 6, "", ""}},
+		{"", insn{jeq, unix.IPPROTO_ICMPV6, "", "drop"}},
+		{"", insn{ldB, 40, "", ""}},
+		{"", insn{jeq, icmpv6EchoReply, "id6", ""}},
+		{"", insn{jeq, icmpv6Echo, "id6", ""}},
+		{"", insn{jeq, icmpv6Unreach, "accept", ""}},
+		{"", insn{jeq, icmpv6TooBig, "accept", ""}},
+		{"", insn{jeq, icmpv6TimeExceed, "accept", ""}},
+		{"", insn{jeq, icmpv6ParamProb, "accept", "drop"}},
+		{"id6", insn{ldH, 44, "", ""}},
+		{"", insn{jeq, uint32(id6), "accept", "drop"}},
+		{"accept", insn{ret, ringSnap, "", ""}},
+		{"drop", insn{ret, 0, "", ""}},
+	}
+	at := map[string]int{}
+	for i, p := range prog {
+		if p.label != "" {
+			at[p.label] = i
+		}
+	}
+	out := make([]unix.SockFilter, len(prog))
+	for i, p := range prog {
+		rel := func(l string) uint8 {
+			if l == "" {
+				return 0
+			}
+			return uint8(at[l] - i - 1)
+		}
+		out[i] = unix.SockFilter{Code: p.code, K: p.k, Jt: rel(p.jt), Jf: rel(p.jf)}
+	}
+	return out
+}
+
+func (d *afPacket) Info() DatapathInfo { return d.info }
+
+func (d *afPacket) Send(pkts []Packet) (int, error) {
+	if d.closed.Load() {
+		return 0, net.ErrClosed
+	}
+	return d.tx.Send(pkts)
+}
+
+// pollStats reads PACKET_STATISTICS (which resets on read) into the totals.
+func (d *afPacket) pollStats() {
+	var st unix.TpacketStatsV3
+	l := uint32(unsafe.Sizeof(st))
+	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(d.fd), unix.SOL_PACKET, unix.PACKET_STATISTICS,
+		uintptr(unsafe.Pointer(&st)), uintptr(unsafe.Pointer(&l)), 0)
+	if errno == 0 {
+		d.drops.Add(uint64(st.Drops))
+		d.freezes.Add(uint64(st.Freeze_q_cnt))
+	}
+}
+
+func (d *afPacket) dropCount() uint64 { return d.drops.Load() }
+
+// Freezes reports how often the ring was full (all blocks owned by us).
+func (d *afPacket) Freezes() uint64 { return d.freezes.Load() }
+
+func (d *afPacket) blockHdr(i int) *unix.TpacketHdrV1 {
+	bd := (*unix.TpacketBlockDesc)(unsafe.Pointer(&d.ring[i*ringBlockSize]))
+	return (*unix.TpacketHdrV1)(unsafe.Pointer(&bd.Hdr[0]))
+}
+
+// Recv returns packets from the ring. The block the previous call read
+// from is handed back to the kernel first, so Received.Buf (pointing into
+// the ring) is valid until the next call, as the Datapath contract says.
+func (d *afPacket) Recv(msgs []Received) (int, error) {
+	d.inRecv.Store(true)
+	defer d.inRecv.Store(false)
+	for {
+		if d.closed.Load() {
+			d.closeFDs()
+			return 0, net.ErrClosed
+		}
+		if d.held {
+			h := d.blockHdr(d.block)
+			if d.pkt >= h.Num_pkts {
+				// Kernel ABI: the status word is handed over with a store the
+				// kernel reads after its smp_rmb; an atomic store orders it.
+				atomic.StoreUint32(&h.Block_status, unix.TP_STATUS_KERNEL)
+				d.held = false
+				d.block = (d.block + 1) % ringBlocks
+				d.pollStats()
+			}
+		}
+		if !d.held {
+			h := d.blockHdr(d.block)
+			if atomic.LoadUint32(&h.Block_status)&unix.TP_STATUS_USER == 0 {
+				for i := range d.pfd {
+					d.pfd[i].Revents = 0
+				}
+				if _, err := unix.Poll(d.pfd, -1); err != nil && !errors.Is(err, unix.EINTR) {
+					return 0, fmt.Errorf("poll packet ring: %w", err)
+				}
+				continue
+			}
+			d.held, d.pkt, d.next = true, 0, h.Offset_to_first_pkt
+		}
+		h := d.blockHdr(d.block)
+		base := d.block * ringBlockSize
+		n := 0
+		for n < len(msgs) && d.pkt < h.Num_pkts {
+			off := base + int(d.next)
+			ph := (*unix.Tpacket3Hdr)(unsafe.Pointer(&d.ring[off]))
+			d.pkt++
+			d.next = ph.Next_offset + d.next
+			if d.fill(&msgs[n], ph, off) {
+				n++
+			}
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// fill decodes one ring frame. The sockaddr_ll after the frame header says
+// whether we saw it leave (our request: a TX stamp) or arrive.
+func (d *afPacket) fill(rc *Received, ph *unix.Tpacket3Hdr, off int) bool {
+	sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&d.ring[off+tpacketAlign(unix.SizeofTpacket3Hdr)]))
+	data := d.ring[off+int(ph.Net) : off+int(ph.Net)+int(ph.Snaplen)]
+	*rc = Received{TTL: -1, KernelStamp: int64(ph.Sec)*1e9 + int64(ph.Nsec)}
+	outgoing := sll.Pkttype == unix.PACKET_OUTGOING
+	var src, dst netip.Addr
+	var msg []byte
+	switch {
+	case len(data) >= 28 && data[0]>>4 == 4:
+		ihl := int(data[0]&0x0f) * 4
+		if ihl < 20 || ihl >= len(data) {
+			return false
+		}
+		src, dst = netip.AddrFrom4([4]byte(data[12:16])), netip.AddrFrom4([4]byte(data[16:20]))
+		rc.TTL = int(data[8])
+		msg = data[ihl:]
+	case len(data) >= 48 && data[0]>>4 == 6:
+		rc.V6 = true
+		src, dst = netip.AddrFrom16([16]byte(data[8:24])), netip.AddrFrom16([16]byte(data[24:40]))
+		rc.TTL = int(data[7])
+		msg = data[40:]
+	default:
+		return false
+	}
+	isRequest := msg[0] == icmpv4Echo && !rc.V6 || msg[0] == icmpv6Echo && rc.V6
+	switch {
+	case isRequest && outgoing:
+		rc.TxStamp, rc.Src, rc.Buf = true, dst, msg
+		return true
+	case isRequest || outgoing:
+		return false // a request arriving (loopback) or a reply leaving: not for us
+	}
+	rc.Src, rc.Buf = src, msg
+	return true
+}
+
+func tpacketAlign(n int) int {
+	return (n + unix.TPACKET_ALIGNMENT - 1) &^ (unix.TPACKET_ALIGNMENT - 1)
+}
+
+func (d *afPacket) Close() error {
+	if d.closed.Swap(true) {
+		return nil
+	}
+	d.tx.Close()
+	d.tx.closeFDs()
+	if d.evfd >= 0 {
+		var one [8]byte
+		one[0] = 1
+		_, _ = unix.Write(d.evfd, one[:])
+	}
+	if !d.inRecv.Load() {
+		d.closeFDs()
+	}
+	return nil
+}
+
+func (d *afPacket) closeFDs() {
+	d.fdOnce.Do(func() {
+		if d.ring != nil {
+			_ = unix.Munmap(d.ring)
+		}
+		if d.fd >= 0 {
+			unix.Close(d.fd)
+		}
+		if d.evfd >= 0 {
+			unix.Close(d.evfd)
+		}
+	})
+}
