@@ -454,11 +454,9 @@ d.panel("timeseries", "Scrape size", "Samples per scrape of each instance: grows
 d.panel("timeseries", "Scrape duration", "How long Prometheus takes to scrape each instance.",
         [{"expr": f"scrape_duration_seconds{{{I}}}", "legendFormat": "{{instance}}"}],
         w=8, h=8, unit="s", options=ts_opts(), field=TS_FIELD)
-d.panel("timeseries", "CPU and memory", "CPU used (cores) and resident memory of each exporter process.",
-        [{"expr": f"rate(process_cpu_seconds_total{{{I}}}[$__rate_interval])", "legendFormat": "cpu {{instance}}"},
-         {"expr": f"process_resident_memory_bytes{{{I}}}", "legendFormat": "rss {{instance}}"}],
-        w=8, h=8, unit="percentunit", options=ts_opts(), field=TS_FIELD,
-        overrides=[{"matcher": {"id": "byFrameRefID", "options": "B"}, "properties": [{"id": "unit", "value": "bytes"}, {"id": "custom.axisPlacement", "value": "right"}]}])
+d.panel("timeseries", "Reply ratio", "Share of probes answered in time, per instance, over all its targets: a drop on every instance at once points at the probing side.",
+        [{"expr": f"sum by (instance) (rate(icmp_replies_total{{{I}}}[$__rate_interval])) / (sum by (instance) (rate(icmp_probes_sent_total{{{I}}}[$__rate_interval])) > 0)", "legendFormat": "{{instance}}"}],
+        w=8, h=8, unit="percentunit", options=ts_opts(), field=dict(TS_FIELD, min=0, max=1))
 d.panel("table", "Instances", "Datapath, mode and timestamp source of each engine, its source and location, and the exporter version.",
         [{"expr": f"icmp_engine_info{{{I}}}", "instant": True, "format": "table"},
          {"expr": f"icmp_source_info{{{I}}}", "instant": True, "format": "table"},
