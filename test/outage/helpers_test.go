@@ -1,0 +1,336 @@
+package outage
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+)
+
+// listenAddr is where the exporter listens inside the probe namespace (each
+// lab has its own loopback, so concurrent tests do not collide).
+const listenAddr = "127.0.0.1:10427"
+
+// waitFor polls cond every `every` until it holds, failing the test after
+// timeout with cond's last description.
+func waitFor(t *testing.T, timeout, every time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, desc := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within %s: %s", what, timeout, desc)
+		}
+		time.Sleep(every)
+	}
+}
+
+// bounds is what the measurement of one outage made by a drop rule must
+// satisfy (see the package documentation).
+type bounds struct {
+	w                      lab.Window
+	minDur, maxDur         time.Duration // allowed measured duration
+	startLo, startHi       time.Time     // allowed start
+	endLo, endHi           time.Time     // allowed end
+	ruleMin, ruleMax       time.Duration // the rule's own length bounds
+	interval, extra, slack time.Duration
+}
+
+// outageBounds computes the bounds of an outage made by a rule in force
+// during w, probed every interval, with slack on the duration.
+func outageBounds(w lab.Window, interval, slack time.Duration) bounds {
+	b := bounds{w: w, interval: interval, slack: slack}
+	b.ruleMin = w.Deleted.Sub(w.InsertedBy)
+	b.ruleMax = w.DeletedBy.Sub(w.Inserted)
+	b.minDur = b.ruleMin - interval - slack
+	b.maxDur = b.ruleMax + interval + slack
+	b.startLo, b.startHi = w.Inserted.Add(-interval), w.InsertedBy.Add(interval)
+	b.endLo, b.endHi = w.Deleted.Add(-interval), w.DeletedBy.Add(interval)
+	return b
+}
+
+// check returns what is wrong with a measured outage (nil if nothing) and a
+// line describing the rule and the measurement for the log.
+func (b bounds) check(start, end time.Time, dur time.Duration) (problems []string, desc string) {
+	w := b.w
+	desc = fmt.Sprintf("rule: insert took %s, delete took %s, in force %s..%s; "+
+		"measured: duration %s (error vs rule %+.3fms..%+.3fms, allowed ±%s+%s), "+
+		"start %+.3fms after insert began, end %+.3fms after delete began",
+		w.InsertedBy.Sub(w.Inserted), w.DeletedBy.Sub(w.Deleted), b.ruleMin, b.ruleMax,
+		dur, ms(dur-b.ruleMax), ms(dur-b.ruleMin), b.interval, b.slack,
+		ms(start.Sub(w.Inserted)), ms(end.Sub(w.Deleted)))
+	if dur < b.minDur || dur > b.maxDur {
+		problems = append(problems, fmt.Sprintf("duration %s outside [%s, %s]", dur, b.minDur, b.maxDur))
+	}
+	if start.Before(b.startLo) || start.After(b.startHi) {
+		problems = append(problems, fmt.Sprintf("start %s outside [%s, %s]", ts(start), ts(b.startLo), ts(b.startHi)))
+	}
+	if end.Before(b.endLo) || end.After(b.endHi) {
+		problems = append(problems, fmt.Sprintf("end %s outside [%s, %s]", ts(end), ts(b.endLo), ts(b.endHi)))
+	}
+	if got := end.Sub(start); absDur(got-dur) > time.Microsecond {
+		problems = append(problems, fmt.Sprintf("end - start = %s but duration %s", got, dur))
+	}
+	return problems, desc
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func ts(t time.Time) string { return t.UTC().Format("15:04:05.000000") }
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// unixTime converts a Unix-seconds gauge to a time (to the microsecond).
+func unixTime(v float64) time.Time {
+	sec, frac := math.Modf(v)
+	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3)
+}
+
+// secs converts float seconds to a duration.
+func secs(v float64) time.Duration { return time.Duration(math.Round(v * 1e9)) }
+
+// group is one group of a generated exporter config.
+type group struct {
+	name     string
+	interval time.Duration
+	timeout  time.Duration
+	addrs    []netip.Addr
+}
+
+// writeConfig writes an exporter config with the groups.
+func writeConfig(t *testing.T, groups ...group) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("source:\n  name: lab\nengine:\n  datapath: icmp\ngroups:\n")
+	for _, g := range groups {
+		fmt.Fprintf(&b, "  - name: %s\n    interval: %s\n    timeout: %s\n    histogram:\n      mode: none\n    targets:\n",
+			g.name, g.interval, g.timeout)
+		for _, a := range g.addrs {
+			fmt.Fprintf(&b, "      - %q\n", a.String())
+		}
+	}
+	path := filepath.Join(t.TempDir(), "config.yml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// exporter is the built binary running in a lab's probe namespace.
+type exporter struct {
+	proc   *lab.Proc
+	client *http.Client
+	base   string
+}
+
+// startExporter runs the exporter in the probe namespace on cfg.
+func startExporter(ctx context.Context, t *testing.T, l *lab.Lab, cfg string) *exporter {
+	t.Helper()
+	bin := lab.BuildExporter(t)
+	p := l.Start(ctx, bin, "--config.file="+cfg, "--web.listen-address="+listenAddr)
+	return &exporter{proc: p, client: l.HTTPClient(), base: "http://" + listenAddr}
+}
+
+func (x *exporter) exited() error {
+	select {
+	case <-x.proc.Done():
+		return fmt.Errorf("exporter exited: %w; output:\n%s", x.proc.Err(), x.proc.Output())
+	default:
+		return nil
+	}
+}
+
+// scrape fetches and parses /metrics.
+func (x *exporter) scrape(ctx context.Context) (metrics, error) {
+	if err := x.exited(); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, x.base+"/metrics", nil)
+	if err != nil {
+		return nil, fmt.Errorf("scrape: %w", err)
+	}
+	resp, err := x.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("scrape: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("scrape: read body: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("scrape: %s: %s", resp.Status, body)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("parse scrape: %w", err)
+	}
+	return metrics(mfs), nil
+}
+
+// mustScrape scrapes or fails the test.
+func (x *exporter) mustScrape(ctx context.Context, t *testing.T) metrics {
+	t.Helper()
+	m, err := x.scrape(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// reload POSTs /-/reload.
+func (x *exporter) reload(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, x.base+"/-/reload", nil)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	resp, err := x.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("reload: %s: %s", resp.Status, body)
+	}
+	return nil
+}
+
+// waitAllUp scrapes until icmp_up is 1 for every address.
+func (x *exporter) waitAllUp(ctx context.Context, t *testing.T, addrs []netip.Addr, timeout time.Duration) metrics {
+	t.Helper()
+	var m metrics
+	waitFor(t, timeout, 250*time.Millisecond, "icmp_up 1 for every target", func() (bool, string) {
+		var err error
+		m, err = x.scrape(ctx)
+		if err != nil {
+			if e := x.exited(); e != nil {
+				t.Fatal(e)
+			}
+			return false, err.Error()
+		}
+		up := 0
+		for _, a := range addrs {
+			if v, ok := m.value("icmp_up", a.String()); ok && v == 1 {
+				up++
+			}
+		}
+		return up == len(addrs), fmt.Sprintf("%d of %d targets up", up, len(addrs))
+	})
+	return m
+}
+
+// metrics is a parsed scrape.
+type metrics map[string]*dto.MetricFamily
+
+// value returns the value of the series of name whose target label is
+// target ("" for a series without one, e.g. engine metrics).
+func (m metrics) value(name, target string) (float64, bool) {
+	mf := m[name]
+	if mf == nil {
+		return 0, false
+	}
+	for _, s := range mf.GetMetric() {
+		if label(s, "target") != target {
+			continue
+		}
+		switch {
+		case s.Gauge != nil:
+			return s.GetGauge().GetValue(), true
+		case s.Counter != nil:
+			return s.GetCounter().GetValue(), true
+		case s.Untyped != nil:
+			return s.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// byTarget returns the value of name for every target.
+func (m metrics) byTarget(name string) map[string]float64 {
+	out := map[string]float64{}
+	for _, s := range m[name].GetMetric() {
+		switch {
+		case s.Gauge != nil:
+			out[label(s, "target")] = s.GetGauge().GetValue()
+		case s.Counter != nil:
+			out[label(s, "target")] = s.GetCounter().GetValue()
+		}
+	}
+	return out
+}
+
+// lastOutage is what the last-outage gauges say about one target.
+type lastOutage struct {
+	total      float64
+	start, end time.Time
+	ended      bool // the end gauge is set (0 while the outage is ongoing)
+	duration   time.Duration
+	resolution time.Duration
+	up         float64
+}
+
+func (m metrics) lastOutage(target string) (lastOutage, error) {
+	var o lastOutage
+	var missing []string
+	get := func(name string) float64 {
+		v, ok := m.value(name, target)
+		if !ok {
+			missing = append(missing, name)
+		}
+		return v
+	}
+	o.total = get("icmp_outages_total")
+	o.up = get("icmp_up")
+	o.resolution = secs(get("icmp_outage_resolution_seconds"))
+	o.start = unixTime(get("icmp_last_outage_start_timestamp_seconds"))
+	end := get("icmp_last_outage_end_timestamp_seconds")
+	o.end, o.ended = unixTime(end), end != 0
+	o.duration = secs(get("icmp_last_outage_duration_seconds"))
+	if len(missing) > 0 {
+		return o, fmt.Errorf("target %s: no series %s", target, strings.Join(missing, ", "))
+	}
+	return o, nil
+}
+
+func label(m *dto.Metric, name string) string {
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() == name {
+			return lp.GetValue()
+		}
+	}
+	return ""
+}
+
+// loadavg returns the first three fields of /proc/loadavg, for the logs.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
+}

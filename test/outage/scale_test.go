@@ -1,0 +1,145 @@
+package outage
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+)
+
+// TestExporterOutagesAtScale: the exporter probes 1 000 lab hosts every
+// 20 ms (50 000 probes per second) while drop rules of 0.5 s, 1 s, 1.5 s and
+// 2 s hit five of them at overlapping times. Every outage is measured within
+// one interval of its rule's window (+10 ms for a loaded 2-core machine), no
+// other host shows an outage, and the undisturbed hosts lose no probe and
+// skip none while the outages happen.
+func TestExporterOutagesAtScale(t *testing.T) {
+	const (
+		n        = 1000
+		interval = 20 * time.Millisecond
+		timeout  = 50 * time.Millisecond
+		slack    = 10 * time.Millisecond
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	l := lab.New(t, lab.Options{})
+	addrs := l.Addrs(n, false)
+	cfg := writeConfig(t, group{name: "lab", interval: interval, timeout: timeout, addrs: addrs})
+	x := startExporter(ctx, t, l, cfg)
+	x.waitAllUp(ctx, t, addrs, 3*time.Minute)
+	time.Sleep(2 * time.Second) // steady state before the baseline
+
+	// Rules in force at overlapping times; one rule drops two hosts.
+	type drop struct {
+		hosts []netip.Addr
+		hold  time.Duration
+		rule  *lab.DropRule
+		at    time.Time // when to remove the rule
+		w     lab.Window
+	}
+	drops := []*drop{
+		{hosts: []netip.Addr{addrs[17]}, hold: 500 * time.Millisecond},
+		{hosts: []netip.Addr{addrs[333]}, hold: time.Second},
+		{hosts: []netip.Addr{addrs[500], addrs[998]}, hold: 2 * time.Second},
+		{hosts: []netip.Addr{addrs[777]}, hold: 1500 * time.Millisecond},
+	}
+	dropped := map[string]*drop{}
+	for _, d := range drops {
+		for _, h := range d.hosts {
+			dropped[h.String()] = d
+		}
+	}
+
+	m0 := x.mustScrape(ctx, t)
+	t0 := time.Now()
+	for _, d := range drops {
+		d.rule = l.AddDrop(d.hosts)
+		d.at = d.rule.InsertedBy.Add(d.hold)
+	}
+	order := slices.Clone(drops)
+	slices.SortFunc(order, func(a, b *drop) int { return a.at.Compare(b.at) })
+	for _, d := range order {
+		time.Sleep(time.Until(d.at))
+		d.w = d.rule.Remove()
+	}
+
+	waitFor(t, time.Minute, 100*time.Millisecond, "every dropped host up again with a completed outage", func() (bool, string) {
+		m := x.mustScrape(ctx, t)
+		var waiting []string
+		for h := range dropped {
+			o, err := m.lastOutage(h)
+			if err != nil || o.up != 1 || !o.ended {
+				waiting = append(waiting, h)
+			}
+		}
+		return len(waiting) == 0, "waiting for " + strings.Join(waiting, ", ")
+	})
+	time.Sleep(500 * time.Millisecond)
+	m1 := x.mustScrape(ctx, t)
+	elapsed := time.Since(t0)
+
+	// Every dropped host: one outage, within the bounds of its rule.
+	for h, d := range dropped {
+		o, err := m1.lastOutage(h)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		if o.total != 1 || o.up != 1 || o.resolution != interval {
+			t.Errorf("%s: outages_total %g, up %g, resolution %s; want 1, 1, %s", h, o.total, o.up, o.resolution, interval)
+		}
+		problems, desc := outageBounds(d.w, interval, slack).check(o.start, o.end, o.duration)
+		t.Logf("%s (drop %s): %s", h, d.hold, desc)
+		for _, p := range problems {
+			t.Errorf("%s (drop %s): %s", h, d.hold, p)
+		}
+	}
+
+	// Every other host: no outage, and (as the figures of the run) no
+	// loss and no skipped probe between the two scrapes.
+	out := m1.byTarget("icmp_outages_total")
+	sent0, sent1 := m0.byTarget("icmp_probes_sent_total"), m1.byTarget("icmp_probes_sent_total")
+	lost0, lost1 := m0.byTarget("icmp_probes_lost_total"), m1.byTarget("icmp_probes_lost_total")
+	skip0, skip1 := m0.byTarget("icmp_probes_skipped_total"), m1.byTarget("icmp_probes_skipped_total")
+	var sent, lost, skipped float64
+	var lossy []string
+	for _, a := range addrs {
+		h := a.String()
+		if dropped[h] != nil {
+			continue
+		}
+		if v, ok := out[h]; !ok || v != 0 {
+			t.Errorf("undisturbed %s: icmp_outages_total %g (present %v), want 0", h, v, ok)
+		}
+		dl, ds := lost1[h]-lost0[h], skip1[h]-skip0[h]
+		sent += sent1[h] - sent0[h]
+		lost += dl
+		skipped += ds
+		if dl != 0 || ds != 0 {
+			lossy = append(lossy, fmt.Sprintf("%s lost %g skipped %g", h, dl, ds))
+		}
+	}
+	engSkip0, _ := m0.value("icmp_engine_probes_skipped_total", "")
+	engSkip1, _ := m1.value("icmp_engine_probes_skipped_total", "")
+	drops0, _ := m0.value("icmp_engine_kernel_drops_total", "")
+	drops1, _ := m1.value("icmp_engine_kernel_drops_total", "")
+	lag, _ := m1.value("icmp_engine_schedule_lag_seconds", "")
+	undisturbed := n - len(dropped)
+	t.Logf("scale: %d targets every %s for %s: undisturbed %d sent %.0f (%.0f/s of %.0f/s scheduled), lost %.0f, skipped %.0f (engine %.0f), kernel drops %.0f, schedule lag %s, %d cores, load %s",
+		n, interval, elapsed.Round(time.Millisecond), undisturbed, sent, sent/elapsed.Seconds(),
+		float64(undisturbed)/interval.Seconds(), lost, skipped, engSkip1-engSkip0, drops1-drops0,
+		secs(lag), runtime.NumCPU(), loadavg())
+	if len(lossy) > 0 {
+		t.Errorf("%d undisturbed hosts lost or skipped probes during the outages (the machine did not keep %d probes/s): %s",
+			len(lossy), int(float64(n)/interval.Seconds()), strings.Join(lossy[:min(len(lossy), 10)], "; "))
+	}
+	if engSkip1 != engSkip0 {
+		t.Errorf("icmp_engine_probes_skipped_total rose by %.0f during the outages", engSkip1-engSkip0)
+	}
+}
