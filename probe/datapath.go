@@ -39,6 +39,9 @@ type DatapathInfo struct {
 	// Drops reports packets the kernel dropped before they were read
 	// (socket or ring overflow); nil when unknown.
 	Drops func() uint64
+	// Freezes reports how often a receive ring was full (afpacket); nil
+	// when the datapath has no ring.
+	Freezes func() uint64
 }
 
 // Packet is one echo request to send. Buf holds the ICMP message (header

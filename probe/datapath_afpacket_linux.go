@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -68,7 +67,7 @@ func openAFPacket(es EngineSpec) (Datapath, error) {
 		return nil, err
 	}
 	d.info = DatapathInfo{Name: DatapathAFPacket, Mode: "tpacket_v3", ID4: tx.info.ID4, ID6: tx.info.ID6,
-		TimestampSource: TimestampKernelTXRX, Drops: d.dropCount}
+		TimestampSource: TimestampKernelTXRX, Drops: d.drops.Load, Freezes: d.freezes.Load}
 	if err := d.attachFilter(); err != nil {
 		d.Close()
 		d.closeFDs()
@@ -251,11 +250,6 @@ func (d *afPacket) pollStats() {
 	}
 }
 
-func (d *afPacket) dropCount() uint64 { return d.drops.Load() }
-
-// Freezes reports how often the ring was full (all blocks owned by us).
-func (d *afPacket) Freezes() uint64 { return d.freezes.Load() }
-
 func (d *afPacket) blockHdr(i int) *unix.TpacketHdrV1 {
 	bd := (*unix.TpacketBlockDesc)(unsafe.Pointer(&d.ring[i*ringBlockSize]))
 	return (*unix.TpacketHdrV1)(unsafe.Pointer(&bd.Hdr[0]))
@@ -319,37 +313,7 @@ func (d *afPacket) Recv(msgs []Received) (int, error) {
 func (d *afPacket) fill(rc *Received, ph *unix.Tpacket3Hdr, off int) bool {
 	sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&d.ring[off+tpacketAlign(unix.SizeofTpacket3Hdr)]))
 	data := d.ring[off+int(ph.Net) : off+int(ph.Net)+int(ph.Snaplen)]
-	*rc = Received{TTL: -1, KernelStamp: int64(ph.Sec)*1e9 + int64(ph.Nsec)}
-	outgoing := sll.Pkttype == unix.PACKET_OUTGOING
-	var src, dst netip.Addr
-	var msg []byte
-	switch {
-	case len(data) >= 28 && data[0]>>4 == 4:
-		ihl := int(data[0]&0x0f) * 4
-		if ihl < 20 || ihl >= len(data) {
-			return false
-		}
-		src, dst = netip.AddrFrom4([4]byte(data[12:16])), netip.AddrFrom4([4]byte(data[16:20]))
-		rc.TTL = int(data[8])
-		msg = data[ihl:]
-	case len(data) >= 48 && data[0]>>4 == 6:
-		rc.V6 = true
-		src, dst = netip.AddrFrom16([16]byte(data[8:24])), netip.AddrFrom16([16]byte(data[24:40]))
-		rc.TTL = int(data[7])
-		msg = data[40:]
-	default:
-		return false
-	}
-	isRequest := msg[0] == icmpv4Echo && !rc.V6 || msg[0] == icmpv6Echo && rc.V6
-	switch {
-	case isRequest && outgoing:
-		rc.TxStamp, rc.Src, rc.Buf = true, dst, msg
-		return true
-	case isRequest || outgoing:
-		return false // a request arriving (loopback) or a reply leaving: not for us
-	}
-	rc.Src, rc.Buf = src, msg
-	return true
+	return decodeFrame(rc, data, sll.Pkttype == unix.PACKET_OUTGOING, int64(ph.Sec)*1e9+int64(ph.Nsec))
 }
 
 func tpacketAlign(n int) int {

@@ -5,12 +5,24 @@ import (
 	"fmt"
 )
 
-// OpenDatapath opens the datapath that es.Datapath names. "auto" (or "")
-// picks the best one that opens: afpacket is chosen explicitly, so auto
-// means the icmp datapath (ping socket, then raw socket).
-func OpenDatapath(es EngineSpec) (Datapath, error) {
+// AutoAFPacketTargets is the target count from which "auto" prefers the
+// afpacket datapath (when CAP_NET_RAW allows it): below it, the per-packet
+// cost of sockets does not matter and ping sockets need no privilege.
+const AutoAFPacketTargets = 5000
+
+// OpenDatapath opens the datapath that es.Datapath names for ntargets
+// targets. "auto" (or "") picks afpacket from AutoAFPacketTargets targets on
+// when it opens, and otherwise the icmp datapath (ping socket, then raw).
+func OpenDatapath(es EngineSpec, ntargets int) (Datapath, error) {
 	switch es.Datapath {
-	case "", DatapathAuto, DatapathICMP:
+	case "", DatapathAuto:
+		if ntargets >= AutoAFPacketTargets {
+			if dp, err := openAFPacket(es); err == nil {
+				return dp, nil
+			}
+		}
+		return openICMP(es)
+	case DatapathICMP:
 		return openICMP(es)
 	case DatapathAFPacket:
 		return openAFPacket(es)

@@ -53,7 +53,7 @@ func New(spec Spec, opts Options) (*Engine, error) {
 	}
 	dp := opts.Datapath
 	if dp == nil {
-		dp, err = OpenDatapath(spec.Engine)
+		dp, err = OpenDatapath(spec.Engine, len(spec.Targets))
 		if err != nil {
 			return nil, err
 		}
@@ -142,6 +142,9 @@ func (e *Engine) Snapshot(dst *Snapshot) *Snapshot {
 	dst.Engine = e.c.stats
 	if e.info.Drops != nil {
 		dst.Engine.KernelDrops = e.info.Drops()
+	}
+	if e.info.Freezes != nil {
+		dst.Engine.RingFreezes = e.info.Freezes()
 	}
 	e.c.stats.MaxScheduleLag = e.c.stats.ScheduleLag
 	targets := e.c.targets // the slice header is replaced, never mutated in place, by apply

@@ -128,6 +128,7 @@ type EngineStats struct {
 	Invalid         uint64 // truncated or malformed packets
 	SendErrors      uint64
 	KernelDrops     uint64 // packets the kernel dropped before we read them
+	RingFreezes     uint64 // times the afpacket ring was full (its queue frozen)
 	Skipped         uint64 // probes not sent on time (overload), summed over targets
 	// ScheduleLag is how late the most recent send batch left compared to
 	// its schedule; MaxScheduleLag the maximum since the last Snapshot.
