@@ -80,14 +80,14 @@ func (r *receiver) add(req *colmetricpb.ExportMetricsServiceRequest, size int, h
 }
 
 // newGRPCReceiver serves on addr ("127.0.0.1:0" for a free port).
-func newGRPCReceiver(t *testing.T, addr string) *receiver {
+func newGRPCReceiver(t *testing.T, addr string, opts ...grpc.ServerOption) *receiver {
 	t.Helper()
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	r := &receiver{endpoint: lis.Addr().String()}
-	srv := grpc.NewServer()
+	srv := grpc.NewServer(opts...)
 	colmetricpb.RegisterMetricsServiceServer(srv, grpcService{r: r})
 	go func() { _ = srv.Serve(lis) }()
 	var once sync.Once
@@ -98,8 +98,18 @@ func newGRPCReceiver(t *testing.T, addr string) *receiver {
 
 func newHTTPReceiver(t *testing.T) *receiver {
 	t.Helper()
+	r, srv := newHTTPReceiverUnstarted(t)
+	srv.Start()
+	r.endpoint = srv.URL + "/v1/metrics"
+	return r
+}
+
+// newHTTPReceiverUnstarted returns a receiver whose server the caller
+// starts (Start or StartTLS) and whose endpoint the caller sets.
+func newHTTPReceiverUnstarted(t *testing.T) (*receiver, *httptest.Server) {
+	t.Helper()
 	r := &receiver{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if req.URL.Path != "/v1/metrics" || req.Header.Get("Content-Type") != "application/x-protobuf" {
 			http.Error(w, "want POST /v1/metrics with protobuf", http.StatusNotFound)
 			return
@@ -136,10 +146,9 @@ func newHTTPReceiver(t *testing.T) *receiver {
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		_, _ = w.Write(out)
 	}))
-	r.endpoint = srv.URL + "/v1/metrics"
 	r.close = srv.Close
 	t.Cleanup(srv.Close)
-	return r
+	return r, srv
 }
 
 func (r *receiver) requests() []*colmetricpb.ExportMetricsServiceRequest {
