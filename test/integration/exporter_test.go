@@ -263,20 +263,35 @@ func TestExporter10k(t *testing.T) {
 	l := lab.New(t, lab.Options{})
 	addrs := l.Addrs(n, false)
 	x := startExporter(t, l, addrs, interval)
-	x.waitAllUp(t, addrs, 3*time.Minute)
-	// `ip netns exec` execs the command: by now the PID is the exporter's.
+	// `ip netns exec` execs the command: the PID becomes the exporter's.
 	pid := x.proc.Cmd.Process.Pid
-	if exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe"); err != nil || filepath.Base(exe) != filepath.Base(x.bin) {
-		t.Fatalf("pid %d is %q (%v), want the exporter itself", pid, exe, err)
+	waitFor(t, 30*time.Second, 50*time.Millisecond, "exporter exec'd", func() (bool, string) {
+		exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+		return err == nil && filepath.Base(exe) == filepath.Base(x.bin), fmt.Sprintf("pid %d is %q (%v)", pid, exe, err)
+	})
+	// Probing alone, before any scrape: ten rounds.
+	time.Sleep(10 * interval)
+	hwmProbing, err := procStatus(pid, "VmHWM")
+	if err != nil {
+		t.Fatal(err)
 	}
+	x.waitAllUp(t, addrs, 3*time.Minute)
 
-	// One scrape, for its size and duration.
+	// One scrape, for its size, duration and CPU.
+	sc0, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	body, err := x.scrape()
 	if err != nil {
 		t.Fatal(err)
 	}
 	scrapeTime := time.Since(start)
+	sc1, err := procCPU(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cpu0, err := procCPU(pid)
 	if err != nil {
@@ -310,13 +325,13 @@ date:          %s
 HEAD:          %s (binary built from the working tree, or $ICMPLAB_EXPORTER)
 targets:       %d IPv4 lab targets, interval %s, timeout 1s, datapath icmp (ping sockets)
 cpu:           %.2f s over %.1f s = %.1f%% of one core (utime+stime from /proc/PID/stat, no scrapes in the window)
-peak rss:      %s (VmHWM), rss at end %s
+peak rss:      %s (VmHWM) before the first scrape; %s (VmHWM) at end, after scrapes; rss at end %s
 threads:       %s
-scrape:        %d bytes in %s (text format, once before the window)
+scrape:        %d bytes in %s using %s CPU (text format, once before the window)
 machine:       %d cores, load average at end %s
 `, time.Now().UTC().Format(time.RFC3339), bytes.TrimSpace(rev), n, interval,
 		used.Seconds(), elapsed.Seconds(), 100*used.Seconds()/elapsed.Seconds(),
-		hwm, rss, threads, len(body), scrapeTime.Round(time.Millisecond),
+		hwmProbing, hwm, rss, threads, len(body), scrapeTime.Round(time.Millisecond), sc1-sc0,
 		runtime.NumCPU(), strings.TrimSpace(string(loadavg)))
 	t.Log("\n" + report)
 
