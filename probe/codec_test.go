@@ -136,6 +136,10 @@ func FuzzHandle(f *testing.F) {
 		s.c.handle(&Received{Src: netip.MustParseAddr("192.0.2.1"), Buf: b, V6: v6}, s.now)
 		s.c.handle(&Received{Src: netip.MustParseAddr("2001:db8::1"), Buf: b, V6: v6, FromErrQueue: true, QuotedDst: netip.MustParseAddr("2001:db8::1"), ErrType: 1}, s.now)
 		s.c.handle(&Received{Src: netip.MustParseAddr("192.0.2.1"), Buf: b, V6: v6, TxStamp: true, KernelStamp: 5}, s.now)
+		var rc Received // a captured frame, as the afpacket and pfring datapaths decode it
+		if decodeFrame(&rc, b, v6, 7) {
+			s.c.handle(&rc, s.now)
+		}
 		for _, tg := range s.c.targets {
 			if tg.replies != before[tg] && len(b) < 26 {
 				t.Fatalf("a %d-byte packet was recorded as a reply", len(b))
