@@ -94,6 +94,16 @@ func startEngine(t *testing.T, l *lab.Lab, spec probe.Spec, opts probe.Options) 
 	return e
 }
 
+// within reports whether an outage boundary ts reported by the engine fits
+// a drop rule change that happened at an instant in [lo, hi]: the first
+// probe sent after the change marks the boundary, so ts lies within one
+// interval after hi (plus generous scheduling slack on a loaded machine). A
+// probe is stamped just before it leaves, hence a small slack before lo.
+func within(ts, lo, hi time.Time, interval time.Duration) bool {
+	const before, slack = 250 * time.Millisecond, 2 * time.Second
+	return !ts.Before(lo.Add(-before)) && !ts.After(hi.Add(interval+slack))
+}
+
 // meanRTT is the mean of a target's RTT histogram in seconds.
 func meanRTT(ts *probe.TargetSnapshot) float64 {
 	if ts.RTT.Count == 0 {
@@ -224,14 +234,6 @@ func testEngineLab(t *testing.T, datapath string) {
 		t.Logf("rule in force from [%s, %s] to [%s, %s]", w.Inserted.Format(time.StampMicro),
 			w.InsertedBy.Format(time.StampMicro), w.Deleted.Format(time.StampMicro), w.DeletedBy.Format(time.StampMicro))
 
-		// The first lost probe was sent after the rule took effect and the
-		// first answered one after it was removed, each within an interval
-		// (plus generous scheduling slack on a loaded machine). A probe is
-		// stamped just before it leaves, hence the small slack before.
-		const before, after = 250 * time.Millisecond, interval + 2*time.Second
-		within := func(ts, lo, hi time.Time) bool {
-			return !ts.Before(lo.Add(-before)) && !ts.After(hi.Add(after))
-		}
 		events := outages.get()
 		for name, evs := range events {
 			if !isDropped[name] {
@@ -245,7 +247,7 @@ func testEngineLab(t *testing.T, datapath string) {
 				continue
 			}
 			o := evs[1].Outage
-			if !within(o.Start, w.Inserted, w.InsertedBy) || !within(o.End, w.Deleted, w.DeletedBy) {
+			if !within(o.Start, w.Inserted, w.InsertedBy, interval) || !within(o.End, w.Deleted, w.DeletedBy, interval) {
 				t.Errorf("%s: outage %s .. %s outside the drop window %+v", a,
 					o.Start.Format(time.StampMicro), o.End.Format(time.StampMicro), w)
 			}

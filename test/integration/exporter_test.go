@@ -213,6 +213,45 @@ func TestExporterLab(t *testing.T) {
 			t.Errorf("icmp_replies_total%v = %g, want >= 1", m.GetLabel(), m.GetCounter().GetValue())
 		}
 	}
+
+	t.Run("outage of three targets in the exported metrics", func(t *testing.T) {
+		dropped := map[string]bool{addrs[3].String(): true, addrs[500].String(): true, addrs[950].String(): true}
+		w := l.DropWindow([]netip.Addr{addrs[3], addrs[500], addrs[950]}, 3*time.Second)
+		body := x.waitAllUp(t, addrs, time.Minute)
+		mfs, err := parseMetrics(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		series := func(name string) map[string]float64 {
+			out := map[string]float64{}
+			for _, m := range mfs[name].GetMetric() {
+				v := m.GetGauge().GetValue()
+				if m.GetCounter() != nil {
+					v = m.GetCounter().GetValue()
+				}
+				out[label(m, "target")] = v
+			}
+			return out
+		}
+		outages, starts, ends := series("icmp_outages_total"), series("icmp_last_outage_start_timestamp_seconds"),
+			series("icmp_last_outage_end_timestamp_seconds")
+		if len(outages) != len(addrs) {
+			t.Fatalf("icmp_outages_total: %d series, want %d", len(outages), len(addrs))
+		}
+		for tg, n := range outages {
+			if want := map[bool]float64{true: 1, false: 0}[dropped[tg]]; n != want {
+				t.Errorf("icmp_outages_total{target=%q} = %g, want %g", tg, n, want)
+			}
+		}
+		unix := func(f float64) time.Time { return time.Unix(0, int64(f*1e9)) }
+		for tg := range dropped {
+			start, end := unix(starts[tg]), unix(ends[tg])
+			if !within(start, w.Inserted, w.InsertedBy, 200*time.Millisecond) || !within(end, w.Deleted, w.DeletedBy, 200*time.Millisecond) {
+				t.Errorf("%s: exported outage %s .. %s outside the drop window %+v", tg,
+					start.Format(time.StampMicro), end.Format(time.StampMicro), w)
+			}
+		}
+	})
 }
 
 // procStat reads utime+stime (clock ticks) of pid from /proc/PID/stat.
