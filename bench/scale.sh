@@ -1,0 +1,369 @@
+#!/usr/bin/env bash
+# bench/scale.sh: the scale benchmark of icmp_exporter (issue 4 part 5).
+#
+# Builds the exporter, builds a two-namespace lab (a probe namespace whose only
+# route is a veth to a target namespace whose kernel answers for all of
+# 10.210.0.0/15), then for every target count N and datapath runs the exporter
+# in the probe namespace at a 1 s interval and measures, over a window after a
+# warm-up: probes/s, loss, skipped probes, reported RTT median/p99, exporter CPU
+# and memory, scrape duration and size. After the exporter runs of an N it
+# runs fping on the same N targets for the same time and records its CPU.
+# Packets go only from the probe namespace to the lab prefix. Everything the
+# script creates is removed on exit, also on failure or Ctrl-C.
+#
+# Usage (as root, from anywhere in the repository):
+#   bench/scale.sh [--n 1000,5000,10000,50000,100000] [--datapaths icmp,afpacket]
+#                  [--duration 30] [--warmup 10] [--histogram native]
+#                  [--no-fping] [--perf] [--bin PATH] [--out DIR]
+#   bench/scale.sh --smoke       # N=1000, 10 s, icmp only: proves the script works
+# See bench/README.md.
+set -euo pipefail
+
+ns_list="1000,5000,10000,50000,100000"
+datapaths="icmp,afpacket"
+duration=30
+warmup=10
+histmode=native
+do_fping=1
+do_perf=0
+smoke=0
+bin=""
+out=""
+port=10427
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --n) ns_list=$2; shift 2 ;;
+    --datapaths) datapaths=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --histogram) histmode=$2; shift 2 ;;
+    --no-fping) do_fping=0; shift ;;
+    --perf) do_perf=1; shift ;;
+    --bin) bin=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --smoke) smoke=1; ns_list=1000; datapaths=icmp; duration=10; warmup=3; shift ;;
+    -h|--help) usage 0 ;;
+    *) echo "scale.sh: unknown argument $1" >&2; usage 2 ;;
+  esac
+done
+
+die() { echo "scale.sh: $*" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, raw sockets)"
+for tool in ip curl awk; do command -v "$tool" >/dev/null || die "needs $tool (run scripts/deps.sh)"; done
+[[ $duration =~ ^[0-9]+$ && $duration -ge 5 ]] || die "--duration must be whole seconds >= 5"
+[[ $warmup =~ ^[0-9]+$ ]] || die "--warmup must be whole seconds"
+case "$histmode" in native|classic|both|none) ;; *) die "--histogram must be native, classic, both or none" ;; esac
+IFS=, read -r -a NS <<<"$ns_list"
+IFS=, read -r -a DPS <<<"$datapaths"
+maxn=0
+for n in "${NS[@]}"; do
+  [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 130048 ]] || die "--n: $n is not a count from 1 to 130048 (the lab prefix)"
+  [ "$n" -gt "$maxn" ] && maxn=$n
+done
+for dp in "${DPS[@]}"; do
+  case "$dp" in icmp|afpacket|auto) ;; *) die "--datapaths: unknown datapath $dp" ;; esac
+done
+if [ "$do_fping" = 1 ] && ! command -v fping >/dev/null; then
+  echo "scale.sh: fping not installed, skipping it (apt-get install fping)" >&2; do_fping=0
+fi
+if [ "$do_perf" = 1 ] && ! command -v perf >/dev/null; then
+  die "--perf needs perf (apt-get install linux-perf)"
+fi
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+[ -n "$out" ] || out="$root/bench/results/$stamp"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+work=$(mktemp -d /tmp/icmpbench.XXXXXX)
+suffix="$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+P="icmpbench-$suffix-p"
+T="icmpbench-$suffix-t"
+exp_pid=""
+aux_pid=""
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for pid in $exp_pid $aux_pid; do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  for pid in $exp_pid $aux_pid; do
+    wait "$pid" 2>/dev/null || true
+  done
+  for ns in "$P" "$T"; do
+    [ -e "/run/netns/$ns" ] && ip netns delete "$ns" 2>/dev/null || true
+  done
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+now() { date +%s.%N; }
+# fcalc EXPR: floating-point arithmetic.
+fcalc() { awk "BEGIN { printf \"%s\", $1 }" 2>/dev/null; }
+
+# ---- build ---------------------------------------------------------------
+if [ -z "$bin" ]; then
+  log "building the exporter (make build)"
+  if [ "$do_perf" = 1 ]; then
+    # Unstripped (no -s -w) so perf can name Go functions.
+    make -s -C "$root" build BINARY="$work/icmp_exporter" \
+      LDFLAGS="-X github.com/prometheus/common/version.Version=$(git -C "$root" describe --tags --always --dirty 2>/dev/null || echo dev)-unstripped" >&2
+  else
+    make -s -C "$root" build BINARY="$work/icmp_exporter" >&2
+  fi
+  bin="$work/icmp_exporter"
+fi
+[ -x "$bin" ] || die "$bin is not executable"
+GO=$(command -v go || echo /usr/local/go/bin/go)
+(cd "$root" && CGO_ENABLED=0 "$GO" build -o "$work/scrapestat" ./bench/scrapestat) || die "build bench/scrapestat"
+version=$("$bin" --version 2>&1 | head -1)
+
+# ---- lab -----------------------------------------------------------------
+# Same topology as internal/lab, with a /15 so that 100k targets fit.
+log "building the lab: $P -> $T"
+PREFIX=10.210.0.0/15
+ipn() { ip -n "$1" "${@:2}"; }
+ip netns add "$P"
+ip netns add "$T"
+ip -n "$P" link add veth0 address 02:1c:ab:00:00:01 type veth peer name veth0 address 02:1c:ab:00:00:02 netns "$T"
+ipn "$P" link set lo up
+ipn "$T" link set lo up
+ipn "$P" addr add 10.250.255.1/30 dev veth0
+ipn "$T" addr add 10.250.255.2/30 dev veth0
+ipn "$P" neigh replace 10.250.255.2 lladdr 02:1c:ab:00:00:02 dev veth0 nud permanent
+ipn "$T" neigh replace 10.250.255.1 lladdr 02:1c:ab:00:00:01 dev veth0 nud permanent
+ipn "$P" link set veth0 up
+ipn "$T" link set veth0 up
+ipn "$T" route add local "$PREFIX" dev lo
+ipn "$P" route add "$PREFIX" via 10.250.255.2 dev veth0
+ip netns exec "$P" sh -c 'echo "0 2147483647" > /proc/sys/net/ipv4/ping_group_range'
+ip netns exec "$T" sh -c '
+  echo 0 > /proc/sys/net/ipv4/icmp_ratelimit
+  echo 10000000 > /proc/sys/net/ipv4/icmp_msgs_per_sec
+  echo 10000000 > /proc/sys/net/ipv4/icmp_msgs_burst
+  echo 0 > /proc/sys/net/ipv4/icmp_echo_ignore_all'
+# The network rule, checked: the probe namespace routes nothing but the lab.
+routes=$(ip -n "$P" -4 route show | sort)
+[ "$(wc -l <<<"$routes")" -eq 2 ] && grep -q "^10.210.0.0/15 via 10.250.255.2" <<<"$routes" \
+  || die "probe namespace has unexpected routes: $routes"
+[ -z "$(ip -n "$P" -6 route show | grep -v '^fe80::/64\|^multicast\|^ff00::/8')" ] || die "probe namespace has IPv6 routes"
+
+# Targets: 10.210.0.1 .. skipping .0 and .255 of every /24 (130048 at most).
+awk -v n="$maxn" 'BEGIN { c = 0
+  for (b = 210; b <= 211 && c < n; b++) for (x = 0; x < 256 && c < n; x++) for (y = 1; y <= 254 && c < n; y++) { print "10." b "." x "." y; c++ } }' >"$work/targets"
+
+# True RTT of the lab, idle: iputils ping from the probe namespace.
+true_rtt="NA"
+if command -v ping >/dev/null; then
+  if pingout=$(ip netns exec "$P" ping -n -q -c 20 -i 0.05 10.210.0.1 2>&1); then
+    true_rtt=$(sed -n 's|.*= \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\) ms.*|min \1 / avg \2 / max \3 ms|p' <<<"$pingout")
+  fi
+  echo "$pingout" >"$out/ping.txt"
+fi
+log "lab true RTT (ping -c 20 -i 0.05, idle): $true_rtt"
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+clk=$(getconf CLK_TCK)
+url="http://127.0.0.1:$port/metrics"
+# pcurl ARGS: curl inside the probe namespace.
+pcurl() { ip netns exec "$P" curl -s --max-time 120 "$@"; }
+
+# write_config N DATAPATH FILE
+write_config() {
+  {
+    echo "source:"
+    echo "  name: bench"
+    echo "engine:"
+    echo "  datapath: $2"
+    echo "  max_cidr_addresses: 131072"
+    echo "defaults:"
+    echo "  interval: 1s"
+    echo "  histogram:"
+    echo "    mode: $histmode"
+    echo "groups:"
+    echo "  - name: bench"
+    echo "    targets:"
+    head -n "$1" "$work/targets" | sed 's/^/      - /'
+  } >"$3"
+}
+
+# stop_exporter: SIGTERM, then SIGKILL after 30 s.
+stop_exporter() {
+  [ -n "$exp_pid" ] || return 0
+  kill -TERM "$exp_pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do
+    kill -0 "$exp_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$exp_pid" 2>/dev/null || true
+  wait "$exp_pid" 2>/dev/null || true
+  exp_pid=""
+}
+
+rows=()
+fping_rows=()
+declare -A cpu_by   # "dp/N" -> exporter CPU %
+
+# run_exporter N DATAPATH: one measured exporter run; appends a row.
+run_exporter() {
+  local n=$1 dp=$2 tag="$2-$1"
+  local cfg="$work/config-$tag.yml" lg="$out/exporter-$tag.log"
+  write_config "$n" "$dp" "$cfg"
+  log "$tag: starting the exporter"
+  local t_start; t_start=$(now)
+  ip netns exec "$P" "$bin" --config.file="$cfg" --web.listen-address="127.0.0.1:$port" --log.level=warn >"$lg" 2>&1 &
+  exp_pid=$!
+  local ready=0
+  for _ in $(seq 1 1200); do
+    kill -0 "$exp_pid" 2>/dev/null || break
+    if [ "$(pcurl -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/-/ready" || true)" = 200 ]; then ready=1; break; fi
+    sleep 0.1
+  done
+  if [ "$ready" != 1 ]; then
+    tail -20 "$lg" >&2
+    stop_exporter
+    die "$tag: exporter did not become ready within 120 s (log: $lg)"
+  fi
+  local t_ready; t_ready=$(now)
+  log "$tag: ready after $(fcalc "$t_ready - $t_start") s; warming up ${warmup}s"
+  sleep "$warmup"
+
+  ip netns exec "$P" "$work/scrapestat" snap -url "$url" -out "$work/a-$tag.json"
+  local c0 t0 c1 t1
+  c0=$(cpu_ticks "$exp_pid"); t0=$(now)
+  log "$tag: measuring ${duration}s"
+  sleep "$duration"
+  c1=$(cpu_ticks "$exp_pid"); t1=$(now)
+  local rss_kb load; rss_kb=$(status_kb "$exp_pid" VmRSS); load=$(cut -d' ' -f1-3 /proc/loadavg)
+  ip netns exec "$P" "$work/scrapestat" snap -url "$url" -out "$work/b-$tag.json"
+  # Text scrape (what curl or a Prometheus without native histograms gets),
+  # with the exporter CPU it costs.
+  local s0 s1 text
+  s0=$(cpu_ticks "$exp_pid")
+  text=$(pcurl -o /dev/null -w '%{time_total} %{size_download}' "$url")
+  s1=$(cpu_ticks "$exp_pid")
+  if [ "$do_perf" = 1 ] && [ "$n" = "$maxn" ]; then
+    log "$tag: perf record 15 s"
+    perf record -q -F 199 -g -p "$exp_pid" -o "$work/perf-$tag.data" -- sleep 15 >/dev/null 2>&1 || true
+    perf report -i "$work/perf-$tag.data" --stdio --no-children --sort symbol --percent-limit 0.7 2>/dev/null \
+      | grep -v '^$' | head -150 >"$out/perf-$tag.txt" || true
+  fi
+  local hwm_kb threads; hwm_kb=$(status_kb "$exp_pid" VmHWM); threads=$(status_kb "$exp_pid" Threads)
+  kill -0 "$exp_pid" 2>/dev/null || die "$tag: the exporter died during the run (log: $lg)"
+  stop_exporter
+
+  "$work/scrapestat" diff "$work/a-$tag.json" "$work/b-$tag.json" >"$out/run-$tag.txt"
+  local cpu_pct text_s text_bytes scrape_cpu
+  cpu_pct=$(fcalc "($c1 - $c0) / $clk / ($t1 - $t0) * 100")
+  read -r text_s text_bytes <<<"$text"
+  scrape_cpu=$(fcalc "($s1 - $s0) / $clk")
+  {
+    echo "n=$n"
+    echo "cpu_percent=$(fcalc "sprintf(\"%.1f\", $cpu_pct)")"
+    echo "cpu_window_seconds=$(fcalc "$t1 - $t0")"
+    echo "rss_kb=$rss_kb"
+    echo "hwm_kb=$hwm_kb"
+    echo "threads=$threads"
+    echo "scrape_text_seconds=$text_s"
+    echo "scrape_text_bytes=$text_bytes"
+    echo "scrape_text_cpu_seconds=$scrape_cpu"
+    echo "startup_seconds=$(fcalc "$t_ready - $t_start")"
+    echo "loadavg=$load"
+  } >>"$out/run-$tag.txt"
+  local -A r=()
+  while IFS='=' read -r k v; do r[$k]=$v; done <"$out/run-$tag.txt"
+  cpu_by["$dp/$n"]=${r[cpu_percent]}
+  rows+=("| $dp | $n | ${r[pps]} | ${r[lost]} | ${r[skipped]} | ${r[rtt_p50_us]} / ${r[rtt_p99_us]} | ${r[cpu_percent]} | $(fcalc "sprintf(\"%.0f / %.0f\", ${r[rss_kb]}/1024, ${r[hwm_kb]}/1024)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_text_seconds]}, ${r[scrape_text_bytes]}/1048576)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_proto_seconds]}, ${r[scrape_proto_bytes]}/1048576)") | $(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)") | ${r[kernel_drops]} | ${r[mode]}, ${r[replies_by_timestamp_source]} | ${r[loadavg]%% *} |")
+  log "$tag: ${r[pps]} probes/s, lost ${r[lost]}, skipped ${r[skipped]}, RTT p50 ${r[rtt_p50_us]} µs p99 ${r[rtt_p99_us]} µs, CPU ${r[cpu_percent]} %, RSS ${r[rss_kb]} kB (peak ${r[hwm_kb]}), text scrape ${text_s}s ${text_bytes} B"
+}
+
+# run_fping N: fping on the same N targets for the same window.
+run_fping() {
+  local n=$1 tag="fping-$1"
+  head -n "$n" "$work/targets" >"$work/fping-targets"
+  local iv; iv=$(fcalc "sprintf(\"%g\", 1000 / $n)")
+  local cmd=(fping -q -c "$duration" -p 1000 -i "$iv" -f "$work/fping-targets")
+  log "$tag: ${cmd[*]}"
+  local rc=0
+  # bash's time reports the CPU of the waited-for children (timeout, and
+  # fping that `ip netns exec` execs into).
+  { TIMEFORMAT='%R %U %S'; time timeout -s INT $((duration + 60)) ip netns exec "$P" "${cmd[@]}" 2>"$work/fping.err" ; } 2>"$work/fping.time" || rc=$?
+  local wall user sys
+  read -r wall user sys <"$work/fping.time"
+  local sent recv msg
+  read -r sent recv < <(awk -F'xmt/rcv/%loss = ' 'NF > 1 { split($2, a, "[/,]"); s += a[1]; r += a[2] } END { printf "%d %d\n", s, r }' "$work/fping.err")
+  msg=$(grep -v 'xmt/rcv' "$work/fping.err" | head -3 | tr '\n' ' ' | cut -c1-200 || true)
+  cp "$work/fping.err" "$out/$tag.txt"
+  local cpu; cpu=$(fcalc "sprintf(\"%.1f\", ($user + $sys) / $wall * 100)")
+  local lostpct="NA"
+  [ "$sent" -gt 0 ] && lostpct=$(fcalc "sprintf(\"%.2f\", ($sent - $recv) / $sent * 100)")
+  local ratio=""
+  for dp in "${DPS[@]}"; do
+    local c=${cpu_by["$dp/$n"]:-}
+    [ -n "$c" ] && ratio+="$dp $(fcalc "sprintf(\"%.2f\", $c / ($cpu > 0 ? $cpu : 1e-9))"); "
+  done
+  local result="exit $rc"
+  [ "$rc" = 124 ] && result="killed after $((duration + 60)) s"
+  fping_rows+=("| $n | $result | $(fcalc "sprintf(\"%.0f\", $sent / $wall)") | $sent | $recv | $lostpct | $cpu | $(fcalc "sprintf(\"%.1f\", $wall)") | ${ratio%; } | ${msg:-} |")
+  log "$tag: $result, sent $sent, received $recv, CPU $cpu % over ${wall}s ${msg:+($msg)}"
+}
+
+# ---- runs ----------------------------------------------------------------
+uptime_start=$(uptime)
+t_all=$(now)
+for n in "${NS[@]}"; do
+  for dp in "${DPS[@]}"; do
+    run_exporter "$n" "$dp"
+  done
+  [ "$do_fping" = 1 ] && run_fping "$n"
+done
+uptime_end=$(uptime)
+
+# ---- table ---------------------------------------------------------------
+md="$out/results.md"
+{
+  echo "## icmp_exporter scale benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
+  echo
+  echo "- exporter: $version"
+  echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2/1048576 }' /proc/meminfo)"
+  echo "- load: start \`$(sed 's/^ *//' <<<"$uptime_start")\`, end \`$(sed 's/^ *//' <<<"$uptime_end")\`"
+  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --histogram $histmode$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
+  echo "- interval 1 s, timeout 1 s, histogram mode \`$histmode\`, window ${duration} s after ${warmup} s warm-up"
+  echo "- lab true RTT (iputils ping -c 20 -i 0.05 from the probe namespace, idle lab): $true_rtt"
+  echo
+  echo "| datapath | N | probes/s | lost | skipped | RTT p50 / p99 µs | CPU % of 1 core | RSS / peak MB | text scrape s / MB | protobuf scrape s / MB | max schedule lag ms | kernel drops | mode, replies by timestamp source | load 1m |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  if [ "${#fping_rows[@]}" -gt 0 ]; then
+    echo
+    echo "fping 5.x on the same targets, right after the exporter runs of the same N: \`fping -q -c $duration -p 1000 -i 1000/N -f targets\`"
+    echo
+    echo "| N | fping result | pings/s | sent | received | loss % | fping CPU % of 1 core | wall s | exporter CPU / fping CPU | fping messages |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${fping_rows[@]}"
+  fi
+} >"$md"
+cat "$md"
+echo
+echo "raw figures: $out"
+
+if [ "$smoke" = 1 ]; then
+  # The smoke run proves the script and the lab work end to end.
+  f="$out/run-icmp-1000.txt"
+  [ -f "$f" ] || die "smoke: no result for icmp at 1000 targets"
+  get() { sed -n "s/^$1=//p" "$f"; }
+  [ "$(get packets_sent)" -gt 0 ] || die "smoke: nothing sent"
+  [ "$(get replies)" -gt 0 ] || die "smoke: no replies"
+  [ "$(get rtt_p99_us)" != NA ] || die "smoke: no RTT quantiles"
+  [ "$(get targets)" = 1000 ] || die "smoke: engine reports $(get targets) targets, want 1000"
+  grep -q '^| icmp | 1000 |' "$md" || die "smoke: table row missing"
+  echo "smoke: ok (lost $(get lost), skipped $(get skipped))"
+fi
