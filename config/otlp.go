@@ -225,6 +225,9 @@ func (o *OTLP) Validate() error {
 	if o.Insecure && (o.TLS.CAFile != "" || o.TLS.CertFile != "" || o.TLS.InsecureSkipVerify) {
 		return fieldErrorf("otlp.tls", "TLS settings given, but otlp.insecure: true disables TLS")
 	}
+	if strings.HasPrefix(strings.ToLower(o.Endpoint), "http://") && o.TLS != (OTLPTLS{}) {
+		return fieldErrorf("otlp.tls", "TLS settings given, but the endpoint %q is plain http://; use https://", o.Endpoint)
+	}
 	for _, k := range slices.Sorted(maps.Keys(o.Headers)) {
 		if k == "" || strings.ContainsAny(k, " \t\r\n:") {
 			return fieldErrorf("otlp.headers", "invalid header name %q", k)

@@ -171,6 +171,7 @@ func TestOTLPValidate(t *testing.T) {
 		{"bad compression", OTLP{Compression: "zstd"}, "otlp.compression", "want gzip or none"},
 		{"cert without key", OTLP{TLS: OTLPTLS{CertFile: "c"}}, "otlp.tls", "together"},
 		{"insecure with tls", OTLP{Insecure: true, TLS: OTLPTLS{CAFile: "ca"}}, "otlp.tls", "disables TLS"},
+		{"http URL with tls", OTLP{Endpoint: "http://c:4318/v1/metrics", Protocol: "http", TLS: OTLPTLS{CAFile: "ca"}}, "otlp.tls", "use https://"},
 		{"bad header name", OTLP{Headers: map[string]Secret{"a b": "x"}}, "otlp.headers", "invalid header name"},
 		{"header value line break", OTLP{Headers: map[string]Secret{"a": "topsecret\r\nx: y"}}, "otlp.headers", "line break"},
 	}

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -34,12 +36,13 @@ type SnapshotSource interface {
 // is safe for concurrent use. It also is a prometheus.Collector of its own
 // export counters (icmp_otlp_*).
 type Pusher struct {
-	cfg      config.OTLP
-	logger   *slog.Logger
-	producer *producer
-	reader   *sdkmetric.ManualReader
-	provider *sdkmetric.MeterProvider
-	exporter sdkmetric.Exporter
+	cfg       config.OTLP
+	logger    *slog.Logger
+	producer  *producer
+	reader    *sdkmetric.ManualReader
+	provider  *sdkmetric.MeterProvider
+	exporter  sdkmetric.Exporter
+	closeIdle func() // releases the HTTP exporter's idle connections
 
 	maxPoints int
 
@@ -94,7 +97,7 @@ func New(ctx context.Context, cfg config.OTLP, src SnapshotSource, res Resource,
 	if err != nil {
 		return nil, fmt.Errorf("otlp resource: %w", err)
 	}
-	exp, err := newExporter(ctx, cfg)
+	exp, closeIdle, err := newExporter(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -103,6 +106,7 @@ func New(ctx context.Context, cfg config.OTLP, src SnapshotSource, res Resource,
 		logger:    logger.With("endpoint", cfg.Endpoint, "protocol", cfg.Protocol),
 		producer:  newProducer(src, res.ServiceVersion),
 		exporter:  exp,
+		closeIdle: closeIdle,
 		maxPoints: DefaultMaxBatchPoints,
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
@@ -138,12 +142,13 @@ func headerNames(h map[string]config.Secret) []string {
 }
 
 // newExporter builds the OTLP gRPC or HTTP exporter for cfg (already
-// defaulted). Explicit options override whatever the SDK reads from the
+// defaulted) and a function that releases idle connections after its
+// Shutdown. Explicit options override whatever the SDK reads from the
 // environment itself.
-func newExporter(ctx context.Context, cfg config.OTLP) (sdkmetric.Exporter, error) {
+func newExporter(ctx context.Context, cfg config.OTLP) (sdkmetric.Exporter, func(), error) {
 	tlsCfg, err := tlsConfig(cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	headers := make(map[string]string, len(cfg.Headers))
 	for k, v := range cfg.Headers {
@@ -159,7 +164,20 @@ func newExporter(ctx context.Context, cfg config.OTLP) (sdkmetric.Exporter, erro
 
 	switch cfg.Protocol {
 	case config.OTLPHTTP:
+		// Our own client: the SDK's default shares a package-level transport
+		// whose keep-alive connections outlive the exporter's Shutdown.
+		tr := &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ForceAttemptHTTP2:     true,
+			MaxIdleConns:          4,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   10 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			TLSClientConfig:       tlsCfg,
+		}
 		opts := []otlpmetrichttp.Option{
+			otlpmetrichttp.WithHTTPClient(&http.Client{Transport: tr, Timeout: cfg.Timeout}),
 			otlpmetrichttp.WithEndpointURL(cfg.Endpoint),
 			otlpmetrichttp.WithHeaders(headers),
 			otlpmetrichttp.WithTimeout(cfg.Timeout),
@@ -172,14 +190,12 @@ func newExporter(ctx context.Context, cfg config.OTLP) (sdkmetric.Exporter, erro
 		}
 		if cfg.Insecure {
 			opts = append(opts, otlpmetrichttp.WithInsecure())
-		} else if tlsCfg != nil {
-			opts = append(opts, otlpmetrichttp.WithTLSClientConfig(tlsCfg))
 		}
 		exp, err := otlpmetrichttp.New(ctx, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("create otlp http exporter: %w", err)
+			return nil, nil, fmt.Errorf("create otlp http exporter: %w", err)
 		}
-		return exp, nil
+		return exp, tr.CloseIdleConnections, nil
 	default:
 		opts := []otlpmetricgrpc.Option{
 			otlpmetricgrpc.WithHeaders(headers),
@@ -205,9 +221,9 @@ func newExporter(ctx context.Context, cfg config.OTLP) (sdkmetric.Exporter, erro
 		}
 		exp, err := otlpmetricgrpc.New(ctx, opts...)
 		if err != nil {
-			return nil, fmt.Errorf("create otlp grpc exporter: %w", err)
+			return nil, nil, fmt.Errorf("create otlp grpc exporter: %w", err)
 		}
-		return exp, nil
+		return exp, func() {}, nil
 	}
 }
 
@@ -349,6 +365,7 @@ func (p *Pusher) Shutdown(ctx context.Context) error {
 		// Closing needs no network round trip: use the caller's context, not
 		// the export's, which may just have run out.
 		p.shutErr = errors.Join(err, p.provider.Shutdown(ctx), p.exporter.Shutdown(ctx))
+		p.closeIdle()
 	})
 	return p.shutErr
 }
