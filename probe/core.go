@@ -25,6 +25,9 @@ type core struct {
 	tokens    float64
 	lastFill  int64
 	errp      errParser
+	lagStart  int64
+	lagCur    time.Duration
+	lagPrev   time.Duration
 	logger    *slog.Logger
 	onResult  func(Result)
 	onOutage  func(OutageEvent)
@@ -181,9 +184,8 @@ func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []
 			c.stats.Skipped += uint64(n)
 			t.due += n * iv
 		}
-		if lag := time.Duration(now - t.due); len(pkts) == 0 {
-			c.stats.ScheduleLag = lag
-			c.stats.MaxScheduleLag = max(c.stats.MaxScheduleLag, lag)
+		if len(pkts) == 0 {
+			c.noteLag(time.Duration(now-t.due), now)
 		}
 		t.due += iv
 		c.sched.fix(0)
@@ -213,6 +215,23 @@ func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []
 		}
 	}
 	return pkts, buf
+}
+
+// lagWindow is the width of each of the two windows the maximum schedule
+// lag is kept over: MaxScheduleLag is the largest lag of the last 5 to 10 s,
+// the same for every reader (scrapes and OTLP pushes do not reset it).
+const lagWindow = int64(5 * time.Second)
+
+func (c *core) noteLag(lag time.Duration, now int64) {
+	if gap := now - c.lagStart; gap >= lagWindow {
+		c.lagPrev, c.lagCur, c.lagStart = c.lagCur, 0, now
+		if gap >= 2*lagWindow { // no send for a whole window: nothing to remember
+			c.lagPrev = 0
+		}
+	}
+	c.lagCur = max(c.lagCur, lag)
+	c.stats.ScheduleLag = lag
+	c.stats.MaxScheduleLag = max(c.lagCur, c.lagPrev)
 }
 
 // sent records the outcome of a Send of pkts built by collect at now.

@@ -146,7 +146,6 @@ func (e *Engine) Snapshot(dst *Snapshot) *Snapshot {
 	if e.info.Freezes != nil {
 		dst.Engine.RingFreezes = e.info.Freezes()
 	}
-	e.c.stats.MaxScheduleLag = e.c.stats.ScheduleLag
 	targets := e.c.targets // the slice header is replaced, never mutated in place, by apply
 	n := len(targets)
 	if cap(dst.Targets) < n {

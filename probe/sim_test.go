@@ -406,3 +406,20 @@ func TestMaxPPSSkipsNeverLoses(t *testing.T) {
 		t.Error("no schedule lag reported")
 	}
 }
+
+func TestScheduleLagWindowNotResetByReaders(t *testing.T) {
+	s := newSim(t, Spec{Targets: []TargetSpec{simTarget("192.0.2.1", 10*time.Millisecond, 5*time.Millisecond)}})
+	s.c.noteLag(3*time.Millisecond, 0)
+	s.c.noteLag(time.Microsecond, int64(time.Second))
+	if s.c.stats.MaxScheduleLag != 3*time.Millisecond {
+		t.Fatalf("max lag %v, want 3ms within the window", s.c.stats.MaxScheduleLag)
+	}
+	s.c.noteLag(time.Microsecond, int64(6*time.Second)) // next window: previous max still shown
+	if s.c.stats.MaxScheduleLag != 3*time.Millisecond {
+		t.Fatalf("max lag %v, want 3ms from the previous window", s.c.stats.MaxScheduleLag)
+	}
+	s.c.noteLag(time.Microsecond, int64(12*time.Second)) // two windows later: forgotten
+	if s.c.stats.MaxScheduleLag != time.Microsecond {
+		t.Fatalf("max lag %v, want 1µs", s.c.stats.MaxScheduleLag)
+	}
+}

@@ -131,7 +131,8 @@ type EngineStats struct {
 	RingFreezes     uint64 // times the afpacket ring was full (its queue frozen)
 	Skipped         uint64 // probes not sent on time (overload), summed over targets
 	// ScheduleLag is how late the most recent send batch left compared to
-	// its schedule; MaxScheduleLag the maximum since the last Snapshot.
+	// its schedule; MaxScheduleLag the maximum over the last 5 to 10 s
+	// (reading a Snapshot does not reset it).
 	ScheduleLag    time.Duration
 	MaxScheduleLag time.Duration
 	// RepliesByTimestamp counts replies by the timestamp source their RTT
