@@ -238,7 +238,6 @@ func (e *Engine) receiver() {
 			e.c.handle(&msgs[i], now)
 		}
 		e.mu.Unlock()
-		e.nudge() // a reply may end a probe the sender is waiting on
 	}
 }
 
