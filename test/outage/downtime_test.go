@@ -62,8 +62,9 @@ func TestDowntimeCommand(t *testing.T) {
 	host := l.Addrs(7, false)[6]
 
 	var stdout, stderr syncBuffer
-	cmd := l.Exec(ctx, bin, "downtime", "--target", host.String(), "--interval", interval.String(),
-		"--timeout", timeout.String(), "--count", "1", "--max-wait", "60s", "--json")
+	name, args, _ := prioritized(t, bin)
+	cmd := l.Exec(ctx, name, append(args, "downtime", "--target", host.String(), "--interval", interval.String(),
+		"--timeout", timeout.String(), "--count", "1", "--max-wait", "60s", "--json")...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start downtime: %v", err)
