@@ -46,12 +46,12 @@ func waitFor(t *testing.T, timeout, every time.Duration, what string, cond func(
 // bounds is what the measurement of one outage made by a drop rule must
 // satisfy (see the package documentation).
 type bounds struct {
-	w                      lab.Window
-	minDur, maxDur         time.Duration // allowed measured duration
-	startLo, startHi       time.Time     // allowed start
-	endLo, endHi           time.Time     // allowed end
-	ruleMin, ruleMax       time.Duration // the rule's own length bounds
-	interval, extra, slack time.Duration
+	w                lab.Window
+	minDur, maxDur   time.Duration // allowed measured duration
+	startLo, startHi time.Time     // allowed start
+	endLo, endHi     time.Time     // allowed end
+	ruleMin, ruleMax time.Duration // the rule's own length bounds
+	interval, slack  time.Duration
 }
 
 // outageBounds computes the bounds of an outage made by a rule in force
