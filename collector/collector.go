@@ -96,6 +96,10 @@ type Collector struct {
 	descSets map[string]*descSet
 	groups   map[string]*groupAgg
 	groupSeq []*groupAgg
+	// ents[i] is the entry of snapshot target i (nil without spec);
+	// entsSpare is the previous scrape's slice, reused.
+	ents, entsSpare []*targetEntry
+	emitOrder       []int // indices of targets to export, in registry order
 }
 
 // New returns a Collector reading src. It does not call src.

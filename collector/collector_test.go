@@ -12,6 +12,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/probe"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
 
@@ -257,4 +258,41 @@ func TestGoldenFileIsChecked(t *testing.T) {
 	if n := bytes.Count(b, []byte("\n# TYPE ")); n < 25 {
 		t.Errorf("golden file has %d metric families, want at least 25", n)
 	}
+}
+
+// TestEmitsInRegistryOrder checks that per-target series leave Collect in
+// the order the registry sorts them into, also after the target set changed.
+func TestEmitsInRegistryOrder(t *testing.T) {
+	src := &fakeSource{snap: syntheticSnapshot(500, "", "", 11)}
+	c := New(src, Options{})
+	check := func(step string) {
+		t.Helper()
+		ch := make(chan prometheus.Metric, 100)
+		go func() { c.Collect(ch); close(ch) }()
+		var prev []*dto.LabelPair
+		n := 0
+		for m := range ch {
+			if !strings.HasPrefix(m.Desc().String(), `Desc{fqName: "icmp_up"`) {
+				continue
+			}
+			var out dto.Metric
+			if err := m.Write(&out); err != nil {
+				t.Fatal(err)
+			}
+			if prev != nil && comparePairs(prev, out.Label) >= 0 {
+				t.Fatalf("%s: icmp_up %v emitted after %v", step, out.Label, prev)
+			}
+			prev = out.Label
+			n++
+		}
+		if n == 0 {
+			t.Fatalf("%s: no icmp_up collected", step)
+		}
+	}
+	check("first scrape")
+	check("cached order")
+	s := syntheticSnapshot(500, "", "", 11)
+	s.Targets = append(s.Targets[250:], s.Targets[:200]...) // reordered and fewer
+	src.set(s)
+	check("after change")
 }

@@ -1,6 +1,9 @@
 package collector
 
 import (
+	"cmp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/icmp-exporter/icmp_exporter/probe"
@@ -104,18 +107,11 @@ func (c *Collector) collectTargets(ch chan<- prometheus.Metric, s *probe.Snapsho
 	}
 	source := s.Source.Name
 	c.groupSeq = c.groupSeq[:0]
-	seen := 0
-	for i := range s.Targets {
+	seen := c.order(s, source)
+	for _, i := range c.emitOrder {
 		t := &s.Targets[i]
-		if t.Spec == nil {
-			continue
-		}
-		seen++
-		e := c.entryFor(t, source)
+		e := c.ents[i]
 		ds := e.ds
-		if ds.err != nil {
-			continue
-		}
 		p := e.pairs
 		ch <- a.gauge(ds.up, p, boolFloat(t.Up))
 		ch <- a.counter(ds.sent, p, float64(t.Sent))
@@ -142,12 +138,8 @@ func (c *Collector) collectTargets(ch chan<- prometheus.Metric, s *probe.Snapsho
 		ch <- a.gauge(ds.resolution, p, t.Spec.Interval.Seconds())
 		ch <- a.gauge(ds.stateChange, p, unixSeconds(t.StateChange))
 
-		if mode := histMode(t.Spec); mode != probe.HistogramNone {
-			if t.Spec.Histogram.Aggregation == probe.AggregateGroup {
-				c.aggregate(e, t, mode)
-			} else {
-				ch <- c.rttHist(a, ds.rtt, p, e, &t.RTT, mode)
-			}
+		if mode := histMode(t.Spec); mode != probe.HistogramNone && t.Spec.Histogram.Aggregation != probe.AggregateGroup {
+			ch <- c.rttHist(a, ds.rtt, p, e, &t.RTT, mode)
 		}
 
 		if t.OutagesTotal > 0 || len(t.Outages) > 0 {
@@ -166,6 +158,17 @@ func (c *Collector) collectTargets(ch chan<- prometheus.Metric, s *probe.Snapsho
 			}
 		}
 	}
+	// Group sums in snapshot order, so that the floating-point sum does not
+	// depend on the emission order.
+	for i, e := range c.ents {
+		if e == nil || e.ds.err != nil {
+			continue
+		}
+		t := &s.Targets[i]
+		if mode := histMode(t.Spec); mode != probe.HistogramNone && t.Spec.Histogram.Aggregation == probe.AggregateGroup {
+			c.aggregate(e, t, mode)
+		}
+	}
 	for _, g := range c.groupSeq {
 		ch <- c.groupHist(a, g)
 	}
@@ -175,6 +178,57 @@ func (c *Collector) collectTargets(ch chan<- prometheus.Metric, s *probe.Snapsho
 			delete(c.groups, k)
 		}
 	}
+}
+
+// order looks up the entries of all targets (c.ents, indexed like
+// s.Targets) and sets c.emitOrder to the indices of the exportable targets
+// sorted the way the registry sorts metrics (number of labels, then label
+// values in label name order). The registry sorts every metric family after
+// collection; handing it already sorted families makes that sort linear.
+// The order is only recomputed when a target's entry changed. It returns the
+// number of targets with a spec.
+func (c *Collector) order(s *probe.Snapshot, source string) int {
+	prev := c.ents
+	changed := len(prev) != len(s.Targets)
+	ents := c.entsSpare[:0]
+	seen := 0
+	for i := range s.Targets {
+		t := &s.Targets[i]
+		var e *targetEntry
+		if t.Spec != nil {
+			e = c.entryFor(t, source)
+			seen++
+		}
+		if !changed && prev[i] != e {
+			changed = true
+		}
+		ents = append(ents, e)
+	}
+	c.ents, c.entsSpare = ents, prev
+	if !changed {
+		return seen
+	}
+	c.emitOrder = c.emitOrder[:0]
+	for i, e := range ents {
+		if e != nil && e.ds.err == nil {
+			c.emitOrder = append(c.emitOrder, i)
+		}
+	}
+	slices.SortFunc(c.emitOrder, func(i, j int) int { return comparePairs(ents[i].pairs, ents[j].pairs) })
+	return seen
+}
+
+// comparePairs orders label sets like client_golang's internal.MetricSorter.
+func comparePairs(a, b []*dto.LabelPair) int {
+	if len(a) != len(b) {
+		return cmp.Compare(len(a), len(b))
+	}
+	for i := range a {
+		if c := strings.Compare(a[i].GetValue(), b[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 // completedOutages is the number of completed outages of t: all outages but
