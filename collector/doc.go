@@ -32,6 +32,17 @@
 // into them) until the exposition is encoded, possibly while the next scrape
 // already runs.
 //
+// # Use
+//
+//	engine, err := probe.New(spec, probe.Options{Logger: logger})
+//	...
+//	reload := &collector.ReloadState{}
+//	reload.Succeeded(time.Now()) // and on every reload: Succeeded or Failed
+//	reg := prometheus.NewRegistry()
+//	reg.MustRegister(collector.New(engine, collector.Options{
+//		Logger: logger, Reload: reload, BuildInfo: true,
+//	}))
+//
 // # Registration
 //
 // The per-target label names depend on the user labels of each group, which
