@@ -82,3 +82,14 @@ type Received struct {
 	// the datapath has none.
 	KernelStamp int64
 }
+
+// idleHooker is implemented by datapaths that can say when their receive
+// queues are empty: the hook is called from Recv (the receiver goroutine)
+// right before it blocks, after every packet that arrived earlier has been
+// returned. The engine then knows that no reply older than that moment is
+// still waiting, and declares probes lost only up to it (see
+// Engine.expiryHorizon): a receiver that fell behind on a loaded machine
+// never turns replies that arrived in time into losses.
+type idleHooker interface {
+	setIdleHook(func())
+}

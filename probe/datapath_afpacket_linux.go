@@ -43,6 +43,7 @@ type afPacket struct {
 	fdOnce sync.Once
 
 	drops, freezes atomic.Uint64
+	idle           func()
 
 	// receive side (receiver goroutine only)
 	pfd   []unix.PollFd
@@ -231,6 +232,8 @@ func assemble(id4, id6 uint16) []unix.SockFilter {
 
 func (d *afPacket) Info() DatapathInfo { return d.info }
 
+func (d *afPacket) setIdleHook(f func()) { d.idle = f }
+
 func (d *afPacket) Send(pkts []Packet) (int, error) {
 	if d.closed.Load() {
 		return 0, net.ErrClosed
@@ -282,6 +285,9 @@ func (d *afPacket) Recv(msgs []Received) (int, error) {
 			if atomic.LoadUint32(&h.Block_status)&unix.TP_STATUS_USER == 0 {
 				for i := range d.pfd {
 					d.pfd[i].Revents = 0
+				}
+				if d.idle != nil {
+					d.idle() // every frame that arrived before now has been returned
 				}
 				if _, err := unix.Poll(d.pfd, -1); err != nil && !errors.Is(err, unix.EINTR) {
 					return 0, fmt.Errorf("poll packet ring: %w", err)

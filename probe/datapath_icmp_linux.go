@@ -50,6 +50,7 @@ type icmpDatapath struct {
 	closed atomic.Bool
 	inRecv atomic.Bool
 	fdOnce sync.Once
+	idle   func()
 
 	// send side
 	smsgs  []unix.Mmsghdr
@@ -303,6 +304,8 @@ func (d *icmpDatapath) initBuffers() {
 
 func (d *icmpDatapath) Info() DatapathInfo { return d.info }
 
+func (d *icmpDatapath) setIdleHook(f func()) { d.idle = f }
+
 func (d *icmpDatapath) Close() error {
 	if d.closed.Swap(true) {
 		return nil
@@ -456,7 +459,13 @@ func (d *icmpDatapath) Recv(msgs []Received) (int, error) {
 		for i := range d.pfds {
 			d.pfds[i].Revents = 0
 		}
-		_, err := unix.Poll(d.pfds, -1)
+		ready, err := unix.Poll(d.pfds, 0)
+		if err == nil && ready == 0 {
+			if d.idle != nil {
+				d.idle() // the queues are empty: everything that arrived before now was returned
+			}
+			_, err = unix.Poll(d.pfds, -1)
+		}
 		if d.closed.Load() {
 			d.closeFDs()
 			return 0, net.ErrClosed

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -27,6 +28,12 @@ type Engine struct {
 	info  DatapathInfo
 	clock Clock
 	log   *slog.Logger
+
+	// Receive progress (see expiryHorizon): rxDrained is the mono time up
+	// to which every arrived packet has been processed; hooked says the
+	// datapath reports it.
+	rxDrained atomic.Int64
+	hooked    bool
 
 	wake       chan struct{}
 	resolveNow chan struct{}
@@ -82,6 +89,10 @@ func New(spec Spec, opts Options) (*Engine, error) {
 	e.c.stats.TimestampSource = e.info.TimestampSource
 	e.c.stats.StartTime = now
 	e.c.apply(&e.spec, 0)
+	if h, ok := dp.(idleHooker); ok {
+		e.hooked = true
+		h.setIdleHook(func() { e.rxDrained.Store(e.mono(e.clock.Now())) })
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	e.wg.Add(3)
@@ -185,7 +196,7 @@ func (e *Engine) sender() {
 		t := e.clock.Now()
 		e.mu.Lock()
 		now := e.mono(t)
-		e.c.expire(now)
+		e.c.expire(e.expiryHorizon(now))
 		pkts, buf = e.c.collect(now, t.UnixNano(), pkts, buf[:0])
 		next := e.c.nextWake()
 		e.mu.Unlock()
@@ -213,10 +224,26 @@ func (e *Engine) sender() {
 	}
 }
 
+// maxExpiryDelay bounds how long probes wait for a receiver that fell
+// behind before they are declared lost anyway.
+const maxExpiryDelay = int64(500 * time.Millisecond)
+
+// expiryHorizon is the time up to which probes may be declared lost: the
+// moment up to which every packet that arrived has been processed, so a
+// reply that arrived in time but was not yet read never becomes a loss.
+// Datapaths that do not report it use now.
+func (e *Engine) expiryHorizon(now int64) int64 {
+	if !e.hooked {
+		return now
+	}
+	return min(now, max(e.rxDrained.Load(), now-maxExpiryDelay))
+}
+
 func (e *Engine) receiver() {
 	defer e.wg.Done()
 	msgs := make([]Received, recvBatch)
 	for {
+		start := e.mono(e.clock.Now())
 		n, err := e.dp.Recv(msgs)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -238,6 +265,11 @@ func (e *Engine) receiver() {
 			e.c.handle(&msgs[i], now)
 		}
 		e.mu.Unlock()
+		if n < len(msgs) && e.hooked {
+			// A batch that did not fill msgs emptied the queues: everything
+			// that arrived before this Recv started is processed now.
+			e.rxDrained.Store(max(e.rxDrained.Load(), start))
+		}
 	}
 }
 

@@ -70,7 +70,9 @@ type target struct {
 func newTarget(spec *TargetSpec) *target {
 	w := 4
 	if spec.Interval > 0 {
-		for w < 64 && time.Duration(w-2)*spec.Interval < spec.Timeout+spec.Timeout/8 {
+		// room for every probe in flight until its timeout, the grace and
+		// the longest wait for a receiver that fell behind (maxExpiryDelay)
+		for w < 64 && time.Duration(w-2)*spec.Interval < spec.Timeout+spec.Timeout/8+time.Duration(maxExpiryDelay) {
 			w *= 2
 		}
 	}
