@@ -20,13 +20,22 @@
 // Code under test runs in the probe namespace, whose only routes lead to the
 // target namespace: packets can reach nothing else. Run an in-process engine
 // with Lab.Do (sockets opened inside stay in the namespace), a process with
-// Lab.Exec or Lab.Start, and scrape it with Lab.HTTPClient.
+// Lab.Exec or Lab.Start, and scrape it with Lab.HTTPClient. Lab.Addrs hands
+// out target addresses. DoTarget and ExecTarget do the same in the target
+// namespace (e.g. to watch its counters).
 //
 // # Loss and outages
 //
 // Lab.Drop and Lab.DropWindow install an nftables table in the target
 // namespace that drops echo requests to chosen addresses, and report when the
 // rule was in force.
+//
+// # Exporter binary
+//
+// BuildExporter builds the module's main package once per test binary
+// (CGO_ENABLED=0) and hands each test a copy in its t.TempDir(); the
+// ICMPLAB_EXPORTER environment variable points it at a prebuilt binary
+// instead.
 //
 // # Cleanup
 //
