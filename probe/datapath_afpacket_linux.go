@@ -38,9 +38,9 @@ type afPacket struct {
 	evfd int
 	info DatapathInfo
 
-	closed atomic.Bool
-	inRecv atomic.Bool
-	fdOnce sync.Once
+	closed   atomic.Bool
+	everRecv atomic.Bool // a receiver uses the ring: only it may unmap it
+	fdOnce   sync.Once
 
 	drops, freezes atomic.Uint64
 	idle           func()
@@ -262,8 +262,7 @@ func (d *afPacket) blockHdr(i int) *unix.TpacketHdrV1 {
 // from is handed back to the kernel first, so Received.Buf (pointing into
 // the ring) is valid until the next call, as the Datapath contract says.
 func (d *afPacket) Recv(msgs []Received) (int, error) {
-	d.inRecv.Store(true)
-	defer d.inRecv.Store(false)
+	d.everRecv.Store(true) // before reading closed: pairs with Close
 	for {
 		if d.closed.Load() {
 			d.closeFDs()
@@ -337,7 +336,12 @@ func (d *afPacket) Close() error {
 		one[0] = 1
 		_, _ = unix.Write(d.evfd, one[:])
 	}
-	if !d.inRecv.Load() {
+	// The receiver may still be processing frames that point into the ring
+	// (Received.Buf): it unmaps the ring when it next calls Recv. Only if no
+	// receiver ever ran do we free it here. closed is stored before
+	// everRecv is loaded, and Recv stores everRecv before loading closed, so
+	// one of the two always sees the other (sequentially consistent atomics).
+	if !d.everRecv.Load() {
 		d.closeFDs()
 	}
 	return nil

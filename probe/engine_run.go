@@ -38,7 +38,8 @@ type Engine struct {
 	wake       chan struct{}
 	resolveNow chan struct{}
 	stop       chan struct{}
-	wg         sync.WaitGroup
+	wg         sync.WaitGroup // receiver and resolver
+	senderDone chan struct{}
 	closed     sync.Once
 	cancel     context.CancelFunc
 }
@@ -95,7 +96,8 @@ func New(spec Spec, opts Options) (*Engine, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	e.wg.Add(3)
+	e.wg.Add(2)
+	e.senderDone = make(chan struct{})
 	go e.sender()
 	go e.receiver()
 	go e.resolver(ctx)
@@ -180,6 +182,7 @@ func (e *Engine) Close() error {
 	e.closed.Do(func() {
 		close(e.stop)
 		e.cancel()
+		<-e.senderDone // no Send in flight when the sockets close
 		err = e.dp.Close()
 		e.wg.Wait()
 	})
@@ -187,7 +190,7 @@ func (e *Engine) Close() error {
 }
 
 func (e *Engine) sender() {
-	defer e.wg.Done()
+	defer close(e.senderDone)
 	pkts := make([]Packet, 0, sendBatch)
 	buf := make([]byte, 0, sendBatch*(icmpHeaderLen+MaxPayload))
 	timer := e.clock.NewTimer(time.Hour)
