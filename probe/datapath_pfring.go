@@ -199,7 +199,7 @@ func stripEthernet(frame []byte, mac [6]byte) (ip []byte, outgoing, ok bool) {
 	if len(frame) < 14 {
 		return nil, false, false
 	}
-	outgoing = [6]byte(frame[6:12]) != mac
+	outgoing = [6]byte(frame[6:12]) == mac
 	off := 12
 	for range 3 {
 		if len(frame) < off+2 {
