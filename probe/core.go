@@ -455,6 +455,13 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 	if st == slotLost && c.onResult != nil {
 		c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultLost, Sent: c.wall(s.sendMono)})
 	}
+	// Results reach the FSM in completion order; a probe that ends after a
+	// later probe already ended (a loss whose timeout fires after the next
+	// probes were answered) is counted but cannot start or extend a run.
+	if s.sendMono < t.lastFSMSend {
+		return
+	}
+	t.lastFSMSend = s.sendMono
 	t.okRun = 0
 	if t.failRun == 0 || s.sendMono < t.failStart {
 		t.failStart = s.sendMono
@@ -482,6 +489,10 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 
 // succeed drives the FSM for an answered probe sent at sendMono.
 func (c *core) succeed(t *target, sendMono int64) {
+	if sendMono < t.lastFSMSend { // see fail
+		return
+	}
+	t.lastFSMSend = sendMono
 	t.failRun = 0
 	if t.state == stateUp {
 		return

@@ -423,3 +423,31 @@ func TestScheduleLagWindowNotResetByReaders(t *testing.T) {
 		t.Fatalf("max lag %v, want 1µs", s.c.stats.MaxScheduleLag)
 	}
 }
+
+// TestLossBeforeOutageNotPartOfIt: lost, reply, reply, reply, then lost
+// from then on, with a timeout of several intervals so the first loss
+// expires after the next probes were answered. The outage must start at
+// the first probe of the failing run, not at the earlier single loss.
+func TestLossBeforeOutageNotPartOfIt(t *testing.T) {
+	const iv = 10 * time.Millisecond
+	spec := simTarget("192.0.2.1", iv, 45*time.Millisecond)
+	s := newSim(t, Spec{Targets: []TargetSpec{spec}})
+	s.step = int64(time.Millisecond)
+	lossAt, outageAt := int64(100*time.Millisecond), int64(140*time.Millisecond)
+	s.respond = func(_ netip.Addr, at int64) (time.Duration, bool) {
+		if at/int64(iv) == lossAt/int64(iv) || at >= outageAt {
+			return 0, false
+		}
+		return time.Millisecond, true
+	}
+	s.run(400 * time.Millisecond)
+	tg := s.target("192.0.2.1")
+	var snap TargetSnapshot
+	tg.copyTo(&snap, s.c.epoch)
+	if snap.OutagesTotal != 1 || len(snap.Outages) != 1 {
+		t.Fatalf("outages %d %+v", snap.OutagesTotal, snap.Outages)
+	}
+	if got := snap.Outages[0].Start.Sub(s.c.epoch); got != time.Duration(outageAt) {
+		t.Errorf("outage start %v, want %v (the earlier single loss at %v is not part of it)", got, time.Duration(outageAt), time.Duration(lossAt))
+	}
+}

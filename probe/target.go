@@ -58,6 +58,7 @@ type target struct {
 	failStart   int64 // send time (mono) of the first failed probe of the current run
 	okStart     int64 // send time (mono) of the first answered probe of the current run
 	stateChange int64 // mono
+	lastFSMSend int64 // send time of the newest probe whose result drove the FSM
 
 	outagesTotal uint64
 	outDur       [len(OutageBuckets)]uint64 // non-cumulative
