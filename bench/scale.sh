@@ -253,8 +253,8 @@ run_exporter() {
   if [ "$do_perf" = 1 ] && [ "$n" = "$maxn" ]; then
     log "$tag: perf record 15 s"
     perf record -q -F 199 -g -p "$exp_pid" -o "$work/perf-$tag.data" -- sleep 15 >/dev/null 2>&1 || true
-    perf report -i "$work/perf-$tag.data" --stdio --no-children --sort symbol --percent-limit 0.7 2>/dev/null \
-      | grep -v '^$' | head -150 >"$out/perf-$tag.txt" || true
+    perf report -i "$work/perf-$tag.data" --stdio --no-children -g none --sort dso,symbol --percent-limit 0.5 2>/dev/null \
+      | grep -v '^$' | head -80 >"$out/perf-$tag.txt" || true
   fi
   local hwm_kb threads; hwm_kb=$(status_kb "$exp_pid" VmHWM); threads=$(status_kb "$exp_pid" Threads)
   kill -0 "$exp_pid" 2>/dev/null || die "$tag: the exporter died during the run (log: $lg)"
@@ -281,7 +281,7 @@ run_exporter() {
   local -A r=()
   while IFS='=' read -r k v; do r[$k]=$v; done <"$out/run-$tag.txt"
   cpu_by["$dp/$n"]=${r[cpu_percent]}
-  rows+=("| $dp | $n | ${r[pps]} | ${r[lost]} | ${r[skipped]} | ${r[rtt_p50_us]} / ${r[rtt_p99_us]} | ${r[cpu_percent]} | $(fcalc "sprintf(\"%.0f / %.0f\", ${r[rss_kb]}/1024, ${r[hwm_kb]}/1024)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_text_seconds]}, ${r[scrape_text_bytes]}/1048576)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_proto_seconds]}, ${r[scrape_proto_bytes]}/1048576)") | $(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)") | ${r[kernel_drops]} | ${r[mode]}, ${r[replies_by_timestamp_source]} | ${r[loadavg]%% *} |")
+  rows+=("| $dp | $n | ${r[pps]} | ${r[lost]} | ${r[skipped]} | ${r[rtt_p50_us]} / ${r[rtt_p99_us]} | ${r[cpu_percent]} | $(fcalc "sprintf(\"%.1f\", ${r[pps]} > 0 ? ${r[cpu_percent]} / 100 / ${r[pps]} * 1e6 : 0)") | $(fcalc "sprintf(\"%.0f / %.0f\", ${r[rss_kb]}/1024, ${r[hwm_kb]}/1024)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_text_seconds]}, ${r[scrape_text_bytes]}/1048576)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_proto_seconds]}, ${r[scrape_proto_bytes]}/1048576)") | $(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)") | ${r[kernel_drops]} | ${r[mode]}, ${r[replies_by_timestamp_source]} | ${r[loadavg]%% *} |")
   log "$tag: ${r[pps]} probes/s, lost ${r[lost]}, skipped ${r[skipped]}, RTT p50 ${r[rtt_p50_us]} µs p99 ${r[rtt_p99_us]} µs, CPU ${r[cpu_percent]} %, RSS ${r[rss_kb]} kB (peak ${r[hwm_kb]}), text scrape ${text_s}s ${text_bytes} B"
 }
 
@@ -312,7 +312,7 @@ run_fping() {
   done
   local result="exit $rc"
   [ "$rc" = 124 ] && result="killed after $((duration + 60)) s"
-  fping_rows+=("| $n | $result | $(fcalc "sprintf(\"%.0f\", $sent / $wall)") | $sent | $recv | $lostpct | $cpu | $(fcalc "sprintf(\"%.1f\", $wall)") | ${ratio%; } | ${msg:-} |")
+  fping_rows+=("| $n | $result | $(fcalc "sprintf(\"%.0f\", $sent / $wall)") | $sent | $recv | $lostpct | $cpu | $(fcalc "sprintf(\"%.1f\", $sent > 0 ? ($user + $sys) / $sent * 1e6 : 0)") | $(fcalc "sprintf(\"%.1f\", $wall)") | ${ratio%; } | ${msg:-} |")
   log "$tag: $result, sent $sent, received $recv, CPU $cpu % over ${wall}s ${msg:+($msg)}"
 }
 
@@ -339,15 +339,15 @@ md="$out/results.md"
   echo "- interval 1 s, timeout 1 s, histogram mode \`$histmode\`, window ${duration} s after ${warmup} s warm-up"
   echo "- lab true RTT (iputils ping -c 20 -i 0.05 from the probe namespace, idle lab): $true_rtt"
   echo
-  echo "| datapath | N | probes/s | lost | skipped | RTT p50 / p99 µs | CPU % of 1 core | RSS / peak MB | text scrape s / MB | protobuf scrape s / MB | max schedule lag ms | kernel drops | mode, replies by timestamp source | load 1m |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| datapath | N | probes/s | lost | skipped | RTT p50 / p99 µs | CPU % of 1 core | CPU µs / probe | RSS / peak MB | text scrape s / MB | protobuf scrape s / MB | max schedule lag ms | kernel drops | mode, replies by timestamp source | load 1m |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   if [ "${#fping_rows[@]}" -gt 0 ]; then
     echo
     echo "fping 5.x on the same targets, right after the exporter runs of the same N: \`fping -q -c $duration -p 1000 -i 1000/N -f targets\`"
     echo
-    echo "| N | fping result | pings/s | sent | received | loss % | fping CPU % of 1 core | wall s | exporter CPU / fping CPU | fping messages |"
-    echo "|---|---|---|---|---|---|---|---|---|---|"
+    echo "| N | fping result | pings/s | sent | received | loss % | fping CPU % of 1 core | CPU µs / ping | wall s | exporter CPU / fping CPU | fping messages |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${fping_rows[@]}"
   fi
 } >"$md"
