@@ -2,8 +2,10 @@
 # The release build, exactly as the README and the Dockerfile run it
 # (`make build`; deploy/dockerfile_test.go checks the Dockerfile's copy of the
 # command), then checks that the binary is static and carries its version.
-# The pfring build (cgo, libpfring) is compiled only where PF_RING's headers
-# and library are installed: they are not packaged by Debian.
+# The pfring build (cgo, libpfring) against the real PF_RING is compiled only
+# where PF_RING's headers and library are installed (they are not packaged by
+# Debian); everywhere else 55-pfring.sh compile-checks it against the
+# stand-in header and library of internal/pfringstub.
 set -euo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -33,5 +35,5 @@ if echo '#include <pfring.h>' | cc -E -x c - -I/usr/local/include >/dev/null 2>&
     go build -tags pfring -trimpath -o "$tmp/icmp_exporter-pfring" .
   echo "pfring build (cgo, libpfring): ok"
 else
-  echo "pfring build (cgo, libpfring): not compiled, PF_RING headers/library not installed (see Dockerfile.pfring)"
+  echo "pfring build (cgo, real libpfring): not compiled, PF_RING headers/library not installed (see Dockerfile.pfring; 55-pfring.sh checks it against internal/pfringstub)"
 fi
