@@ -246,7 +246,11 @@ func (d *pfRing) Close() error {
 	}
 	d.mu.Unlock()
 	// A receiver inside read returns within the poll period and frees the
-	// ring on its way out; the ring is never freed under it.
+	// ring on its way out; the ring is never freed under it. (Unlike
+	// afpacket, no Received.Buf points into the ring: frames are copied, so
+	// a receiver still processing its last frames is no reason to wait.)
+	// closed is stored before inRecv is loaded, and Recv stores inRecv
+	// before loading closed: one of the two sees the other.
 	if !d.inRecv.Load() {
 		d.release()
 	}
