@@ -78,7 +78,7 @@ type Collector struct {
 	// Engine-level descriptors, built once.
 	engineInfo, sourceInfo                         *prometheus.Desc
 	pktSent, pktRecv, foreign, invalid, sendErrors *prometheus.Desc
-	kernelDrops, skipped, repliesByTS              *prometheus.Desc
+	kernelDrops, ringFreezes, skipped, repliesByTS *prometheus.Desc
 	scheduleLag, targets                           *prometheus.Desc
 	reloadOK, reloadTime                           *prometheus.Desc
 
@@ -138,9 +138,10 @@ func New(src SnapshotSource, opts Options) *Collector {
 	c.invalid = d("icmp_engine_invalid_packets_total", "Truncated or malformed packets.")
 	c.sendErrors = d("icmp_engine_send_errors_total", "Failed sends of echo requests.")
 	c.kernelDrops = d("icmp_engine_kernel_drops_total", "Packets the kernel dropped before the engine read them (socket or ring overflow).")
+	c.ringFreezes = d("icmp_engine_ring_freezes_total", "Times the afpacket receive ring was full (its queue frozen); 0 for other datapaths.")
 	c.skipped = d("icmp_engine_probes_skipped_total", "Probes not sent because the engine could not keep the schedule (overload), over all targets.")
 	c.repliesByTS = d("icmp_engine_replies_total", "Replies by the timestamp source their RTT was computed from.", "timestamp_source")
-	c.scheduleLag = d("icmp_engine_schedule_lag_seconds", "Largest delay of a send batch behind its schedule since the previous scrape.")
+	c.scheduleLag = d("icmp_engine_schedule_lag_seconds", "Largest delay of a send batch behind its schedule over the last 5 to 10 seconds.")
 	c.targets = d("icmp_engine_targets", "Targets the engine probes.")
 	c.reloadOK = d("icmp_config_last_reload_successful", "Whether the last configuration load succeeded (1) or failed (0).")
 	c.reloadTime = d("icmp_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration load.")
@@ -206,6 +207,7 @@ func (c *Collector) collectEngine(ch chan<- prometheus.Metric, s *probe.Snapshot
 	counter(c.invalid, e.Invalid)
 	counter(c.sendErrors, e.SendErrors)
 	counter(c.kernelDrops, e.KernelDrops)
+	counter(c.ringFreezes, e.RingFreezes)
 	counter(c.skipped, e.Skipped)
 	for i, name := range probe.TimestampSourceNames {
 		ch <- prometheus.MustNewConstMetric(c.repliesByTS, prometheus.CounterValue, float64(e.RepliesByTimestamp[i]), name)

@@ -180,7 +180,7 @@ func fixtureSnapshot() *probe.Snapshot {
 		Source: probe.Source{Name: "fra1", HasLocation: true, Latitude: 50.1109, Longitude: 8.6821},
 		Engine: probe.EngineStats{
 			Datapath: "icmp", TimestampSource: probe.TimestampKernelRX,
-			PacketsSent: 307, PacketsReceived: 260, Foreign: 4, Invalid: 1, SendErrors: 3, KernelDrops: 2,
+			PacketsSent: 307, PacketsReceived: 260, Foreign: 4, Invalid: 1, SendErrors: 3, KernelDrops: 2, RingFreezes: 5,
 			Skipped: 2, ScheduleLag: time.Millisecond, MaxScheduleLag: 1500 * time.Microsecond,
 			RepliesByTimestamp: [probe.NumTimestampSources]uint64{0, 200, 17},
 			Targets:            9, StartTime: t0,
