@@ -13,13 +13,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Ring geometry: 64 blocks of 1 MiB, each retired after at most 2 ms so
-// replies are never held back long at low rates.
+// Ring geometry: 256 blocks of 256 KiB (64 MiB). A block is handed to us
+// when full or after at most 4 ms, so replies are never held back long at
+// low rates; at low rates that uses one block per 4 ms, so 256 blocks give
+// the receiver about 1 s of slack before the ring freezes, and at 100k
+// replies/s (about 16 MB/s of frames) about 4 s.
 const (
-	ringBlockSize = 1 << 20
-	ringBlocks    = 64
+	ringBlockSize = 256 << 10
+	ringBlocks    = 256
 	ringFrameSize = 2048
-	ringRetireMs  = 2
+	ringRetireMs  = 4
 	ringSnap      = 256 // bytes of each packet the filter keeps
 )
 
