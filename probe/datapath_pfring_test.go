@@ -277,8 +277,10 @@ func TestPFRingCloseUnblocksRecv(t *testing.T) {
 		_, err := d.Recv(make([]Received, 1))
 		errc <- err
 	}()
-	for !src.reading.Load() {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(30 * time.Second); !src.reading.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Recv did not start reading within 30s")
+		}
 	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
