@@ -33,6 +33,7 @@ type Engine struct {
 	// to which every arrived packet has been processed; hooked says the
 	// datapath reports it.
 	rxDrained atomic.Int64
+	rxBlocked atomic.Bool // the receiver waits for packets: nothing is queued
 	hooked    bool
 
 	wake       chan struct{}
@@ -92,7 +93,10 @@ func New(spec Spec, opts Options) (*Engine, error) {
 	e.c.apply(&e.spec, 0)
 	if h, ok := dp.(idleHooker); ok {
 		e.hooked = true
-		h.setIdleHook(func() { e.rxDrained.Store(e.mono(e.clock.Now())) })
+		h.setIdleHook(func() {
+			e.rxDrained.Store(e.mono(e.clock.Now()))
+			e.rxBlocked.Store(true)
+		})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
@@ -212,10 +216,15 @@ func (e *Engine) sender() {
 		}
 		wait := time.Hour
 		if next >= 0 {
-			wait = max(time.Duration(next-now), 0)
+			wait = time.Duration(next - now)
 		}
-		if e.c.maxPPS > 0 && wait == 0 {
-			wait = time.Second / time.Duration(e.c.maxPPS)
+		if wait <= 0 {
+			// Due but held back: a send by max_pps, or a deadline waiting
+			// for the receiver to catch up (expiryHorizon). Look again soon.
+			wait = time.Millisecond
+			if e.c.maxPPS > 0 {
+				wait = min(wait, time.Second/time.Duration(e.c.maxPPS))
+			}
 		}
 		timer.Reset(wait)
 		select {
@@ -236,7 +245,10 @@ const maxExpiryDelay = int64(500 * time.Millisecond)
 // reply that arrived in time but was not yet read never becomes a loss.
 // Datapaths that do not report it use now.
 func (e *Engine) expiryHorizon(now int64) int64 {
-	if !e.hooked {
+	if !e.hooked || e.rxBlocked.Load() {
+		// A receiver blocked in poll has processed everything that arrived
+		// before it blocked; a reply arriving after that and before a
+		// deadline that is already due came after timeout+grace: late anyway.
 		return now
 	}
 	return min(now, max(e.rxDrained.Load(), now-maxExpiryDelay))
@@ -248,6 +260,7 @@ func (e *Engine) receiver() {
 	for {
 		start := e.mono(e.clock.Now())
 		n, err := e.dp.Recv(msgs)
+		e.rxBlocked.Store(false)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
