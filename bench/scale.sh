@@ -169,6 +169,12 @@ if command -v ping >/dev/null; then
 fi
 log "lab true RTT (ping -c 20 -i 0.05, idle): $true_rtt"
 
+# icmp_mib NS: "name value" lines of the Icmp MIB of namespace NS.
+icmp_mib() {
+  ip netns exec "$1" awk '$1 == "Icmp:" { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 } else { for (i = 2; i <= NF; i++) print k[i], $i } }' /proc/net/snmp
+}
+# runq_wait_ns PID: run-queue wait of all threads of PID so far (ns).
+runq_wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%.0f", s }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 clk=$(getconf CLK_TCK)
@@ -237,11 +243,13 @@ run_exporter() {
   sleep "$warmup"
 
   ip netns exec "$P" "$work/scrapestat" snap -url "$url" -out "$work/a-$tag.json"
-  local c0 t0 c1 t1
-  c0=$(cpu_ticks "$exp_pid"); t0=$(now)
+  local c0 t0 c1 t1 w0 w1
+  icmp_mib "$P" >"$work/mibp0"; icmp_mib "$T" >"$work/mibt0"
+  c0=$(cpu_ticks "$exp_pid"); t0=$(now); w0=$(runq_wait_ns "$exp_pid")
   log "$tag: measuring ${duration}s"
   sleep "$duration"
-  c1=$(cpu_ticks "$exp_pid"); t1=$(now)
+  c1=$(cpu_ticks "$exp_pid"); t1=$(now); w1=$(runq_wait_ns "$exp_pid")
+  icmp_mib "$P" >"$work/mibp1"; icmp_mib "$T" >"$work/mibt1"
   local rss_kb load; rss_kb=$(status_kb "$exp_pid" VmRSS); load=$(cut -d' ' -f1-3 /proc/loadavg)
   ip netns exec "$P" "$work/scrapestat" snap -url "$url" -out "$work/b-$tag.json"
   # Text scrape (what curl or a Prometheus without native histograms gets),
@@ -277,11 +285,19 @@ run_exporter() {
     echo "scrape_text_cpu_seconds=$scrape_cpu"
     echo "startup_seconds=$(fcalc "$t_ready - $t_start")"
     echo "loadavg=$load"
+    # Time the exporter's threads were runnable but waiting for a CPU
+    # (schedstat), as % of the window: > 0 means other load starved it.
+    echo "runqueue_wait_percent=$(fcalc "sprintf(\"%.1f\", ($w1 - $w0) / 1e9 / ($t1 - $t0) * 100)")"
+    # Kernel ICMP counters over the CPU window (no scrape in it): what the
+    # target namespace answered and what reached the probe namespace.
+    paste -d' ' "$work/mibt0" "$work/mibt1" | awk '{ printf "target_ns_%s=%.0f\n", $1, $4 - $2 }'
+    paste -d' ' "$work/mibp0" "$work/mibp1" | awk '{ printf "probe_ns_%s=%.0f\n", $1, $4 - $2 }'
+    ip netns exec "$P" cat /proc/net/icmp /proc/net/raw 2>/dev/null | awk 'NR > 1 && $NF ~ /^[0-9]+$/ { d += $NF } END { printf "socket_drops_total=%d\n", d }' 
   } >>"$out/run-$tag.txt"
   local -A r=()
   while IFS='=' read -r k v; do r[$k]=$v; done <"$out/run-$tag.txt"
   cpu_by["$dp/$n"]=${r[cpu_percent]}
-  rows+=("| $dp | $n | ${r[pps]} | ${r[lost]} | ${r[skipped]} | ${r[rtt_p50_us]} / ${r[rtt_p99_us]} | ${r[cpu_percent]} | $(fcalc "sprintf(\"%.1f\", ${r[pps]} > 0 ? ${r[cpu_percent]} / 100 / ${r[pps]} * 1e6 : 0)") | $(fcalc "sprintf(\"%.0f / %.0f\", ${r[rss_kb]}/1024, ${r[hwm_kb]}/1024)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_text_seconds]}, ${r[scrape_text_bytes]}/1048576)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_proto_seconds]}, ${r[scrape_proto_bytes]}/1048576)") | $(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)") | ${r[kernel_drops]} | ${r[mode]}, ${r[replies_by_timestamp_source]} | ${r[loadavg]%% *} |")
+  rows+=("| $dp | $n | ${r[pps]} | ${r[lost]} | ${r[skipped]} | ${r[rtt_p50_us]} / ${r[rtt_p99_us]} | ${r[cpu_percent]} | $(fcalc "sprintf(\"%.1f\", ${r[pps]} > 0 ? ${r[cpu_percent]} / 100 / ${r[pps]} * 1e6 : 0)") | $(fcalc "sprintf(\"%.0f / %.0f\", ${r[rss_kb]}/1024, ${r[hwm_kb]}/1024)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_text_seconds]}, ${r[scrape_text_bytes]}/1048576)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_proto_seconds]}, ${r[scrape_proto_bytes]}/1048576)") | $(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)") | ${r[kernel_drops]} | ${r[mode]}, ${r[replies_by_timestamp_source]} | ${r[loadavg]%% *} | ${r[runqueue_wait_percent]} |")
   log "$tag: ${r[pps]} probes/s, lost ${r[lost]}, skipped ${r[skipped]}, RTT p50 ${r[rtt_p50_us]} µs p99 ${r[rtt_p99_us]} µs, CPU ${r[cpu_percent]} %, RSS ${r[rss_kb]} kB (peak ${r[hwm_kb]}), text scrape ${text_s}s ${text_bytes} B"
 }
 
@@ -339,8 +355,8 @@ md="$out/results.md"
   echo "- interval 1 s, timeout 1 s, histogram mode \`$histmode\`, window ${duration} s after ${warmup} s warm-up"
   echo "- lab true RTT (iputils ping -c 20 -i 0.05 from the probe namespace, idle lab): $true_rtt"
   echo
-  echo "| datapath | N | probes/s | lost | skipped | RTT p50 / p99 µs | CPU % of 1 core | CPU µs / probe | RSS / peak MB | text scrape s / MB | protobuf scrape s / MB | max schedule lag ms | kernel drops | mode, replies by timestamp source | load 1m |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| datapath | N | probes/s | lost | skipped | RTT p50 / p99 µs | CPU % of 1 core | CPU µs / probe | RSS / peak MB | text scrape s / MB | protobuf scrape s / MB | max schedule lag ms | kernel drops | mode, replies by timestamp source | load 1m | run-queue wait % |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   if [ "${#fping_rows[@]}" -gt 0 ]; then
     echo
