@@ -103,6 +103,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# nap S: sleep S seconds in the background and wait for it, so that a
+# signal ends the script (and cleans up) at once instead of after the sleep.
+nap() { sleep "$1" & aux_pid=$!; wait "$aux_pid" || true; aux_pid=""; }
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 now() { date +%s.%N; }
 # fcalc EXPR: floating-point arithmetic.
@@ -240,14 +243,14 @@ run_exporter() {
   fi
   local t_ready; t_ready=$(now)
   log "$tag: ready after $(fcalc "$t_ready - $t_start") s; warming up ${warmup}s"
-  sleep "$warmup"
+  nap "$warmup"
 
   ip netns exec "$P" "$work/scrapestat" snap -url "$url" -out "$work/a-$tag.json"
   local c0 t0 c1 t1 w0 w1
   icmp_mib "$P" >"$work/mibp0"; icmp_mib "$T" >"$work/mibt0"
   c0=$(cpu_ticks "$exp_pid"); t0=$(now); w0=$(runq_wait_ns "$exp_pid")
   log "$tag: measuring ${duration}s"
-  sleep "$duration"
+  nap "$duration"
   c1=$(cpu_ticks "$exp_pid"); t1=$(now); w1=$(runq_wait_ns "$exp_pid")
   icmp_mib "$P" >"$work/mibp1"; icmp_mib "$T" >"$work/mibt1"
   local rss_kb load; rss_kb=$(status_kb "$exp_pid" VmRSS); load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -261,8 +264,11 @@ run_exporter() {
   if [ "$do_perf" = 1 ] && [ "$n" = "$maxn" ]; then
     log "$tag: perf record 15 s"
     perf record -q -F 199 -g -p "$exp_pid" -o "$work/perf-$tag.data" -- sleep 15 >/dev/null 2>&1 || true
-    perf report -i "$work/perf-$tag.data" --stdio --no-children -g none --sort dso,symbol --percent-limit 0.5 2>/dev/null \
-      | grep -v '^$' | head -80 >"$out/perf-$tag.txt" || true
+    {
+      perf report -i "$work/perf-$tag.data" --stdio --no-children -g none --sort dso 2>/dev/null | grep -v '^$' | head -20
+      perf report -i "$work/perf-$tag.data" --stdio --no-children -g none --sort dso,symbol --percent-limit 0.5 2>/dev/null \
+        | grep -v '^$' | head -80
+    } >"$out/perf-$tag.txt" || true
   fi
   local hwm_kb threads; hwm_kb=$(status_kb "$exp_pid" VmHWM); threads=$(status_kb "$exp_pid" Threads)
   kill -0 "$exp_pid" 2>/dev/null || die "$tag: the exporter died during the run (log: $lg)"
