@@ -234,6 +234,20 @@ func (c *core) noteLag(lag time.Duration, now int64) {
 	c.stats.MaxScheduleLag = max(c.lagCur, c.lagPrev)
 }
 
+// skipDue skips (counts, reschedules, does not send) up to limit probes due
+// at now: the engine is overloaded and must not add to its backlog.
+func (c *core) skipDue(now int64, limit int) {
+	for i := 0; i < limit && len(c.sched) > 0 && c.sched[0].due <= now; i++ {
+		t := c.sched[0]
+		iv := int64(t.spec.Interval)
+		n := (now-t.due)/iv + 1
+		t.skipped += uint64(n)
+		c.stats.Skipped += uint64(n)
+		t.due += n * iv
+		c.sched.fix(0)
+	}
+}
+
 // sent records the outcome of a Send of pkts built by collect at now.
 func (c *core) sent(pkts []Packet, now int64) {
 	for i := range pkts {

@@ -84,12 +84,15 @@ type Received struct {
 }
 
 // idleHooker is implemented by datapaths that can say when their receive
-// queues are empty: the hook is called from Recv (the receiver goroutine)
-// right before it blocks, after every packet that arrived earlier has been
-// returned. The engine then knows that no reply older than that moment is
-// still waiting, and declares probes lost only up to it (see
-// Engine.expiryHorizon): a receiver that fell behind on a loaded machine
-// never turns replies that arrived in time into losses.
+// queues were empty. The hook runs in Recv (the receiver goroutine) with
+// blocking=true right before Recv blocks, when every packet that arrived
+// earlier has been returned and processed; and with blocking=false when
+// the packets this Recv returns emptied the queues (they still need to be
+// processed). The engine declares probes lost only up to the moment up to
+// which every arrived packet has been processed (Engine.expiryHorizon), so a
+// receiver that fell behind on a loaded machine never turns replies that
+// arrived in time into losses, and it sends no new probes while the
+// receiver lags (they are skipped, never lost).
 type idleHooker interface {
-	setIdleHook(func())
+	setIdleHook(func(blocking bool))
 }

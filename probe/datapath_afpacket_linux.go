@@ -46,7 +46,7 @@ type afPacket struct {
 	fdOnce   sync.Once
 
 	drops, freezes atomic.Uint64
-	idle           func()
+	idle           func(blocking bool)
 
 	// receive side (receiver goroutine only)
 	pfd   []unix.PollFd
@@ -235,7 +235,7 @@ func assemble(id4, id6 uint16) []unix.SockFilter {
 
 func (d *afPacket) Info() DatapathInfo { return d.info }
 
-func (d *afPacket) setIdleHook(f func()) { d.idle = f }
+func (d *afPacket) setIdleHook(f func(bool)) { d.idle = f }
 
 func (d *afPacket) Send(pkts []Packet) (int, error) {
 	if d.closed.Load() {
@@ -289,7 +289,7 @@ func (d *afPacket) Recv(msgs []Received) (int, error) {
 					d.pfd[i].Revents = 0
 				}
 				if d.idle != nil {
-					d.idle() // every frame that arrived before now has been returned
+					d.idle(true) // every frame that arrived before now has been returned
 				}
 				if _, err := unix.Poll(d.pfd, -1); err != nil && !errors.Is(err, unix.EINTR) {
 					return 0, fmt.Errorf("poll packet ring: %w", err)

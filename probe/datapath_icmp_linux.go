@@ -50,7 +50,7 @@ type icmpDatapath struct {
 	closed atomic.Bool
 	inRecv atomic.Bool
 	fdOnce sync.Once
-	idle   func()
+	idle   func(blocking bool)
 
 	// send side
 	smsgs  []unix.Mmsghdr
@@ -304,7 +304,7 @@ func (d *icmpDatapath) initBuffers() {
 
 func (d *icmpDatapath) Info() DatapathInfo { return d.info }
 
-func (d *icmpDatapath) setIdleHook(f func()) { d.idle = f }
+func (d *icmpDatapath) setIdleHook(f func(bool)) { d.idle = f }
 
 func (d *icmpDatapath) Close() error {
 	if d.closed.Swap(true) {
@@ -462,7 +462,7 @@ func (d *icmpDatapath) Recv(msgs []Received) (int, error) {
 		ready, err := unix.Poll(d.pfds, 0)
 		if err == nil && ready == 0 {
 			if d.idle != nil {
-				d.idle() // the queues are empty: everything that arrived before now was returned
+				d.idle(true) // the queues are empty: everything that arrived before now was returned
 			}
 			_, err = unix.Poll(d.pfds, -1)
 		}
@@ -476,25 +476,35 @@ func (d *icmpDatapath) Recv(msgs []Received) (int, error) {
 			}
 			return 0, fmt.Errorf("poll ICMP sockets: %w", err)
 		}
-		n := 0
+		n, drained := 0, true
 		for i, s := range d.socks {
 			ev := d.pfds[i].Revents
-			if ev&unix.POLLERR != 0 && n < len(msgs) {
-				n += d.recvFrom(s, msgs, n, true)
-			}
-			if ev&unix.POLLIN != 0 && n < len(msgs) {
-				n += d.recvFrom(s, msgs, n, false)
+			for _, errq := range [2]bool{true, false} {
+				if ev&unix.POLLERR == 0 && errq || ev&unix.POLLIN == 0 && !errq {
+					continue
+				}
+				if n == len(msgs) {
+					drained = false
+					break
+				}
+				got, full := d.recvFrom(s, msgs, n, errq)
+				n += got
+				drained = drained && !full
 			}
 		}
 		if n > 0 {
+			if drained && d.idle != nil {
+				d.idle(false) // every queue gave less than asked: they are empty now
+			}
 			return n, nil
 		}
 	}
 }
 
 // recvFrom reads packets from one queue of s without blocking into
-// msgs[base:], using the receive buffers from slot base on.
-func (d *icmpDatapath) recvFrom(s *icmpSock, msgs []Received, base int, errq bool) int {
+// msgs[base:], using the receive buffers from slot base on. full says it
+// got as many as it asked for (the queue may hold more).
+func (d *icmpDatapath) recvFrom(s *icmpSock, msgs []Received, base int, errq bool) (n int, full bool) {
 	k := min(len(msgs), len(d.rmsgs)) - base
 	for i := base; i < base+k; i++ {
 		m := &d.rmsgs[i]
@@ -515,7 +525,7 @@ func (d *icmpDatapath) recvFrom(s *icmpSock, msgs []Received, base int, errq boo
 	}
 	r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&d.rmsgs[base])), uintptr(k), uintptr(flags), 0, 0)
 	if errno != 0 {
-		return 0
+		return 0, false
 	}
 	out := base
 	for i := base; i < base+int(r); i++ {
@@ -528,7 +538,7 @@ func (d *icmpDatapath) recvFrom(s *icmpSock, msgs []Received, base int, errq boo
 			out++
 		}
 	}
-	return out - base
+	return out - base, int(r) == k
 }
 
 // fill turns one received datagram into rc; false drops it.

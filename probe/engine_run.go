@@ -34,6 +34,7 @@ type Engine struct {
 	// datapath reports it.
 	rxDrained atomic.Int64
 	rxBlocked atomic.Bool // the receiver waits for packets: nothing is queued
+	rxPending int64       // receiver goroutine only: drained time of the batch being processed
 	hooked    bool
 
 	wake       chan struct{}
@@ -93,8 +94,13 @@ func New(spec Spec, opts Options) (*Engine, error) {
 	e.c.apply(&e.spec, 0)
 	if h, ok := dp.(idleHooker); ok {
 		e.hooked = true
-		h.setIdleHook(func() {
-			e.rxDrained.Store(e.mono(e.clock.Now()))
+		h.setIdleHook(func(blocking bool) {
+			now := e.mono(e.clock.Now())
+			if !blocking {
+				e.rxPending = now // published once this batch is processed
+				return
+			}
+			e.rxDrained.Store(now)
 			e.rxBlocked.Store(true)
 		})
 	}
@@ -204,6 +210,9 @@ func (e *Engine) sender() {
 		e.mu.Lock()
 		now := e.mono(t)
 		e.c.expire(e.expiryHorizon(now))
+		if e.overloaded(now) {
+			e.c.skipDue(now, skipBatch)
+		}
 		pkts, buf = e.c.collect(now, t.UnixNano(), pkts, buf[:0])
 		next := e.c.nextWake()
 		e.mu.Unlock()
@@ -254,11 +263,22 @@ func (e *Engine) expiryHorizon(now int64) int64 {
 	return min(now, max(e.rxDrained.Load(), now-maxExpiryDelay))
 }
 
+// overloadLag is how far the receiver may fall behind before the sender
+// stops sending: probes due meanwhile are skipped (counted, never lost),
+// which also gives the receiver the CPU it needs to catch up.
+const (
+	overloadLag = int64(200 * time.Millisecond)
+	skipBatch   = 4096 // probes skipped per sender pass at most (bounds the lock hold)
+)
+
+func (e *Engine) overloaded(now int64) bool {
+	return e.hooked && !e.rxBlocked.Load() && now-e.rxDrained.Load() > overloadLag
+}
+
 func (e *Engine) receiver() {
 	defer e.wg.Done()
 	msgs := make([]Received, recvBatch)
 	for {
-		start := e.mono(e.clock.Now())
 		n, err := e.dp.Recv(msgs)
 		e.rxBlocked.Store(false)
 		if err != nil {
@@ -281,10 +301,11 @@ func (e *Engine) receiver() {
 			e.c.handle(&msgs[i], now)
 		}
 		e.mu.Unlock()
-		if n < len(msgs) && e.hooked {
-			// A batch that did not fill msgs emptied the queues: everything
-			// that arrived before this Recv started is processed now.
-			e.rxDrained.Store(max(e.rxDrained.Load(), start))
+		if e.rxPending != 0 {
+			// This batch emptied the queues: everything that arrived before
+			// it was read is processed now.
+			e.rxDrained.Store(max(e.rxDrained.Load(), e.rxPending))
+			e.rxPending = 0
 		}
 	}
 }

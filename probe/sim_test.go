@@ -451,3 +451,39 @@ func TestLossBeforeOutageNotPartOfIt(t *testing.T) {
 		t.Errorf("outage start %v, want %v (the earlier single loss at %v is not part of it)", got, time.Duration(outageAt), time.Duration(lossAt))
 	}
 }
+
+func TestSkipDueCountsNeverLoses(t *testing.T) {
+	spec := Spec{}
+	for i := range 10 {
+		spec.Targets = append(spec.Targets, simTarget(netip.AddrFrom4([4]byte{192, 0, 2, byte(i + 1)}).String(), 10*time.Millisecond, 5*time.Millisecond))
+	}
+	s := newSim(t, spec)
+	s.run(20 * time.Millisecond)
+	sent := len(s.sends)
+	s.now += int64(25 * time.Millisecond) // the engine stalled: 2.5 intervals due
+	s.c.skipDue(s.now, 1000)
+	var skipped, lost uint64
+	for _, tg := range s.c.targets {
+		skipped += tg.skipped
+		lost += tg.lost
+		if tg.due <= s.now {
+			t.Errorf("%s still due at %d", tg.spec.Name, tg.due)
+		}
+	}
+	if skipped < 20 || skipped > 30 || s.c.stats.Skipped != skipped {
+		t.Errorf("skipped %d (engine %d), want 2–3 per target", skipped, s.c.stats.Skipped)
+	}
+	if len(s.sends) != sent {
+		t.Error("skipDue sent probes")
+	}
+	for _, p := range s.pending { // replies of the probes in flight at the stall
+		s.c.handle(&p.r, s.now)
+	}
+	s.c.expire(s.now)
+	for _, tg := range s.c.targets {
+		lost += tg.lost
+	}
+	if lost != 0 {
+		t.Errorf("%d probes lost: skipped probes must never count as lost", lost)
+	}
+}
