@@ -84,13 +84,13 @@ func (c *core) apply(spec *Spec, now int64) {
 	seen := map[time.Duration]int{}
 	for i := range spec.Targets {
 		ts := &spec.Targets[i]
-		t := newTarget(ts)
 		k := ts.Key()
-		prev, kept := old[k]
+		t, kept := old[k]
 		if kept {
-			t.adopt(prev)
+			t.respec(ts)
 			delete(old, k)
 		} else {
+			t = newTarget(ts)
 			t.stateChange = now
 		}
 		c.byKey[k] = t
@@ -203,6 +203,7 @@ func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []
 		pkts = append(pkts, Packet{Dst: t.ip, TTL: t.spec.TTL, TOS: t.spec.TOS, Buf: buf[start:len(buf):len(buf)]})
 		s := &t.window[t.wpos]
 		if s.state == slotOut { // window wrapped before the timeout: lost
+			t.lost++
 			c.fail(t, s, now, slotLost)
 		}
 		*s = slot{serial: serial, state: slotOut, sendMono: now, sendWall: wall}

@@ -487,3 +487,30 @@ func TestSkipDueCountsNeverLoses(t *testing.T) {
 		t.Errorf("%d probes lost: skipped probes must never count as lost", lost)
 	}
 }
+
+// TestApplyWithProbesInFlight: a reload while probes are in flight keeps
+// them: their replies still count, and those that never get one are lost
+// on the kept target, not on a discarded copy.
+func TestApplyWithProbesInFlight(t *testing.T) {
+	a := simTarget("192.0.2.1", 10*time.Millisecond, 8*time.Millisecond)
+	s := newSim(t, Spec{Targets: []TargetSpec{a}})
+	s.respond = func(netip.Addr, int64) (time.Duration, bool) { return 0, false } // nothing answers
+	s.run(55 * time.Millisecond)
+	a2 := a
+	a2.Labels = []Label{{Name: "site", Value: "x"}} // same Key, new spec
+	s.c.apply(&Spec{Targets: []TargetSpec{a2}}, s.now)
+	s.run(200 * time.Millisecond)
+	tg := s.target("192.0.2.1")
+	inFlight := 0
+	for _, sl := range tg.window {
+		if sl.state == slotOut {
+			inFlight++
+		}
+	}
+	if got := tg.lost + uint64(inFlight); got != tg.sent {
+		t.Errorf("sent %d, lost %d, in flight %d: probes in flight at the reload were dropped", tg.sent, tg.lost, inFlight)
+	}
+	if tg.spec.Labels == nil || tg.state != stateDown {
+		t.Errorf("spec not updated or state lost: %+v state %d", tg.spec.Labels, tg.state)
+	}
+}

@@ -68,44 +68,57 @@ type target struct {
 	cur          Outage // ongoing outage while state == stateDown
 }
 
-func newTarget(spec *TargetSpec) *target {
+// windowSize is the in-flight window of a target: room for every probe in
+// flight until its timeout, the grace and the longest wait for a receiver
+// that fell behind (maxExpiryDelay); a power of two from 4 to 64.
+func windowSize(spec *TargetSpec) int {
 	w := 4
 	if spec.Interval > 0 {
-		// room for every probe in flight until its timeout, the grace and
-		// the longest wait for a receiver that fell behind (maxExpiryDelay)
 		for w < 64 && time.Duration(w-2)*spec.Interval < spec.Timeout+spec.Timeout/8+time.Duration(maxExpiryDelay) {
 			w *= 2
 		}
 	}
+	return w
+}
+
+func newTarget(spec *TargetSpec) *target {
 	return &target{
 		spec:    spec,
 		ip:      spec.Addr,
 		heapIdx: -1,
-		window:  make([]slot, w),
+		window:  make([]slot, windowSize(spec)),
 		lastTTL: -1,
 		rtt:     newHist(spec.Histogram),
 	}
 }
 
-// adopt moves the state of old (same Key) into t, keeping t's spec.
-func (t *target) adopt(old *target) {
-	spec, rtt := t.spec, t.rtt
-	*t = *old
+// respec gives t, kept across a reload (same Key), its new spec while it
+// keeps its counters, histograms, state and outages. The target object
+// itself stays, so deadlines already queued for its probes stay valid.
+func (t *target) respec(spec *TargetSpec) {
+	old := t.spec
 	t.spec = spec
 	t.removed = false
 	t.nextSame = nil
 	t.heapIdx = -1
-	if spec.Histogram.Mode != old.spec.Histogram.Mode || !floatsEqual(spec.Histogram.Buckets, old.spec.Histogram.Buckets) {
+	if spec.Histogram.Mode != old.Histogram.Mode || !floatsEqual(spec.Histogram.Buckets, old.Histogram.Buckets) {
 		// bucket layout changed: classic counts restart, native buckets stay.
-		rtt.count, rtt.sum, rtt.zero, rtt.offset, rtt.buckets = old.rtt.count, old.rtt.sum, old.rtt.zero, old.rtt.offset, old.rtt.buckets
-		t.rtt = rtt
+		fresh := newHist(spec.Histogram)
+		fresh.count, fresh.sum, fresh.zero, fresh.offset, fresh.buckets = t.rtt.count, t.rtt.sum, t.rtt.zero, t.rtt.offset, t.rtt.buckets
+		t.rtt = fresh
 	}
-	if spec.Interval != old.spec.Interval || spec.Timeout != old.spec.Timeout {
-		w := newTarget(spec).window
-		copy(w, old.window)
-		t.window, t.wpos = w, old.wpos%len(w)
+	if n := windowSize(spec); n != len(t.window) {
+		w := make([]slot, n)
+		k := 0
+		for _, s := range t.window { // keep the probes still in flight
+			if s.state == slotOut && k < n {
+				w[k] = s
+				k++
+			}
+		}
+		t.window, t.wpos = w, k%n
 	}
-	if t.ip != spec.Addr && spec.Host == "" {
+	if spec.Host == "" {
 		t.ip = spec.Addr
 	}
 }
