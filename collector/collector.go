@@ -100,6 +100,7 @@ type Collector struct {
 	// entsSpare is the previous scrape's slice, reused.
 	ents, entsSpare []*targetEntry
 	emitOrder       []int // indices of targets to export, in registry order
+	stream          *streamState
 }
 
 // New returns a Collector reading src. It does not call src.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/prometheus/common/expfmt"
 )
 
 // promtool finds promtool on PATH or in the repository's .cache/bin (where
@@ -42,22 +43,30 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 		{"synthetic mixed modes", syntheticSnapshot(800, "", "", 9)},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			src, rs := newFixture()
-			src.set(tt.snap)
-			text := gatherText(t, New(src, Options{Reload: rs, BuildInfo: true}))
-			cmd := exec.Command(bin, "check", "metrics")
-			cmd.Stdin = bytes.NewReader(text)
-			out, err := cmd.CombinedOutput()
-			var exit *exec.ExitError
-			if errors.As(err, &exit) {
-				t.Fatalf("promtool check metrics failed (%v):\n%s", err, out)
-			} else if err != nil {
-				t.Fatalf("run promtool: %v", err)
-			}
-			if len(bytes.TrimSpace(out)) != 0 {
-				t.Errorf("promtool check metrics reported:\n%s", out)
-			}
-		})
+		for _, path := range []string{"registry", "stream"} {
+			t.Run(tt.name+"/"+path, func(t *testing.T) {
+				src, rs := newFixture()
+				src.set(tt.snap)
+				c := New(src, Options{Reload: rs, BuildInfo: true})
+				var text []byte
+				if path == "stream" {
+					text = streamEncoded(t, c, expfmt.NewFormat(expfmt.TypeTextPlain))
+				} else {
+					text = gatherText(t, c)
+				}
+				cmd := exec.Command(bin, "check", "metrics")
+				cmd.Stdin = bytes.NewReader(text)
+				out, err := cmd.CombinedOutput()
+				var exit *exec.ExitError
+				if errors.As(err, &exit) {
+					t.Fatalf("promtool check metrics failed (%v):\n%s", err, out)
+				} else if err != nil {
+					t.Fatalf("run promtool: %v", err)
+				}
+				if len(bytes.TrimSpace(out)) != 0 {
+					t.Errorf("promtool check metrics reported:\n%s", out)
+				}
+			})
+		}
 	}
 }

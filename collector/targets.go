@@ -98,16 +98,45 @@ func histMode(s *probe.TargetSpec) string {
 	return s.Histogram.Mode
 }
 
-func (c *Collector) collectTargets(ch chan<- prometheus.Metric, s *probe.Snapshot) {
+// prepare starts a scrape of s: it looks up the entries of all targets,
+// orders them (c.ents, c.emitOrder), sums the RTT histograms of groups with
+// aggregation "group" (c.groupSeq) and drops cache entries that s no longer
+// uses. Both the Collector and the streaming encoder emit from its result.
+func (c *Collector) prepare(s *probe.Snapshot) {
 	c.gen++
-	a := &arena{}
-	now := s.Time
-	if now.IsZero() {
-		now = time.Now()
-	}
-	source := s.Source.Name
 	c.groupSeq = c.groupSeq[:0]
-	seen := c.order(s, source)
+	seen := c.order(s, s.Source.Name)
+	// Group sums in snapshot order, so that the floating-point sum does not
+	// depend on the emission order.
+	for i, e := range c.ents {
+		if e == nil || e.ds.err != nil {
+			continue
+		}
+		t := &s.Targets[i]
+		if mode := histMode(t.Spec); mode != probe.HistogramNone && t.Spec.Histogram.Aggregation == probe.AggregateGroup {
+			c.aggregate(e, t, mode)
+		}
+	}
+	c.sweep(seen)
+	for k, g := range c.groups {
+		if g.gen != c.gen {
+			delete(c.groups, k)
+		}
+	}
+}
+
+// scrapeTime is the time ongoing outages are measured up to.
+func scrapeTime(s *probe.Snapshot) time.Time {
+	if s.Time.IsZero() {
+		return time.Now()
+	}
+	return s.Time
+}
+
+func (c *Collector) collectTargets(ch chan<- prometheus.Metric, s *probe.Snapshot) {
+	c.prepare(s)
+	a := &arena{}
+	now := scrapeTime(s)
 	for _, i := range c.emitOrder {
 		t := &s.Targets[i]
 		e := c.ents[i]
@@ -158,25 +187,8 @@ func (c *Collector) collectTargets(ch chan<- prometheus.Metric, s *probe.Snapsho
 			}
 		}
 	}
-	// Group sums in snapshot order, so that the floating-point sum does not
-	// depend on the emission order.
-	for i, e := range c.ents {
-		if e == nil || e.ds.err != nil {
-			continue
-		}
-		t := &s.Targets[i]
-		if mode := histMode(t.Spec); mode != probe.HistogramNone && t.Spec.Histogram.Aggregation == probe.AggregateGroup {
-			c.aggregate(e, t, mode)
-		}
-	}
 	for _, g := range c.groupSeq {
 		ch <- c.groupHist(a, g)
-	}
-	c.sweep(seen)
-	for k, g := range c.groups {
-		if g.gen != c.gen {
-			delete(c.groups, k)
-		}
 	}
 }
 
@@ -243,6 +255,17 @@ func completedOutages(t *probe.TargetSnapshot) uint64 {
 	return max(n, t.OutageDurations[len(t.OutageDurations)-1])
 }
 
+// labelPairs returns the group's labels: source, group and the user labels
+// of the group's first target.
+func (g *groupAgg) labelPairs() []*dto.LabelPair {
+	if e := g.first; g.pairsFor != e {
+		names := []string{"source", "group"}
+		g.pairs = makePairs([]string{e.source, g.name}, names, e.spec.Labels)
+		g.pairsFor = e
+	}
+	return g.pairs
+}
+
 // rttHist builds the RTT histogram of one target in the given mode.
 func (c *Collector) rttHist(a *arena, d *prometheus.Desc, p []*dto.LabelPair, e *targetEntry, h *probe.Histogram, mode string) *histMetric {
 	m := a.hist(d, p, h.Count, h.Sum)
@@ -281,13 +304,7 @@ func (c *Collector) aggregate(e *targetEntry, t *probe.TargetSnapshot, mode stri
 // groupHist writes a group's summed RTT histogram, with the labels source,
 // group and the user labels of the group's first target.
 func (c *Collector) groupHist(a *arena, g *groupAgg) *histMetric {
-	e := g.first
-	if g.pairsFor != e {
-		names := []string{"source", "group"}
-		g.pairs = makePairs([]string{e.source, g.name}, names, e.spec.Labels)
-		g.pairsFor = e
-	}
-	m := a.hist(e.ds.groupRTT, g.pairs, g.count, g.sum)
+	m := a.hist(g.first.ds.groupRTT, g.labelPairs(), g.count, g.sum)
 	if g.mode == probe.HistogramClassic || g.mode == probe.HistogramBoth {
 		// a.classic copies the counts: g.classic is reused next scrape.
 		a.classic(m, g.bounds, g.classic)
