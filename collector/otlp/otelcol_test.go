@@ -11,11 +11,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
 
@@ -57,7 +57,7 @@ func freePort(t *testing.T) int {
 // exporter (detailed) whose output is captured.
 type otelcol struct {
 	cmd        *exec.Cmd
-	out        *logBuffer
+	out        *lab.SyncBuffer
 	grpc, http string
 	exited     chan struct{}
 }
@@ -65,7 +65,7 @@ type otelcol struct {
 func startOtelcol(t *testing.T) *otelcol {
 	t.Helper()
 	bin := otelcolBinary(t)
-	c := &otelcol{out: &logBuffer{}, exited: make(chan struct{})}
+	c := &otelcol{out: &lab.SyncBuffer{}, exited: make(chan struct{})}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ { // a free port may be taken meanwhile by a concurrent test
 		c.grpc = fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -93,7 +93,7 @@ service:
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		c.out = &logBuffer{}
+		c.out = &lab.SyncBuffer{}
 		c.exited = make(chan struct{})
 		c.cmd = exec.Command(bin, "--config=file:"+path)
 		c.cmd.Stdout, c.cmd.Stderr = c.out, c.out
@@ -230,23 +230,8 @@ func TestRealCollector(t *testing.T) {
 	if err := col.waitFor("itest-stop", 60*time.Second); err != nil {
 		t.Fatalf("periodic export did not arrive: %v", err)
 	}
-	var loops atomic.Int64
-	stop, loopDone := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(loopDone)
-		var s *probe.Snapshot
-		for i := 0; i < 10_000_000; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			s = src.Snapshot(s)
-			loops.Add(1)
-			time.Sleep(time.Millisecond)
-		}
-	}()
-	defer func() { close(stop); <-loopDone }()
+	loops, stopLoop := snapshotLoop(src)
+	defer stopLoop()
 
 	col.stop(t)
 	failedBefore := p.Stats().Failures

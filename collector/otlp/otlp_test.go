@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/icmp-exporter/icmp_exporter/config"
+	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
 
@@ -43,6 +44,30 @@ func startPusher(t *testing.T, cfg config.OTLP, src SnapshotSource, logger *slog
 		_ = p.Shutdown(ctx)
 	})
 	return p
+}
+
+// snapshotLoop takes a snapshot of src about every millisecond on a
+// goroutine of its own, as the engine side (/metrics scrapes) would while a
+// push runs, and counts the snapshots taken in loops. stop ends the loop and
+// waits for it; the loop is bounded (ten million snapshots) in any case.
+func snapshotLoop(src SnapshotSource) (loops *atomic.Int64, stop func()) {
+	loops = new(atomic.Int64)
+	quit, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		var s *probe.Snapshot
+		for i := 0; i < 10_000_000; i++ { // bounded
+			select {
+			case <-quit:
+				return
+			default:
+			}
+			s = src.Snapshot(s)
+			loops.Add(1)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	return loops, func() { close(quit); <-done }
 }
 
 func TestPushContent(t *testing.T) {
@@ -347,7 +372,7 @@ func TestCollectorDown(t *testing.T) {
 				endpoint = lis.Addr().String()
 				lis.Close() // nothing listens there now
 			}
-			logs := &logBuffer{}
+			logs := &lab.SyncBuffer{}
 			logger := slog.New(slog.NewTextHandler(logs, nil))
 			cfg := testConfig("grpc", endpoint)
 			cfg.Timeout = 1500 * time.Millisecond
@@ -355,24 +380,8 @@ func TestCollectorDown(t *testing.T) {
 			p := startPusher(t, cfg, src, logger)
 
 			// The engine side: a loop taking snapshots as /metrics would.
-			var loops atomic.Int64
-			stop := make(chan struct{})
-			loopDone := make(chan struct{})
-			go func() {
-				defer close(loopDone)
-				var s *probe.Snapshot
-				for i := 0; i < 10_000_000; i++ { // bounded
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					s = src.Snapshot(s)
-					loops.Add(1)
-					time.Sleep(time.Millisecond)
-				}
-			}()
-			defer func() { close(stop); <-loopDone }()
+			loops, stopLoop := snapshotLoop(src)
+			defer stopLoop()
 
 			for i := range 2 {
 				before := loops.Load()

@@ -1,7 +1,6 @@
 package otlp
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -384,24 +383,6 @@ func sortedKeys(m map[string][]*metricpb.Metric) []string {
 	}
 	sort.Strings(ks)
 	return ks
-}
-
-// logBuffer is a concurrency-safe buffer for slog output.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }

@@ -37,6 +37,12 @@
 // ICMPLAB_EXPORTER environment variable points it at a prebuilt binary
 // instead.
 //
+// # Test helpers
+//
+// WaitFor polls a condition until it holds or fails the test with its last
+// description; SyncBuffer collects the output of a process or logger that a
+// test reads while it is still being written.
+//
 // # Cleanup
 //
 // Everything a Lab creates (namespaces, nftables tables, processes) is removed

@@ -291,7 +291,7 @@ func (l *Lab) exec(ctx context.Context, ns, name string, args ...string) *exec.C
 // Proc is a process started by Lab.Start.
 type Proc struct {
 	Cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -328,7 +328,7 @@ func (p *Proc) Stop(grace time.Duration) error {
 func (l *Lab) Start(ctx context.Context, name string, args ...string) *Proc {
 	l.t.Helper()
 	c := l.Exec(ctx, name, args...)
-	p := &Proc{Cmd: c, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{Cmd: c, out: &SyncBuffer{}, done: make(chan struct{})}
 	c.Stdout, c.Stderr = p.out, p.out
 	if err := c.Start(); err != nil {
 		l.t.Fatalf("lab: start %s: %v", name, err)
@@ -476,22 +476,4 @@ func alive(rest string) bool {
 	}
 	cur, err := startTime(pid)
 	return err == nil && cur == st
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,7 +1,6 @@
 package promtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,10 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 )
 
 // Binary returns the path of a tool from Debian's prometheus packages
@@ -30,7 +30,7 @@ func Binary(t testing.TB, name string) string {
 	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
-	root, err := moduleRoot()
+	root, err := lab.ModuleRoot()
 	if err == nil {
 		p := filepath.Join(root, ".cache", "bin", name)
 		if _, err = os.Stat(p); err == nil {
@@ -42,25 +42,8 @@ func Binary(t testing.TB, name string) string {
 }
 
 // ModuleRoot returns the directory of the go.mod enclosing the working
-// directory (tests run in their package directory).
-func ModuleRoot() (string, error) { return moduleRoot() }
-
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find module root: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("find module root: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+// directory (tests run in their package directory). It is lab.ModuleRoot.
+func ModuleRoot() (string, error) { return lab.ModuleRoot() }
 
 // Options configure Start.
 type Options struct {
@@ -84,7 +67,7 @@ type Server struct {
 	URL    string
 	client *http.Client
 	cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *lab.SyncBuffer
 	done   chan struct{}
 	err    error
 }
@@ -146,7 +129,7 @@ func start(t testing.TB, bin string, command func(context.Context, string, ...st
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
-	s := &Server{URL: "http://" + addr, client: client, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	s := &Server{URL: "http://" + addr, client: client, cmd: cmd, out: &lab.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -426,21 +409,4 @@ func (s *Server) Targets(ctx context.Context) ([]ScrapeTarget, error) {
 func IsBadData(err error) bool {
 	var ae *APIError
 	return errors.As(err, &ae) && ae.ErrorType == "bad_data"
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

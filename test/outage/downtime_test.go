@@ -2,35 +2,15 @@ package outage
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 )
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // record is one line of `downtime --json`.
 type record struct {
@@ -61,7 +41,7 @@ func TestDowntimeCommand(t *testing.T) {
 	bin := lab.BuildExporter(t)
 	host := l.Addrs(7, false)[6]
 
-	var stdout, stderr syncBuffer
+	var stdout, stderr lab.SyncBuffer
 	name, args, _ := prioritized(t, bin)
 	cmd := l.Exec(ctx, name, append(args, "downtime", "--target", host.String(), "--interval", interval.String(),
 		"--timeout", timeout.String(), "--count", "1", "--max-wait", "60s", "--json")...)
