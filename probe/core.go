@@ -146,11 +146,17 @@ func (c *core) setIP(t *target, ip netip.Addr, now int64) {
 	}
 }
 
+// sendAhead is how early a probe may leave to share a send batch (one
+// wake-up and one sendmmsg) with probes due just after it. Its send time is
+// the real one, so RTTs and outage times are unaffected; only the phase
+// moves by at most this much.
+const sendAhead = int64(500 * time.Microsecond)
+
 // nextWake returns when the sender must run next (mono ns), or -1.
 func (c *core) nextWake() int64 {
 	next := int64(-1)
 	if len(c.sched) > 0 {
-		next = c.sched[0].due
+		next = c.sched[0].due - sendAhead
 	}
 	for i := range c.fifos {
 		f := &c.fifos[i]
@@ -172,7 +178,7 @@ func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []
 		c.tokens = min(c.tokens, float64(max(cap(pkts), 1)))
 		c.lastFill = now
 	}
-	for len(pkts) < cap(pkts) && len(c.sched) > 0 && c.sched[0].due <= now {
+	for len(pkts) < cap(pkts) && len(c.sched) > 0 && c.sched[0].due <= now+sendAhead {
 		if c.maxPPS > 0 && c.tokens < 1 {
 			break
 		}
@@ -185,7 +191,7 @@ func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []
 			t.due += n * iv
 		}
 		if len(pkts) == 0 {
-			c.noteLag(time.Duration(now-t.due), now)
+			c.noteLag(time.Duration(max(now-t.due, 0)), now)
 		}
 		t.due += iv
 		c.sched.fix(0)

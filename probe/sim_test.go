@@ -125,7 +125,7 @@ func TestSchedulerSpreadsTargetsEvenly(t *testing.T) {
 	}
 	per := map[netip.Addr]int{}
 	for _, r := range s.sends {
-		if r.at < int64(3*time.Second) {
+		if r.at < int64(3*time.Second)-sendAhead { // a probe may leave sendAhead early
 			per[r.dst]++
 		}
 	}
@@ -175,9 +175,9 @@ func TestSchedulerNoStarvationAt100k(t *testing.T) {
 	if total < 2*n-n/100 {
 		t.Fatalf("%d sends in 2 intervals, want about %d", total, 2*n)
 	}
-	for ms, c := range perMs[1:1999] {
+	for ms, c := range perMs[2:1999] { // the first step also takes what is due within sendAhead
 		if c < 90 || c > 110 {
-			t.Fatalf("ms %d: %d sends, want about 100 (evenly spread)", ms+1, c)
+			t.Fatalf("ms %d: %d sends, want about 100 (evenly spread)", ms+2, c)
 		}
 	}
 }
