@@ -3,8 +3,11 @@ package collector
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"runtime"
+	"runtime/metrics"
 	"testing"
+	"time"
 
 	"github.com/icmp-exporter/icmp_exporter/probe"
 	"github.com/prometheus/client_golang/prometheus"
@@ -142,4 +145,116 @@ func encodedSize(b *testing.B, mfs []*dto.MetricFamily, f expfmt.Format) (int, i
 		}
 	}
 	return buf.Len(), lines
+}
+
+// countWriter counts and discards what it is given, like a fast client.
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// heapPeak samples the heap in use (live and not yet swept objects) every
+// millisecond while a scrape runs; stop returns the largest value seen.
+// runtime/metrics is read without stopping the world.
+func heapPeak() (stop func() uint64) {
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() uint64 {
+		metrics.Read(sample)
+		return sample[0].Value.Uint64()
+	}
+	done := make(chan struct{})
+	result := make(chan uint64)
+	go func() {
+		peak := read()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				result <- max(peak, read())
+				return
+			case <-tick.C:
+				peak = max(peak, read())
+			}
+		}
+	}()
+	return func() uint64 { close(done); return <-result }
+}
+
+// BenchmarkScrape measures a whole /metrics body without HTTP: "stream" is
+// Collector.WriteMetrics (what the exporter serves), "registry" is
+// client_golang's path (Registry.Gather, then expfmt encoding of every
+// family, what promhttp does). Besides time, bytes and allocations it
+// reports allocs/target, the exposition size, and the heap the scrape adds:
+// peak heap in use during the scrape minus the heap in use before it, after
+// a GC (the snapshot and the label caches are in the baseline).
+func BenchmarkScrape(b *testing.B) {
+	formats := []struct {
+		name string
+		f    expfmt.Format
+	}{
+		{"text", expfmt.NewFormat(expfmt.TypeTextPlain)},
+		{"protobuf", expfmt.NewFormat(expfmt.TypeProtoDelim)},
+	}
+	for _, m := range benchModes {
+		for _, n := range benchSizes {
+			var snap *probe.Snapshot
+			for _, f := range formats {
+				for _, path := range []string{"stream", "registry"} {
+					b.Run(fmt.Sprintf("mode=%s/targets=%d/format=%s/path=%s", m.name, n, f.name, path), func(b *testing.B) {
+						if snap == nil {
+							snap = syntheticSnapshot(n, m.mode, m.agg, 42)
+						}
+						c := New(staticSource{snap}, Options{})
+						var scrape func(w io.Writer)
+						if path == "stream" {
+							scrape = func(w io.Writer) {
+								if err := c.WriteMetrics(w, f.f, nil); err != nil {
+									b.Fatal(err)
+								}
+							}
+						} else {
+							reg := prometheus.NewRegistry()
+							reg.MustRegister(c)
+							scrape = func(w io.Writer) {
+								mfs, err := reg.Gather()
+								if err != nil {
+									b.Fatal(err)
+								}
+								enc := expfmt.NewEncoder(w, f.f)
+								for _, mf := range mfs {
+									if err := enc.Encode(mf); err != nil {
+										b.Fatal(err)
+									}
+								}
+							}
+						}
+						var cw countWriter
+						scrape(&cw) // warm the label caches, as in steady state
+						runtime.GC()
+						var ms runtime.MemStats
+						runtime.ReadMemStats(&ms)
+						base := ms.HeapAlloc
+						b.ReportAllocs()
+						b.ResetTimer()
+						before := mallocs()
+						var peak uint64
+						for range b.N {
+							stop := heapPeak()
+							cw.n = 0
+							scrape(&cw)
+							peak = max(peak, stop())
+						}
+						b.StopTimer()
+						b.ReportMetric(float64(mallocs()-before)/float64(b.N)/float64(n), "allocs/target")
+						b.ReportMetric(float64(cw.n), "bytes_written")
+						b.ReportMetric(float64(peak-min(peak, base))/1e6, "scrape_heap_MB")
+					})
+				}
+			}
+			snap = nil
+		}
+	}
 }

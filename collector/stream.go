@@ -200,7 +200,7 @@ type histData struct {
 // seriesEncoder encodes the series of the current family.
 type seriesEncoder interface {
 	scalar(l labels, v float64)
-	hist(l labels, h *histData)
+	hist(l labels, h histData)
 }
 
 // familyEncoder writes one family: emit calls the seriesEncoder once per
@@ -236,7 +236,7 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 				if mode == probe.HistogramNative || mode == probe.HistogramBoth {
 					d.native, d.zero, d.offset, d.buckets = true, h.ZeroCount, h.Offset, h.Buckets
 				}
-				x.hist(labels{e: c.ents[i]}, &d)
+				x.hist(labels{e: c.ents[i]}, d)
 			}
 		}
 		for _, g := range c.groupSeq {
@@ -248,7 +248,7 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 			if g.mode == probe.HistogramNative || g.mode == probe.HistogramBoth {
 				d.native, d.zero, d.offset, d.buckets = true, g.zero, g.offset, g.dense
 			}
-			x.hist(labels{pairs: g.labelPairs()}, &d)
+			x.hist(labels{pairs: g.labelPairs()}, d)
 		}
 	case &famOutageDur:
 		for _, i := range c.emitOrder {
@@ -256,7 +256,7 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 			if t.OutagesTotal > 0 || len(t.Outages) > 0 {
 				d := histData{count: completedOutages(t), sum: t.OutageDurationSum,
 					bounds: c.outageBounds, cum: t.OutageDurations[:]}
-				x.hist(labels{e: c.ents[i]}, &d)
+				x.hist(labels{e: c.ents[i]}, d)
 			}
 		}
 	default:
@@ -411,7 +411,7 @@ func (x *textEncoder) scalar(l labels, v float64) {
 	x.st.sink.maybeFlush()
 }
 
-func (x *textEncoder) hist(l labels, h *histData) {
+func (x *textEncoder) hist(l labels, h histData) {
 	x.header()
 	b := x.st.sink.buf
 	infSeen := false
@@ -599,7 +599,7 @@ func (x *protoEncoder) scalar(l labels, v float64) {
 	x.metric(b)
 }
 
-func (x *protoEncoder) hist(l labels, h *histData) {
+func (x *protoEncoder) hist(l labels, h histData) {
 	st := x.st
 	hb := st.hbuf[:0]
 	hb = protowire.AppendTag(hb, fHistCount, protowire.VarintType)
