@@ -2,11 +2,13 @@ package app
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/exporter-toolkit/web"
 )
 
@@ -16,6 +18,11 @@ type WebOptions struct {
 	MetricsPath string
 	// Gatherer is scraped at MetricsPath.
 	Gatherer prometheus.Gatherer
+	// Stream, when set, writes the big families (per target, per group,
+	// engine) at MetricsPath after the Gatherer's, straight from the engine
+	// snapshot (collector.Collector.WriteMetrics). It must not be registered
+	// with Gatherer. See NewHandler for the formats.
+	Stream MetricsStreamer
 	// Registerer, when set, receives promhttp's own request metrics.
 	Registerer prometheus.Registerer
 	// Reload is called by POST /-/reload; nil answers 501.
@@ -28,6 +35,13 @@ type WebOptions struct {
 	Logger *slog.Logger
 }
 
+// MetricsStreamer is a collector that can also write its metrics itself:
+// *collector.Collector.
+type MetricsStreamer interface {
+	prometheus.Collector
+	WriteMetrics(w io.Writer, f expfmt.Format, include func(name string) bool) error
+}
+
 // NewHandler returns the exporter's HTTP handler:
 //
 //	/              landing page (unless MetricsPath is /)
@@ -35,6 +49,11 @@ type WebOptions struct {
 //	/-/healthy     200 while the process serves
 //	/-/ready       200 once the engine runs, 503 before
 //	/-/reload      POST: reload the configuration (200, or 500 with the error); other methods 405
+//
+// With WebOptions.Stream, MetricsPath offers delimited protobuf and the
+// text format (and protobuf text for debugging, through the registry); it
+// does not offer OpenMetrics, so scrapers that ask for it get the text
+// format. See metricsHandler.
 func NewHandler(o WebOptions) (http.Handler, error) {
 	if o.MetricsPath == "" {
 		o.MetricsPath = "/metrics"
@@ -43,11 +62,16 @@ func NewHandler(o WebOptions) (http.Handler, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
-	var metrics http.Handler = promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
-		ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),
-		ErrorHandling:     promhttp.ContinueOnError,
-		EnableOpenMetrics: true,
-	})
+	var metrics http.Handler
+	if o.Stream != nil {
+		metrics = newMetricsHandler(o.Gatherer, o.Stream, o.Logger)
+	} else {
+		metrics = promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
+			ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),
+			ErrorHandling:     promhttp.ContinueOnError,
+			EnableOpenMetrics: true,
+		})
+	}
 	if o.Registerer != nil {
 		metrics = promhttp.InstrumentMetricHandler(o.Registerer, metrics)
 	}
