@@ -93,8 +93,10 @@ func run() int {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 		reloadMetrics,
-		collector.New(engine, collector.Options{Logger: logger.With("component", "collector")}),
 	)
+	// The per-target families are streamed from the engine snapshot by the
+	// metrics handler (WebOptions.Stream), not gathered through reg.
+	targetMetrics := collector.New(engine, collector.Options{Logger: logger.With("component", "collector")})
 	if *shardFlag != "" {
 		reg.MustRegister(share.InfoCollector())
 	}
@@ -108,6 +110,7 @@ func run() int {
 	handler, err := app.NewHandler(app.WebOptions{
 		MetricsPath: *metricsPath,
 		Gatherer:    reg,
+		Stream:      targetMetrics,
 		Registerer:  reg,
 		Reload:      reloader.Reload,
 		Ready:       running.Load,
