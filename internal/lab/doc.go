@@ -37,6 +37,13 @@
 // ICMPLAB_EXPORTER environment variable points it at a prebuilt binary
 // instead.
 //
+// WriteConfig writes an exporter configuration file from an ExporterConfig;
+// Lab.StartExporter runs the exporter on it in the probe namespace (by
+// default on ExporterListen) and returns an Exporter, whose Scrape and
+// Metrics read /metrics through Lab.HTTPClient. Scrape, ParseMetrics and
+// ScrapeMetrics do the same for any URL and client; Label reads a label of a
+// parsed series.
+//
 // # Test helpers
 //
 // WaitFor polls a condition until it holds or fails the test with its last

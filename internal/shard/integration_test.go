@@ -3,16 +3,10 @@ package shard_test
 import (
 	"context"
 	"fmt"
-	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/icmp-exporter/icmp_exporter/config"
 	"github.com/icmp-exporter/icmp_exporter/internal/lab"
@@ -29,20 +23,12 @@ func TestThreeInstances(t *testing.T) {
 
 	v4 := l.Addrs(200, false)
 	v6 := l.Addrs(40, true)
-	var b strings.Builder
-	fmt.Fprintf(&b, "source:\n  name: shard-test\nengine:\n  datapath: auto\ndefaults:\n  interval: 500ms\n  timeout: 400ms\ngroups:\n")
-	fmt.Fprintf(&b, "  - name: v4\n    targets:\n")
-	for _, a := range v4 {
-		fmt.Fprintf(&b, "      - %q\n", a.String())
-	}
-	fmt.Fprintf(&b, "  - name: v6\n    targets:\n")
-	for _, a := range v6 {
-		fmt.Fprintf(&b, "      - %q\n", a.String())
-	}
-	cfgFile := filepath.Join(t.TempDir(), "config.yml")
-	if err := os.WriteFile(cfgFile, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgFile := lab.WriteConfig(t, lab.ExporterConfig{
+		Source:   "shard-test",
+		Datapath: "auto",
+		Defaults: lab.ConfigSettings{Interval: 500 * time.Millisecond, Timeout: 400 * time.Millisecond},
+		Groups:   []lab.ConfigGroup{{Name: "v4", Targets: v4}, {Name: "v6", Targets: v6}},
+	})
 	cfg, err := config.Load(cfgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -57,15 +43,14 @@ func TestThreeInstances(t *testing.T) {
 
 	const n = 3
 	ctx := t.Context()
-	addrs := make([]string, n)
-	procs := make([]*lab.Proc, n)
+	exps := make([]*lab.Exporter, n)
 	for i := range n {
-		addrs[i] = fmt.Sprintf("127.0.0.1:%d", 20427+i)
-		procs[i] = l.Start(ctx, bin,
-			"--config.file="+cfgFile,
-			fmt.Sprintf("--shard=%d/%d", i, n),
-			"--web.listen-address="+addrs[i],
-		)
+		exps[i] = l.StartExporter(ctx, lab.ExporterOptions{
+			Binary: bin,
+			Config: cfgFile,
+			Listen: fmt.Sprintf("127.0.0.1:%d", 20427+i),
+			Args:   []string{fmt.Sprintf("--shard=%d/%d", i, n)},
+		})
 	}
 
 	// want[target] = owning instance, computed as the exporter must.
@@ -80,42 +65,32 @@ func TestThreeInstances(t *testing.T) {
 		}
 	}
 
-	client := l.HTTPClient()
-	deadline := time.Now().Add(90 * time.Second)
-	var last string
-	for {
-		seen, problem := scrapeAll(ctx, t, client, addrs, procs, want)
-		if problem == "" {
-			t.Logf("%d targets, each sent to and answered by exactly its own instance of %d", len(seen), n)
-			return
-		}
-		last = problem
-		if time.Now().After(deadline) {
-			t.Fatalf("after 90s: %s", last)
-		}
-		time.Sleep(time.Second)
-	}
+	var seen map[string]int
+	lab.WaitFor(t, 90*time.Second, time.Second, "every target probed and answered by its own instance", func() (bool, string) {
+		var problem string
+		seen, problem = scrapeAll(ctx, t, exps, want)
+		return problem == "", problem
+	})
+	t.Logf("%d targets, each sent to and answered by exactly its own instance of %d", len(seen), n)
 }
 
 // scrapeAll scrapes every instance and returns a description of the first
 // thing that is not (yet) as it should be, or "".
-func scrapeAll(ctx context.Context, t *testing.T, client *http.Client, addrs []string, procs []*lab.Proc, want map[string]int) (map[string]int, string) {
+func scrapeAll(ctx context.Context, t *testing.T, exps []*lab.Exporter, want map[string]int) (map[string]int, string) {
 	t.Helper()
 	seen := map[string]int{} // target -> instance whose /metrics lists it
-	for i, addr := range addrs {
-		select {
-		case <-procs[i].Done():
-			t.Fatalf("instance %d exited: %v\n%s", i, procs[i].Err(), procs[i].Output())
-		default:
+	for i, x := range exps {
+		if err := x.Exited(); err != nil {
+			t.Fatalf("instance %d: %v", i, err)
 		}
-		mfs, err := scrape(ctx, client, "http://"+addr+"/metrics")
+		mfs, err := x.Metrics(ctx)
 		if err != nil {
 			return nil, fmt.Sprintf("instance %d: %v", i, err)
 		}
 		info := mfs["icmp_shard_info"]
 		if info == nil || len(info.GetMetric()) != 1 ||
-			label(info.GetMetric()[0], "shard") != fmt.Sprint(i) || label(info.GetMetric()[0], "shards") != fmt.Sprint(len(addrs)) {
-			t.Fatalf("instance %d: icmp_shard_info = %v, want shard=%d shards=%d", i, info, i, len(addrs))
+			lab.Label(info.GetMetric()[0], "shard") != fmt.Sprint(i) || lab.Label(info.GetMetric()[0], "shards") != fmt.Sprint(len(exps)) {
+			t.Fatalf("instance %d: icmp_shard_info = %v, want shard=%d shards=%d", i, info, i, len(exps))
 		}
 		sent := values(mfs["icmp_probes_sent_total"])
 		replies := values(mfs["icmp_replies_total"])
@@ -142,38 +117,11 @@ func scrapeAll(ctx context.Context, t *testing.T, client *http.Client, addrs []s
 	return seen, ""
 }
 
-func scrape(ctx context.Context, client *http.Client, url string) (map[string]*dto.MetricFamily, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "text/plain;version=0.0.4")
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(resp.Body)
-}
-
-func label(m *dto.Metric, name string) string {
-	for _, lp := range m.GetLabel() {
-		if lp.GetName() == name {
-			return lp.GetValue()
-		}
-	}
-	return ""
-}
-
 // values maps group/target to the counter's value.
 func values(mf *dto.MetricFamily) map[string]float64 {
 	out := map[string]float64{}
 	for _, m := range mf.GetMetric() {
-		out[label(m, "group")+"/"+label(m, "target")] = m.GetCounter().GetValue()
+		out[lab.Label(m, "group")+"/"+lab.Label(m, "target")] = m.GetCounter().GetValue()
 	}
 	return out
 }

@@ -33,23 +33,6 @@ func labTargets(addrs []netip.Addr, interval, timeout time.Duration) []probe.Tar
 	return ts
 }
 
-// waitFor polls cond every `every` until it reports true or timeout passes;
-// then it fails the test with cond's last description.
-func waitFor(t *testing.T, timeout, every time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %s: %s", what, timeout, desc)
-		}
-		time.Sleep(every)
-	}
-}
-
 // outageLog records the engine's OutageEvents by target name.
 type outageLog struct {
 	mu     sync.Mutex
@@ -144,7 +127,7 @@ func testEngineLab(t *testing.T, datapath string) {
 
 	var snap *probe.Snapshot
 	ok := t.Run("all up, no loss, plausible RTT", func(t *testing.T) {
-		waitFor(t, 60*time.Second, 200*time.Millisecond, "every target up", func() (bool, string) {
+		lab.WaitFor(t, 60*time.Second, 200*time.Millisecond, "every target up", func() (bool, string) {
 			snap = e.Snapshot(snap)
 			up := 0
 			for i := range snap.Targets {
@@ -219,7 +202,7 @@ func testEngineLab(t *testing.T, datapath string) {
 		}
 
 		rule := l.AddDrop(dropped)
-		waitFor(t, 30*time.Second, 50*time.Millisecond, "dropped targets down", func() (bool, string) {
+		lab.WaitFor(t, 30*time.Second, 50*time.Millisecond, "dropped targets down", func() (bool, string) {
 			down, wrong := countDown()
 			if len(wrong) > 0 {
 				t.Fatalf("targets down that were not dropped: %v", wrong)
@@ -227,7 +210,7 @@ func testEngineLab(t *testing.T, datapath string) {
 			return down == len(dropped), fmt.Sprintf("%d of %d dropped targets down", down, len(dropped))
 		})
 		w := rule.Remove()
-		waitFor(t, 30*time.Second, 50*time.Millisecond, "dropped targets up again", func() (bool, string) {
+		lab.WaitFor(t, 30*time.Second, 50*time.Millisecond, "dropped targets up again", func() (bool, string) {
 			down, wrong := countDown()
 			if len(wrong) > 0 {
 				t.Fatalf("targets down that were not dropped: %v", wrong)
@@ -285,7 +268,7 @@ func testEngineLab(t *testing.T, datapath string) {
 		l.DropWindow(targets, interval+interval/4)
 		time.Sleep(2 * interval)
 		rule := l.AddDrop(targets)
-		waitFor(t, 30*time.Second, 50*time.Millisecond, "watched targets down", func() (bool, string) {
+		lab.WaitFor(t, 30*time.Second, 50*time.Millisecond, "watched targets down", func() (bool, string) {
 			snap = e.Snapshot(snap)
 			down := 0
 			for i := range snap.Targets {
@@ -296,7 +279,7 @@ func testEngineLab(t *testing.T, datapath string) {
 			return down == len(targets), fmt.Sprintf("%d of %d down", down, len(targets))
 		})
 		rule.Remove()
-		waitFor(t, 30*time.Second, 50*time.Millisecond, "watched targets up", func() (bool, string) {
+		lab.WaitFor(t, 30*time.Second, 50*time.Millisecond, "watched targets up", func() (bool, string) {
 			snap = e.Snapshot(snap)
 			up := 0
 			for i := range snap.Targets {

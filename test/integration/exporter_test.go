@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -18,88 +16,23 @@ import (
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/internal/promtest"
 )
 
-// listenAddr is where the exporter listens inside the probe namespace (each
-// lab has its own loopback, so concurrent tests do not collide).
-const listenAddr = "127.0.0.1:10427"
-
-// exporter is the built binary running in a lab's probe namespace.
-type exporter struct {
-	bin    string
-	proc   *lab.Proc
-	client *http.Client
-	url    string
-}
-
-// writeConfig writes a config with one group "lab" probing addrs.
-func writeConfig(t *testing.T, addrs []netip.Addr, interval time.Duration) string {
-	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "source:\n  name: lab\nengine:\n  datapath: icmp\ndefaults:\n  interval: %s\n  timeout: 1s\n", interval)
-	b.WriteString("groups:\n  - name: lab\n    labels:\n      site: lab\n    targets:\n")
-	for _, a := range addrs {
-		fmt.Fprintf(&b, "      - %q\n", a.String())
-	}
-	path := filepath.Join(t.TempDir(), "config.yml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 // startExporter builds the exporter and runs it in the probe namespace on a
-// config probing addrs.
-func startExporter(t *testing.T, l *lab.Lab, addrs []netip.Addr, interval time.Duration) *exporter {
+// config with one group "lab" (label site=lab) probing addrs.
+func startExporter(t *testing.T, l *lab.Lab, addrs []netip.Addr, interval time.Duration) *lab.Exporter {
 	t.Helper()
-	bin := lab.BuildExporter(t)
-	cfg := writeConfig(t, addrs, interval)
-	p := l.Start(context.Background(), bin, "--config.file="+cfg, "--web.listen-address="+listenAddr)
-	return &exporter{bin: bin, proc: p, client: l.HTTPClient(), url: "http://" + listenAddr + "/metrics"}
-}
-
-// scrape fetches /metrics in the text format.
-func (x *exporter) scrape() ([]byte, error) {
-	select {
-	case <-x.proc.Done():
-		return nil, fmt.Errorf("exporter exited: %w; output:\n%s", x.proc.Err(), x.proc.Output())
-	default:
-	}
-	resp, err := x.client.Get(x.url)
-	if err != nil {
-		return nil, fmt.Errorf("scrape: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("scrape: read body: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape: %s: %s", resp.Status, body)
-	}
-	return body, nil
-}
-
-func parseMetrics(body []byte) (map[string]*dto.MetricFamily, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("parse scrape: %w", err)
-	}
-	return mfs, nil
-}
-
-func label(m *dto.Metric, name string) string {
-	for _, lp := range m.GetLabel() {
-		if lp.GetName() == name {
-			return lp.GetValue()
-		}
-	}
-	return ""
+	cfg := lab.WriteConfig(t, lab.ExporterConfig{
+		Source:   "lab",
+		Datapath: "icmp",
+		Defaults: lab.ConfigSettings{Interval: interval, Timeout: time.Second},
+		Groups: []lab.ConfigGroup{{Name: "lab", Targets: addrs,
+			ConfigSettings: lab.ConfigSettings{Labels: map[string]string{"site": "lab"}}}},
+	})
+	return l.StartExporter(context.Background(), lab.ExporterOptions{Config: cfg})
 }
 
 // upCount returns how many lab targets icmp_up reports as 1, and problems
@@ -111,8 +44,8 @@ func upCount(mfs map[string]*dto.MetricFamily, want map[string]bool) (up int, pr
 	}
 	seen := map[string]bool{}
 	for _, m := range mf.GetMetric() {
-		tg := label(m, "target")
-		if !want[tg] || seen[tg] || label(m, "ip") != tg || label(m, "group") != "lab" || label(m, "site") != "lab" {
+		tg := lab.Label(m, "target")
+		if !want[tg] || seen[tg] || lab.Label(m, "ip") != tg || lab.Label(m, "group") != "lab" || lab.Label(m, "site") != "lab" {
 			problems = append(problems, fmt.Sprintf("unexpected series %v", m.GetLabel()))
 			continue
 		}
@@ -126,26 +59,23 @@ func upCount(mfs map[string]*dto.MetricFamily, want map[string]bool) (up int, pr
 
 // waitAllUp scrapes until icmp_up is 1 for every address and returns the
 // last scrape.
-func (x *exporter) waitAllUp(t *testing.T, addrs []netip.Addr, timeout time.Duration) []byte {
+func waitAllUp(t *testing.T, x *lab.Exporter, addrs []netip.Addr, timeout time.Duration) []byte {
 	t.Helper()
 	want := make(map[string]bool, len(addrs))
 	for _, a := range addrs {
 		want[a.String()] = true
 	}
 	var body []byte
-	waitFor(t, timeout, 500*time.Millisecond, "icmp_up 1 for every target", func() (bool, string) {
+	lab.WaitFor(t, timeout, 500*time.Millisecond, "icmp_up 1 for every target", func() (bool, string) {
 		var err error
-		body, err = x.scrape()
+		body, err = x.Scrape(context.Background())
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "connection refused") {
-				return false, err.Error() // not listening yet
+			if e := x.Exited(); e != nil {
+				t.Fatal(e)
 			}
-			if strings.Contains(err.Error(), "exporter exited") {
-				t.Fatal(err)
-			}
-			return false, err.Error()
+			return false, err.Error() // not listening yet
 		}
-		mfs, err := parseMetrics(body)
+		mfs, err := lab.ParseMetrics(body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,37 +88,20 @@ func (x *exporter) waitAllUp(t *testing.T, addrs []netip.Addr, timeout time.Dura
 	return body
 }
 
-// promtool finds promtool on PATH or in the module's .cache/bin.
-func promtool(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("promtool"); err == nil {
-		return p
-	}
-	root, err := lab.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(root, ".cache", "bin", "promtool")
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("promtool not found on PATH or at %s (run scripts/deps.sh): %v", p, err)
-	}
-	return p
-}
-
 // TestExporterLab is issue 2 (c): the built exporter in the probe namespace
 // on a generated config of 1000 lab targets, scraped over HTTP: icmp_up is 1
 // for every target and `promtool check metrics` finds nothing on the live
 // scrape.
 func TestExporterLab(t *testing.T) {
 	l := lab.New(t, lab.Options{})
-	tool := promtool(t)
+	tool := promtest.Binary(t, "promtool")
 	addrs := append(l.Addrs(900, false), l.Addrs(100, true)...)
 	x := startExporter(t, l, addrs, 200*time.Millisecond)
-	body := x.waitAllUp(t, addrs, 90*time.Second)
+	body := waitAllUp(t, x, addrs, 90*time.Second)
 
 	// Let the counters move, then lint a fresh scrape.
 	time.Sleep(time.Second)
-	body, err := x.scrape()
+	body, err := x.Scrape(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +111,7 @@ func TestExporterLab(t *testing.T) {
 	if err != nil || len(bytes.TrimSpace(out)) != 0 {
 		t.Errorf("promtool check metrics on the live scrape (%d bytes): %v\n%s", len(body), err, out)
 	}
-	mfs, err := parseMetrics(body)
+	mfs, err := lab.ParseMetrics(body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,8 +130,8 @@ func TestExporterLab(t *testing.T) {
 	t.Run("outage of three targets in the exported metrics", func(t *testing.T) {
 		dropped := map[string]bool{addrs[3].String(): true, addrs[500].String(): true, addrs[950].String(): true}
 		w := l.DropWindow([]netip.Addr{addrs[3], addrs[500], addrs[950]}, 3*time.Second)
-		body := x.waitAllUp(t, addrs, time.Minute)
-		mfs, err := parseMetrics(body)
+		body := waitAllUp(t, x, addrs, time.Minute)
+		mfs, err := lab.ParseMetrics(body)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +142,7 @@ func TestExporterLab(t *testing.T) {
 				if m.GetCounter() != nil {
 					v = m.GetCounter().GetValue()
 				}
-				out[label(m, "target")] = v
+				out[lab.Label(m, "target")] = v
 			}
 			return out
 		}
@@ -303,10 +216,10 @@ func TestExporter10k(t *testing.T) {
 	addrs := l.Addrs(n, false)
 	x := startExporter(t, l, addrs, interval)
 	// `ip netns exec` execs the command: the PID becomes the exporter's.
-	pid := x.proc.Cmd.Process.Pid
-	waitFor(t, 30*time.Second, 50*time.Millisecond, "exporter exec'd", func() (bool, string) {
+	pid := x.Proc.Cmd.Process.Pid
+	lab.WaitFor(t, 30*time.Second, 50*time.Millisecond, "exporter exec'd", func() (bool, string) {
 		exe, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
-		return err == nil && filepath.Base(exe) == filepath.Base(x.bin), fmt.Sprintf("pid %d is %q (%v)", pid, exe, err)
+		return err == nil && filepath.Base(exe) == filepath.Base(x.Binary), fmt.Sprintf("pid %d is %q (%v)", pid, exe, err)
 	})
 	// Probing alone, before any scrape: ten rounds.
 	time.Sleep(10 * interval)
@@ -314,7 +227,7 @@ func TestExporter10k(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x.waitAllUp(t, addrs, 3*time.Minute)
+	waitAllUp(t, x, addrs, 3*time.Minute)
 
 	// One scrape, for its size, duration and CPU.
 	sc0, err := procCPU(pid)
@@ -322,7 +235,7 @@ func TestExporter10k(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	body, err := x.scrape()
+	body, err := x.Scrape(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +267,7 @@ func TestExporter10k(t *testing.T) {
 	threads, _ := procStatus(pid, "Threads")
 
 	// Still every target up after the window.
-	x.waitAllUp(t, addrs, time.Minute)
+	waitAllUp(t, x, addrs, time.Minute)
 
 	used := cpu1 - cpu0
 	rev, _ := exec.Command("git", "rev-parse", "--short", "HEAD").Output()

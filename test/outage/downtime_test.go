@@ -42,8 +42,9 @@ func TestDowntimeCommand(t *testing.T) {
 	host := l.Addrs(7, false)[6]
 
 	var stdout, stderr lab.SyncBuffer
-	name, args, _ := prioritized(t, bin)
-	cmd := l.Exec(ctx, name, append(args, "downtime", "--target", host.String(), "--interval", interval.String(),
+	wrapper, _ := prioritized(t)
+	argv := append(wrapper, bin, "downtime")
+	cmd := l.Exec(ctx, argv[0], append(argv[1:], "--target", host.String(), "--interval", interval.String(),
 		"--timeout", timeout.String(), "--count", "1", "--max-wait", "60s", "--json")...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -57,7 +58,7 @@ func TestDowntimeCommand(t *testing.T) {
 		}
 	})
 
-	waitFor(t, time.Minute, 20*time.Millisecond, "downtime says it is watching", func() (bool, string) {
+	lab.WaitFor(t, time.Minute, 20*time.Millisecond, "downtime says it is watching", func() (bool, string) {
 		select {
 		case err := <-done:
 			t.Fatalf("downtime exited before the outage: %v\nstderr: %s", err, stderr.String())

@@ -28,7 +28,7 @@ func TestExporterOutage(t *testing.T) {
 	// A neighbour that is never dropped: it must not see any outage.
 	addrs := l.Addrs(2, false)
 	host, other := addrs[0], addrs[1]
-	cfg := writeConfig(t, group{name: "lab", interval: interval, timeout: timeout, addrs: addrs})
+	cfg := writeConfig(t, interval, timeout, addrs)
 	x := startExporter(ctx, t, l, cfg)
 	x.waitAllUp(ctx, t, addrs, 2*time.Minute)
 	time.Sleep(time.Second) // steady probing before the drop
@@ -87,7 +87,7 @@ func TestExporterOutage(t *testing.T) {
 	w := r.Remove()
 
 	var after metrics
-	waitFor(t, time.Minute, 50*time.Millisecond, "host up again with a completed outage", func() (bool, string) {
+	lab.WaitFor(t, time.Minute, 50*time.Millisecond, "host up again with a completed outage", func() (bool, string) {
 		after = x.mustScrape(ctx, t)
 		o, err := after.lastOutage(host.String())
 		if err != nil {
@@ -123,7 +123,7 @@ func TestExporterOutage(t *testing.T) {
 	// The histogram holds that one completed outage.
 	var found bool
 	for _, s := range after["icmp_outage_duration_seconds"].GetMetric() {
-		if label(s, "target") != host.String() {
+		if lab.Label(s, "target") != host.String() {
 			continue
 		}
 		found = true

@@ -10,38 +10,14 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 )
-
-// listenAddr is where the exporter listens inside the probe namespace (each
-// lab has its own loopback, so concurrent tests do not collide).
-const listenAddr = "127.0.0.1:10427"
-
-// waitFor polls cond every `every` until it holds, failing the test after
-// timeout with cond's last description.
-func waitFor(t *testing.T, timeout, every time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %s: %s", what, timeout, desc)
-		}
-		time.Sleep(every)
-	}
-}
 
 // bounds is what the measurement of one outage made by a drop rule must
 // satisfy (see the package documentation).
@@ -113,100 +89,47 @@ func unixTime(v float64) time.Time {
 // secs converts float seconds to a duration.
 func secs(v float64) time.Duration { return time.Duration(math.Round(v * 1e9)) }
 
-// group is one group of a generated exporter config.
-type group struct {
-	name     string
-	interval time.Duration
-	timeout  time.Duration
-	addrs    []netip.Addr
-}
-
-// writeConfig writes an exporter config with the groups.
-func writeConfig(t *testing.T, groups ...group) string {
+// writeConfig writes an exporter config with one group "lab" that probes
+// addrs every interval with the icmp datapath, without histograms.
+func writeConfig(t *testing.T, interval, timeout time.Duration, addrs []netip.Addr) string {
 	t.Helper()
-	var b strings.Builder
-	b.WriteString("source:\n  name: lab\nengine:\n  datapath: icmp\ngroups:\n")
-	for _, g := range groups {
-		fmt.Fprintf(&b, "  - name: %s\n    interval: %s\n    timeout: %s\n    histogram:\n      mode: none\n    targets:\n",
-			g.name, g.interval, g.timeout)
-		for _, a := range g.addrs {
-			fmt.Fprintf(&b, "      - %q\n", a.String())
-		}
-	}
-	path := filepath.Join(t.TempDir(), "config.yml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	return lab.WriteConfig(t, lab.ExporterConfig{Source: "lab", Datapath: "icmp", Groups: []lab.ConfigGroup{{
+		Name: "lab", Targets: addrs,
+		ConfigSettings: lab.ConfigSettings{Interval: interval, Timeout: timeout, Histogram: "none"},
+	}}})
 }
 
-// prioritized returns the command that runs bin (the prober under test)
-// with real-time round-robin priority 10 (`chrt --rr 10`), or at nice -10
-// where the kernel refuses real-time scheduling (a cgroup without a
+// prioritized returns the command line prefix that runs the prober under
+// test with real-time round-robin priority 10 (`chrt --rr 10`), or at nice
+// -10 where the kernel refuses real-time scheduling (a cgroup without a
 // real-time budget). See "CPU priority" in the package documentation.
 // realtime reports which of the two it is.
-func prioritized(t *testing.T, bin string) (name string, args []string, realtime bool) {
+func prioritized(t *testing.T) (wrapper []string, realtime bool) {
 	t.Helper()
 	if out, err := exec.Command("chrt", "--rr", "10", "true").CombinedOutput(); err != nil {
 		t.Logf("chrt --rr 10 not possible here (%v: %s): running the prober at nice -10", err, bytes.TrimSpace(out))
-		return "nice", []string{"-n", "-10", bin}, false
+		return []string{"nice", "-n", "-10"}, false
 	}
-	return "chrt", []string{"--rr", "10", bin}, true
+	return []string{"chrt", "--rr", "10"}, true
 }
 
 // exporter is the built binary running in a lab's probe namespace.
 type exporter struct {
-	proc     *lab.Proc
-	client   *http.Client
-	base     string
+	*lab.Exporter
 	realtime bool // runs with real-time priority (see prioritized)
 }
 
 // startExporter runs the exporter in the probe namespace on cfg.
 func startExporter(ctx context.Context, t *testing.T, l *lab.Lab, cfg string) *exporter {
 	t.Helper()
-	bin := lab.BuildExporter(t)
-	name, args, rt := prioritized(t, bin)
-	p := l.Start(ctx, name, append(args, "--config.file="+cfg, "--web.listen-address="+listenAddr)...)
-	return &exporter{proc: p, client: l.HTTPClient(), base: "http://" + listenAddr, realtime: rt}
-}
-
-func (x *exporter) exited() error {
-	select {
-	case <-x.proc.Done():
-		return fmt.Errorf("exporter exited: %w; output:\n%s", x.proc.Err(), x.proc.Output())
-	default:
-		return nil
-	}
+	wrapper, rt := prioritized(t)
+	return &exporter{Exporter: l.StartExporter(ctx, lab.ExporterOptions{Config: cfg, Wrapper: wrapper}), realtime: rt}
 }
 
 // scrape fetches and parses /metrics.
 func (x *exporter) scrape(ctx context.Context) (metrics, error) {
-	if err := x.exited(); err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, x.base+"/metrics", nil)
-	if err != nil {
-		return nil, fmt.Errorf("scrape: %w", err)
-	}
-	resp, err := x.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("scrape: %w", err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("scrape: read body: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("scrape: %s: %s", resp.Status, body)
-	}
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	mfs, err := p.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("parse scrape: %w", err)
-	}
-	return metrics(mfs), nil
+	mfs, err := x.Metrics(ctx)
+	return metrics(mfs), err
 }
 
 // mustScrape scrapes or fails the test.
@@ -221,11 +144,11 @@ func (x *exporter) mustScrape(ctx context.Context, t *testing.T) metrics {
 
 // reload POSTs /-/reload.
 func (x *exporter) reload(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, x.base+"/-/reload", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, x.URL("/-/reload"), nil)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	resp, err := x.client.Do(req)
+	resp, err := x.Client.Do(req)
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
@@ -241,11 +164,11 @@ func (x *exporter) reload(ctx context.Context) error {
 func (x *exporter) waitAllUp(ctx context.Context, t *testing.T, addrs []netip.Addr, timeout time.Duration) metrics {
 	t.Helper()
 	var m metrics
-	waitFor(t, timeout, 250*time.Millisecond, "icmp_up 1 for every target", func() (bool, string) {
+	lab.WaitFor(t, timeout, 250*time.Millisecond, "icmp_up 1 for every target", func() (bool, string) {
 		var err error
 		m, err = x.scrape(ctx)
 		if err != nil {
-			if e := x.exited(); e != nil {
+			if e := x.Exited(); e != nil {
 				t.Fatal(e)
 			}
 			return false, err.Error()
@@ -272,7 +195,7 @@ func (m metrics) value(name, target string) (float64, bool) {
 		return 0, false
 	}
 	for _, s := range mf.GetMetric() {
-		if label(s, "target") != target {
+		if lab.Label(s, "target") != target {
 			continue
 		}
 		switch {
@@ -293,9 +216,9 @@ func (m metrics) byTarget(name string) map[string]float64 {
 	for _, s := range m[name].GetMetric() {
 		switch {
 		case s.Gauge != nil:
-			out[label(s, "target")] = s.GetGauge().GetValue()
+			out[lab.Label(s, "target")] = s.GetGauge().GetValue()
 		case s.Counter != nil:
-			out[label(s, "target")] = s.GetCounter().GetValue()
+			out[lab.Label(s, "target")] = s.GetCounter().GetValue()
 		}
 	}
 	return out
@@ -332,15 +255,6 @@ func (m metrics) lastOutage(target string) (lastOutage, error) {
 		return o, fmt.Errorf("target %s: no series %s", target, strings.Join(missing, ", "))
 	}
 	return o, nil
-}
-
-func label(m *dto.Metric, name string) string {
-	for _, lp := range m.GetLabel() {
-		if lp.GetName() == name {
-			return lp.GetValue()
-		}
-	}
-	return ""
 }
 
 // loadavg returns the first three fields of /proc/loadavg, for the logs.

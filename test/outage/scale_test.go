@@ -36,7 +36,7 @@ func TestExporterOutagesAtScale(t *testing.T) {
 	defer cancel()
 	l := lab.New(t, lab.Options{})
 	addrs := l.Addrs(n, false)
-	cfg := writeConfig(t, group{name: "lab", interval: interval, timeout: timeout, addrs: addrs})
+	cfg := writeConfig(t, interval, timeout, addrs)
 	x := startExporter(ctx, t, l, cfg)
 	x.waitAllUp(ctx, t, addrs, 3*time.Minute)
 	time.Sleep(2 * time.Second) // steady state before the baseline
@@ -81,7 +81,7 @@ func TestExporterOutagesAtScale(t *testing.T) {
 	// Few scrapes from here on: each costs the exporter CPU that the
 	// 50 000 probes/s need on a 2-core machine.
 	time.Sleep(time.Second)
-	waitFor(t, time.Minute, time.Second, "every dropped host up again with a completed outage", func() (bool, string) {
+	lab.WaitFor(t, time.Minute, time.Second, "every dropped host up again with a completed outage", func() (bool, string) {
 		m := x.mustScrape(ctx, t)
 		var waiting []string
 		for h := range dropped {

@@ -66,27 +66,17 @@ const (
 // with the addresses classic.
 func writeExporterConfig(t *testing.T, s source, core, classic []netip.Addr) string {
 	t.Helper()
-	var b strings.Builder
-	fmt.Fprintf(&b, "source:\n  name: %s\n  latitude: %g\n  longitude: %g\n", s.name, s.lat, s.lon)
-	b.WriteString("engine:\n  datapath: icmp\n")
-	b.WriteString("defaults:\n  interval: 250ms\n  timeout: 250ms\n  down_after: 3\n  up_after: 1\n")
-	b.WriteString("groups:\n")
+	g := lab.ConfigGroup{Name: "core", Targets: core}
 	if s.classic {
-		b.WriteString("  - name: classic\n    labels:\n      site: lab\n    histogram:\n      mode: classic\n    targets:\n")
-		for _, a := range classic {
-			fmt.Fprintf(&b, "      - %q\n", a.String())
-		}
-	} else {
-		b.WriteString("  - name: core\n    labels:\n      site: lab\n    targets:\n")
-		for _, a := range core {
-			fmt.Fprintf(&b, "      - %q\n", a.String())
-		}
+		g = lab.ConfigGroup{Name: "classic", Targets: classic, ConfigSettings: lab.ConfigSettings{Histogram: "classic"}}
 	}
-	path := filepath.Join(t.TempDir(), s.name+".yml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	g.Labels = map[string]string{"site": "lab"}
+	return lab.WriteConfig(t, lab.ExporterConfig{
+		Source: s.name, Latitude: s.lat, Longitude: s.lon,
+		Datapath: "icmp",
+		Defaults: lab.ConfigSettings{Interval: 250 * time.Millisecond, Timeout: 250 * time.Millisecond, DownAfter: 3, UpAfter: 1},
+		Groups:   []lab.ConfigGroup{g},
+	})
 }
 
 // writeRules copies the shipped rule file with the target-down threshold
@@ -132,23 +122,6 @@ scrape_configs:
 `, scrapeEvery, rules, strings.Join(targets, ", "))
 }
 
-// waitFor polls cond until it reports true; it fails the test with cond's
-// last description after timeout.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, desc := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not reached within %s: %s", what, timeout, desc)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
 func TestLive(t *testing.T) {
 	l := lab.New(t, lab.Options{})
 	bin := lab.BuildExporter(t)
@@ -158,7 +131,7 @@ func TestLive(t *testing.T) {
 
 	for _, s := range sources() {
 		cfg := writeExporterConfig(t, s, core, classic)
-		l.Start(context.Background(), bin, "--config.file="+cfg, "--web.listen-address="+s.addr)
+		l.StartExporter(context.Background(), lab.ExporterOptions{Binary: bin, Config: cfg, Listen: s.addr})
 	}
 	prom := promtest.Start(t, promtest.Options{
 		Config:  prometheusConfig(writeRules(t)),
@@ -188,7 +161,7 @@ func TestLive(t *testing.T) {
 	// Both exporters scraped, every target up from both sources, and enough
 	// samples for the rate windows.
 	want := float64(len(core)*len(coreSources()) + len(classic)*(len(sources())-len(coreSources())))
-	waitFor(t, 2*time.Minute, "every target up from its sources", func() (bool, string) {
+	lab.WaitFor(t, 2*time.Minute, 500*time.Millisecond, "every target up from its sources", func() (bool, string) {
 		n, _ := value(`count(icmp_up{job="icmp"})`)
 		up, _ := value(`sum(icmp_up{job="icmp"})`)
 		if n == want && up == want {
@@ -197,7 +170,7 @@ func TestLive(t *testing.T) {
 		ts, err := prom.Targets(ctx)
 		return false, fmt.Sprintf("%v of %v series, %v up; scrape targets %+v %v", n, want, up, ts, err)
 	})
-	waitFor(t, time.Minute, "native and classic RTT histograms with a full rate window", func() (bool, string) {
+	lab.WaitFor(t, time.Minute, 500*time.Millisecond, "native and classic RTT histograms with a full rate window", func() (bool, string) {
 		nat := query(`histogram_quantile(0.5, sum(rate(icmp_rtt_seconds{job="icmp"}[`+rateInterval+`])))`, time.Time{})
 		cls := query(`histogram_quantile(0.5, sum by (le) (rate(icmp_rtt_seconds_bucket{job="icmp",group="classic"}[`+rateInterval+`])))`, time.Time{})
 		ok := len(nat.Samples) == 1 && !math.IsNaN(nat.Samples[0].Value) && len(cls.Samples) == 1 && !math.IsNaN(cls.Samples[0].Value)
@@ -214,7 +187,7 @@ func TestLive(t *testing.T) {
 
 	// Outage: drop echo requests to one core host.
 	drop := l.AddDrop([]netip.Addr{dropped})
-	waitFor(t, 2*time.Minute, "ICMPTargetDown firing for "+dropped.String()+" from both core sources", func() (bool, string) {
+	lab.WaitFor(t, 2*time.Minute, 500*time.Millisecond, "ICMPTargetDown firing for "+dropped.String()+" from both core sources", func() (bool, string) {
 		fired := firing(alertsNamed(t, prom, ctx, "ICMPTargetDown"))
 		return len(fired) == len(coreSources()), describe(fired)
 	})
@@ -231,14 +204,14 @@ func TestLive(t *testing.T) {
 
 	// Recovery.
 	win := drop.Remove()
-	waitFor(t, 2*time.Minute, "ICMPTargetDown resolved", func() (bool, string) {
+	lab.WaitFor(t, 2*time.Minute, 500*time.Millisecond, "ICMPTargetDown resolved", func() (bool, string) {
 		a := alertsNamed(t, prom, ctx, "ICMPTargetDown")
 		return len(a) == 0, describe(a)
 	})
 	t.Logf("drop in force %s .. %s; alert resolved %s after removal", win.InsertedBy.Format(time.TimeOnly),
 		win.Deleted.Format(time.TimeOnly), time.Since(win.DeletedBy).Round(time.Millisecond))
 	// The outage must now be complete in the exporter's metrics.
-	waitFor(t, 30*time.Second, "completed outage exported", func() (bool, string) {
+	lab.WaitFor(t, 30*time.Second, 500*time.Millisecond, "completed outage exported", func() (bool, string) {
 		res := query(`icmp_last_outage_end_timestamp_seconds{job="icmp",target="`+dropped.String()+`"} > 0`, time.Time{})
 		return len(res.Samples) == len(coreSources()), fmt.Sprintf("%+v", res)
 	})
