@@ -2,11 +2,8 @@ package probe_test
 
 import (
 	"fmt"
-	"net/netip"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 	"github.com/icmp-exporter/icmp_exporter/probe"
@@ -35,13 +32,11 @@ func TestDatapathsInLab(t *testing.T) {
 			}
 			defer eng.Close()
 			const foreign = 200
-			if err := l.Do(func() error { return sendForeign(targets[:foreign]) }); err != nil {
+			if err := l.SendForeignEchoes(targets[:foreign]); err != nil {
 				t.Fatal(err)
 			}
-			deadline := time.Now().Add(60 * time.Second)
 			var snap *probe.Snapshot
-			for {
-				time.Sleep(200 * time.Millisecond)
+			lab.WaitFor(t, 60*time.Second, 200*time.Millisecond, "every target up with 5 replies", func() (bool, string) {
 				snap = eng.Snapshot(snap)
 				ok := 0
 				for _, ts := range snap.Targets {
@@ -49,13 +44,8 @@ func TestDatapathsInLab(t *testing.T) {
 						ok++
 					}
 				}
-				if ok == len(targets) {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d of %d targets up with 5 replies after 60s; engine %+v", ok, len(targets), snap.Engine)
-				}
-			}
+				return ok == len(targets), fmt.Sprintf("%d of %d targets up with 5 replies; engine %+v", ok, len(targets), snap.Engine)
+			})
 			var replies, lost uint64
 			for _, ts := range snap.Targets {
 				replies += ts.Replies
@@ -86,44 +76,4 @@ func TestDatapathsInLab(t *testing.T) {
 			}
 		})
 	}
-}
-
-// sendForeign sends one echo request with an id and payload not ours to
-// each address, as another ping program on the host would.
-func sendForeign(addrs []netip.Addr) error {
-	for _, v6 := range []bool{false, true} {
-		fam, proto, typ := unix.AF_INET, unix.IPPROTO_ICMP, byte(8)
-		if v6 {
-			fam, proto, typ = unix.AF_INET6, unix.IPPROTO_ICMPV6, 128
-		}
-		fd, err := unix.Socket(fam, unix.SOCK_RAW, proto)
-		if err != nil {
-			return fmt.Errorf("foreign socket: %w", err)
-		}
-		for i, a := range addrs {
-			if a.Is6() != v6 {
-				continue
-			}
-			msg := []byte{typ, 0, 0, 0, 0xfe, 0xed, 0, byte(i), 'n', 'o', 't', ' ', 'o', 'u', 'r', 's', '!', '!', '!', '!', '!', '!', '!', '!', '!', '!'}
-			if !v6 {
-				var s uint32
-				for j := 0; j < len(msg); j += 2 {
-					s += uint32(msg[j])<<8 | uint32(msg[j+1])
-				}
-				s = s&0xffff + s>>16
-				s = s&0xffff + s>>16
-				msg[2], msg[3] = byte(^s>>8), byte(^s)
-			}
-			var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: a.As4()}
-			if v6 {
-				sa = &unix.SockaddrInet6{Addr: a.As16()}
-			}
-			if err := unix.Sendto(fd, msg, 0, sa); err != nil {
-				unix.Close(fd)
-				return fmt.Errorf("foreign send to %s: %w", a, err)
-			}
-		}
-		unix.Close(fd)
-	}
-	return nil
 }

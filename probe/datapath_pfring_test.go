@@ -4,6 +4,7 @@ package probe
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -481,13 +482,11 @@ func TestPFRingDatapathOverPcap(t *testing.T) {
 		t.Errorf("Info = %+v", info)
 	}
 	const foreign = 100
-	if err := l.Do(func() error { return sendForeignEchoes(targets[:foreign]) }); err != nil {
+	if err := l.SendForeignEchoes(targets[:foreign]); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
 	var snap *Snapshot
-	for {
-		time.Sleep(200 * time.Millisecond)
+	lab.WaitFor(t, 60*time.Second, 200*time.Millisecond, "every target up with 5 replies", func() (bool, string) {
 		snap = eng.Snapshot(snap)
 		ok := 0
 		for _, ts := range snap.Targets {
@@ -495,13 +494,8 @@ func TestPFRingDatapathOverPcap(t *testing.T) {
 				ok++
 			}
 		}
-		if ok == len(targets) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d targets up with 5 replies after 60s; engine %+v", ok, len(targets), snap.Engine)
-		}
-	}
+		return ok == len(targets), fmt.Sprintf("%d of %d targets up with 5 replies; engine %+v", ok, len(targets), snap.Engine)
+	})
 	var replies, lost uint64
 	for _, ts := range snap.Targets {
 		replies += ts.Replies
@@ -524,35 +518,4 @@ func TestPFRingDatapathOverPcap(t *testing.T) {
 	if err := eng.Close(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// sendForeignEchoes sends one echo request with an id and payload not ours
-// to each address, as another ping program on the host would.
-func sendForeignEchoes(addrs []netip.Addr) error {
-	for _, a := range addrs {
-		fam, proto, msg := unix.AF_INET, unix.IPPROTO_ICMP, icmpMsg(8, 0xfeed)
-		var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: a.As4()}
-		if a.Is6() {
-			fam, proto, msg = unix.AF_INET6, unix.IPPROTO_ICMPV6, icmpMsg(128, 0xfeed)
-			sa = &unix.SockaddrInet6{Addr: a.As16()}
-		} else {
-			var s uint32
-			for j := 0; j < len(msg); j += 2 {
-				s += uint32(msg[j])<<8 | uint32(msg[j+1])
-			}
-			s = s&0xffff + s>>16
-			s = s&0xffff + s>>16
-			msg[2], msg[3] = byte(^s>>8), byte(^s)
-		}
-		fd, err := unix.Socket(fam, unix.SOCK_RAW|unix.SOCK_CLOEXEC, proto)
-		if err != nil {
-			return err
-		}
-		err = unix.Sendto(fd, msg, 0, sa)
-		unix.Close(fd)
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -22,7 +22,9 @@
 // with Lab.Do (sockets opened inside stay in the namespace), a process with
 // Lab.Exec or Lab.Start, and scrape it with Lab.HTTPClient. Lab.Addrs hands
 // out target addresses. DoTarget and ExecTarget do the same in the target
-// namespace (e.g. to watch its counters).
+// namespace (e.g. to watch its counters). SendForeignEchoes sends echo
+// requests of another ping program (ForeignEchoID) to target addresses, to
+// check that an engine ignores traffic that is not its own.
 //
 // # Loss and outages
 //
