@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -33,19 +32,14 @@ func parseVars() map[string]string {
 
 func load(t *testing.T) map[string]*promtest.Dashboard {
 	t.Helper()
-	files, err := filepath.Glob("*.json")
-	if err != nil || len(files) < 4 {
-		t.Fatalf("want the 4 dashboards, found %v (%v)", files, err)
+	ds, err := promtest.LoadDashboards(".")
+	if err != nil {
+		t.Fatal(err)
 	}
-	out := map[string]*promtest.Dashboard{}
-	for _, f := range files {
-		d, err := promtest.LoadDashboard(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[f] = d
+	if len(ds) < 4 {
+		t.Fatalf("want the 4 dashboards, found %d", len(ds))
 	}
-	return out
+	return ds
 }
 
 func TestRequiredDashboards(t *testing.T) {

@@ -18,7 +18,7 @@
 // # Rules and dashboards
 //
 // LoadRules reads a Prometheus rule file into its groups and rules;
-// LoadDashboard reads a Grafana dashboard and lists its panels, queries and
-// template variables; Expand substitutes template variables in a query the way
+// LoadDashboard reads a Grafana dashboard (LoadDashboards every one of a
+// directory) and lists its panels, queries and template variables; Expand substitutes template variables in a query the way
 // Grafana does before sending it to Prometheus.
 package promtest

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -161,6 +162,24 @@ func LoadDashboard(path string) (*Dashboard, error) {
 		return nil, fmt.Errorf("load dashboard %s: %w", path, err)
 	}
 	return &d, nil
+}
+
+// LoadDashboards reads every *.json file in dir with LoadDashboard and
+// returns the dashboards by file name (without the directory).
+func LoadDashboards(dir string) (map[string]*Dashboard, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("load dashboards in %s: %w", dir, err)
+	}
+	out := make(map[string]*Dashboard, len(files))
+	for _, f := range files {
+		d, err := LoadDashboard(f)
+		if err != nil {
+			return nil, err
+		}
+		out[filepath.Base(f)] = d
+	}
+	return out, nil
 }
 
 // AllPanels returns every panel, rows and the panels nested in them included.

@@ -2,9 +2,13 @@ package promtest
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 )
 
 func TestExpand(t *testing.T) {
@@ -110,5 +114,39 @@ func TestServer(t *testing.T) {
 				t.Errorf("Query(%q) = %+v, want one sample %v", tt.expr, res, tt.want)
 			}
 		})
+	}
+}
+
+func TestLoadDashboards(t *testing.T) {
+	root, err := lab.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "dashboards")
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards in %s: %v", dir, err)
+	}
+	ds, err := LoadDashboards(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != len(files) {
+		t.Errorf("%d dashboards, want %d", len(ds), len(files))
+	}
+	for _, f := range files {
+		if d := ds[filepath.Base(f)]; d == nil || len(d.AllPanels()) == 0 {
+			t.Errorf("%s: dashboard %v without panels", filepath.Base(f), d)
+		}
+	}
+	if _, err := LoadDashboards(t.TempDir()); err != nil {
+		t.Errorf("empty directory: %v", err)
+	}
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "broken.json"), []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadDashboards(bad); err == nil {
+		t.Error("a broken dashboard loaded without error")
 	}
 }

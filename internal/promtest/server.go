@@ -41,10 +41,6 @@ func Binary(t testing.TB, name string) string {
 	return ""
 }
 
-// ModuleRoot returns the directory of the go.mod enclosing the working
-// directory (tests run in their package directory). It is lab.ModuleRoot.
-func ModuleRoot() (string, error) { return lab.ModuleRoot() }
-
 // Options configure Start.
 type Options struct {
 	// Config is the prometheus.yml content. Paths in it (rule_files) must be absolute.

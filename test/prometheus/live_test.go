@@ -84,7 +84,7 @@ func writeExporterConfig(t *testing.T, s source, core, classic []netip.Addr) str
 // threshold, and short enough for a test.
 func writeRules(t *testing.T) string {
 	t.Helper()
-	root, err := promtest.ModuleRoot()
+	root, err := lab.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,23 +331,15 @@ func checkTargetDownAlert(t *testing.T, a promtest.Alert, dropped netip.Addr) {
 
 func loadDashboards(t *testing.T) map[string]*promtest.Dashboard {
 	t.Helper()
-	root, err := promtest.ModuleRoot()
+	root, err := lab.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	files, err := filepath.Glob(filepath.Join(root, "dashboards", "*.json"))
-	if err != nil || len(files) == 0 {
+	ds, err := promtest.LoadDashboards(filepath.Join(root, "dashboards"))
+	if err != nil || len(ds) == 0 {
 		t.Fatalf("no dashboards: %v", err)
 	}
-	out := map[string]*promtest.Dashboard{}
-	for _, f := range files {
-		d, err := promtest.LoadDashboard(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[filepath.Base(f)] = d
-	}
-	return out
+	return ds
 }
 
 // evaluation runs every dashboard query (and variable query) under several
