@@ -32,6 +32,16 @@
 // into them) until the exposition is encoded, possibly while the next scrape
 // already runs.
 //
+// # Streaming
+//
+// Collector.WriteMetrics is the path the exporter serves /metrics with: it
+// writes the same families as Collect in the text format or delimited
+// protobuf straight from the snapshot, one contiguous family at a time, with
+// each target's encoded labels cached across scrapes, so a scrape allocates
+// a few hundred objects whatever the number of targets (stream.go;
+// internal/app combines it with a registry for the other collectors).
+// Collect stays for library users who register the Collector.
+//
 // # Use
 //
 //	engine, err := probe.New(spec, probe.Options{Logger: logger})

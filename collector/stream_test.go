@@ -328,3 +328,57 @@ func (w *failWriter) Write(p []byte) (int, error) {
 	w.n += len(p)
 	return len(p), nil
 }
+
+// TestStreamConcurrent runs WriteMetrics and registry scrapes of one
+// Collector at the same time (under -race in CI): every body must still be
+// the full exposition.
+func TestStreamConcurrent(t *testing.T) {
+	src, rs := newFixture()
+	src.set(syntheticSnapshot(400, "", "", 12))
+	c := New(src, Options{Reload: rs})
+	text := expfmt.NewFormat(expfmt.TypeTextPlain)
+	want := sortedLines(gatherEncoded(t, New(src, Options{Reload: rs}), text))
+	errs := make(chan error, 8)
+	for w := range 4 {
+		go func() {
+			for range 3 {
+				var b []byte
+				if w%2 == 0 {
+					var buf bytes.Buffer
+					if err := c.WriteMetrics(&buf, text, nil); err != nil {
+						errs <- err
+						return
+					}
+					b = buf.Bytes()
+				} else {
+					reg := prometheus.NewRegistry()
+					reg.MustRegister(c)
+					mfs, err := reg.Gather()
+					if err != nil {
+						errs <- err
+						return
+					}
+					var buf bytes.Buffer
+					enc := expfmt.NewEncoder(&buf, text)
+					for _, mf := range mfs {
+						if err := enc.Encode(mf); err != nil {
+							errs <- err
+							return
+						}
+					}
+					b = buf.Bytes()
+				}
+				if !slices.Equal(sortedLines(b), want) {
+					errs <- errors.New("a concurrent scrape differs from the expected exposition")
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
