@@ -143,7 +143,9 @@ func run() int {
 	defer signal.Stop(hup)
 	go reloader.Run(ctx, hup)
 
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	// WriteTimeout bounds how long a client that stops reading can hold the
+	// scrape lock (a 100k-target scrape takes about a second).
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute}
 	served := make(chan error, 1)
 	go func() { served <- web.ListenAndServe(srv, webFlags, logger) }()
 

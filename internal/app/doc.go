@@ -14,5 +14,9 @@
 // # HTTP
 //
 // NewHandler serves the landing page, the metrics, /-/healthy, /-/ready and
-// /-/reload.
+// /-/reload. /metrics writes the small registry (build, process, Go, reload,
+// shard and OTLP metrics) through client_golang and then streams the
+// collector's per-target families straight from the engine snapshot
+// (WebOptions.Stream, collector.WriteMetrics), in text or delimited
+// protobuf, so a scrape of 100k targets never builds a million dto objects.
 package app
