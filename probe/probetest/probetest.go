@@ -24,7 +24,6 @@ type Network struct {
 	ch     chan probe.Received
 	closed chan struct{}
 	mu     sync.Mutex
-	timers []*time.Timer
 }
 
 var _ probe.Datapath = (*Network)(nil)
@@ -56,14 +55,12 @@ func (n *Network) Send(pkts []probe.Packet) (int, error) {
 			b[0] = 0
 		}
 		r := probe.Received{Src: p.Dst, Buf: b, V6: v6, TTL: 64, KernelStamp: now.Add(delay).UnixNano()}
-		n.mu.Lock()
-		n.timers = append(n.timers, time.AfterFunc(delay, func() {
+		time.AfterFunc(delay, func() { // after Close, the reply is dropped
 			select {
 			case n.ch <- r:
 			case <-n.closed:
 			}
-		}))
-		n.mu.Unlock()
+		})
 	}
 	return len(pkts), nil
 }
@@ -104,9 +101,6 @@ func (n *Network) Close() error {
 	case <-n.closed:
 	default:
 		close(n.closed)
-		for _, t := range n.timers {
-			t.Stop()
-		}
 	}
 	return nil
 }
