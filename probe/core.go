@@ -489,7 +489,7 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 	}
 	t.failRun++
 	if t.state == stateDown {
-		t.cur.ProbesLost++
+		t.out.cur.ProbesLost++
 		return
 	}
 	if t.failRun < t.spec.DownAfter {
@@ -497,14 +497,18 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 	}
 	t.state = stateDown
 	t.stateChange = t.failStart
-	t.outagesTotal++
-	t.cur = Outage{Start: c.wall(t.failStart), Ongoing: true, Resolution: t.spec.Interval, ProbesLost: uint64(t.failRun)}
+	if t.out == nil {
+		t.out = &outageState{}
+	}
+	o := t.out
+	o.total++
+	o.cur = Outage{Start: c.wall(t.failStart), Ongoing: true, Resolution: t.spec.Interval, ProbesLost: uint64(t.failRun)}
 	if c.logger != nil {
 		c.logger.Info("outage started", "group", t.spec.Group, "target", t.spec.Name, "ip", t.ip.String(),
-			"start", t.cur.Start, "resolution_seconds", t.spec.Interval.Seconds(), "probes_lost", t.cur.ProbesLost)
+			"start", o.cur.Start, "resolution_seconds", t.spec.Interval.Seconds(), "probes_lost", o.cur.ProbesLost)
 	}
 	if c.onOutage != nil {
-		c.onOutage(OutageEvent{Target: t.spec, Outage: t.cur})
+		c.onOutage(OutageEvent{Target: t.spec, Outage: o.cur})
 	}
 }
 
@@ -531,25 +535,30 @@ func (c *core) succeed(t *target, sendMono int64) {
 	if !wasDown {
 		return
 	}
-	o := t.cur
+	st := t.out
+	o := st.cur
 	o.End, o.Ongoing = c.wall(t.okStart), false
 	d := o.End.Sub(o.Start).Seconds()
 	for i, b := range OutageBuckets {
 		if d <= b {
-			t.outDur[i]++
+			st.dur[i]++
 			break
 		}
 	}
-	t.outDurSum += d
+	st.durSum += d
 	if keep := t.spec.OutageHistory; keep > 0 {
-		if len(t.history) < keep {
-			t.history = append(t.history, o)
+		if len(st.history) > keep { // a reload shortened the history: keep the newest
+			ordered := append(append([]Outage(nil), st.history[st.histNext:]...), st.history[:st.histNext]...)
+			st.history, st.histNext = ordered[len(ordered)-keep:], 0
+		}
+		if len(st.history) < keep {
+			st.history = append(st.history, o)
 		} else {
-			t.history[t.histNext] = o
-			t.histNext = (t.histNext + 1) % keep
+			st.history[st.histNext] = o
+			st.histNext = (st.histNext + 1) % keep
 		}
 	}
-	t.cur = Outage{}
+	st.cur = Outage{}
 	if c.logger != nil {
 		c.logger.Info("outage ended", "group", t.spec.Group, "target", t.spec.Name, "ip", t.ip.String(),
 			"start", o.Start, "end", o.End, "duration_seconds", d, "resolution_seconds", o.Resolution.Seconds(),

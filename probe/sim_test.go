@@ -514,3 +514,31 @@ func TestApplyWithProbesInFlight(t *testing.T) {
 		t.Errorf("spec not updated or state lost: %+v state %d", tg.spec.Labels, tg.state)
 	}
 }
+
+// TestOutageHistoryShrinkOnReload: a reload that keeps fewer outages keeps
+// the newest ones, oldest first.
+func TestOutageHistoryShrinkOnReload(t *testing.T) {
+	const iv = 10 * time.Millisecond
+	spec := simTarget("192.0.2.1", iv, 5*time.Millisecond)
+	spec.OutageHistory = 3
+	s := newSim(t, Spec{Targets: []TargetSpec{spec}})
+	s.step = int64(time.Millisecond)
+	// an outage of 50 ms starting every 200 ms
+	s.respond = func(_ netip.Addr, at int64) (time.Duration, bool) {
+		return time.Millisecond, at%int64(200*time.Millisecond) >= int64(50*time.Millisecond)
+	}
+	s.run(790 * time.Millisecond) // outages at 0, 200, 400, 600 ms: the ring holds 200, 400, 600
+	spec2 := spec
+	spec2.OutageHistory = 2
+	s.c.apply(&Spec{Targets: []TargetSpec{spec2}}, s.now)
+	s.run(990 * time.Millisecond) // one more outage at 800 ms
+	var snap TargetSnapshot
+	s.target("192.0.2.1").copyTo(&snap, s.c.epoch)
+	var starts []time.Duration
+	for _, o := range snap.Outages {
+		starts = append(starts, o.Start.Sub(s.c.epoch))
+	}
+	if want := []time.Duration{600 * time.Millisecond, 800 * time.Millisecond}; !slices.Equal(starts, want) || snap.OutagesTotal != 5 {
+		t.Fatalf("outage starts %v (total %d), want %v of 5", starts, snap.OutagesTotal, want)
+	}
+}

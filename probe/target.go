@@ -60,12 +60,19 @@ type target struct {
 	stateChange int64 // mono
 	lastFSMSend int64 // send time of the newest probe whose result drove the FSM
 
-	outagesTotal uint64
-	outDur       [len(OutageBuckets)]uint64 // non-cumulative
-	outDurSum    float64
-	history      []Outage // ring of completed outages, cap spec.OutageHistory
-	histNext     int
-	cur          Outage // ongoing outage while state == stateDown
+	// out is allocated at the target's first outage: most targets never
+	// have one, and it is a third of the per-target state.
+	out *outageState
+}
+
+// outageState is the outage record of a target that had an outage.
+type outageState struct {
+	total    uint64
+	dur      [len(OutageBuckets)]uint64 // non-cumulative
+	durSum   float64
+	history  []Outage // ring of completed outages, cap spec.OutageHistory
+	histNext int
+	cur      Outage // ongoing outage while state == stateDown
 }
 
 // windowSize is the in-flight window of a target: room for every probe in
@@ -154,19 +161,24 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
 	dst.Duplicates, dst.Skipped, dst.Errors, dst.DNSErrors = t.dups, t.skipped, t.errors, t.dnsErrors
 	dst.LastTTL, dst.LastRTT = t.lastTTL, time.Duration(t.lastRTT)
 	t.rtt.copyTo(&dst.RTT)
-	dst.OutagesTotal = t.outagesTotal
+	dst.Outages = dst.Outages[:0]
+	o := t.out
+	if o == nil {
+		dst.OutagesTotal, dst.OutageDurations, dst.OutageDurationSum = 0, [len(OutageBuckets)]uint64{}, 0
+		return
+	}
+	dst.OutagesTotal = o.total
 	var cum uint64
-	for i, c := range t.outDur {
+	for i, c := range o.dur {
 		cum += c
 		dst.OutageDurations[i] = cum
 	}
-	dst.OutageDurationSum = t.outDurSum
-	dst.Outages = dst.Outages[:0]
-	n := len(t.history)
+	dst.OutageDurationSum = o.durSum
+	n := len(o.history)
 	for i := range n {
-		dst.Outages = append(dst.Outages, t.history[(t.histNext+i)%n])
+		dst.Outages = append(dst.Outages, o.history[(o.histNext+i)%n])
 	}
 	if t.state == stateDown {
-		dst.Outages = append(dst.Outages, t.cur)
+		dst.Outages = append(dst.Outages, o.cur)
 	}
 }
