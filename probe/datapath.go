@@ -1,6 +1,9 @@
 package probe
 
-import "net/netip"
+import (
+	"net/netip"
+	"time"
+)
 
 // Datapath moves probe packets between the engine and the network. The
 // engine has one sender goroutine calling Send and one receiver goroutine
@@ -42,6 +45,10 @@ type DatapathInfo struct {
 	// Freezes reports how often a receive ring was full (afpacket); nil
 	// when the datapath has no ring.
 	Freezes func() uint64
+	// DeliveryDelay is how long a packet may wait inside the datapath
+	// before Recv can return it (afpacket: until the ring block retires).
+	// The engine declares probes lost only up to the idle moment minus it.
+	DeliveryDelay time.Duration
 }
 
 // Packet is one echo request to send. Buf holds the ICMP message (header

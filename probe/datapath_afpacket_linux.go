@@ -8,19 +8,20 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// Ring geometry: 256 blocks of 256 KiB (64 MiB). A block is handed to us
-// when full or after at most 4 ms, so replies are never held back long at
-// low rates; at low rates that uses one block per 4 ms, so 256 blocks give
-// the receiver about 1 s of slack before the ring freezes, and at 100k
-// replies/s (about 16 MB/s of frames) about 4 s.
+// Ring geometry: 512 blocks of 64 KiB (32 MiB, locked in memory). A block
+// is handed to us when full or after at most 4 ms. At low rates that uses
+// one block per 4 ms, so the receiver has 2 s of slack before the ring
+// freezes; at 100k probes/s (about 20 MB/s of request and reply frames)
+// about 1.6 s.
 const (
-	ringBlockSize = 256 << 10
-	ringBlocks    = 256
+	ringBlockSize = 64 << 10
+	ringBlocks    = 512
 	ringFrameSize = 2048
 	ringRetireMs  = 4
 	ringSnap      = 256 // bytes of each packet the filter keeps
@@ -71,7 +72,9 @@ func openAFPacket(es EngineSpec) (Datapath, error) {
 		return nil, err
 	}
 	d.info = DatapathInfo{Name: DatapathAFPacket, Mode: "tpacket_v3", ID4: tx.info.ID4, ID6: tx.info.ID6,
-		TimestampSource: TimestampKernelTXRX, Drops: d.drops.Load, Freezes: d.freezes.Load}
+		TimestampSource: TimestampKernelTXRX, Drops: d.drops.Load, Freezes: d.freezes.Load,
+		// Frames wait in the block the kernel is filling until it retires.
+		DeliveryDelay: ringRetireMs * time.Millisecond}
 	if err := d.attachFilter(); err != nil {
 		d.Close()
 		d.closeFDs()

@@ -94,8 +94,9 @@ func New(spec Spec, opts Options) (*Engine, error) {
 	e.c.apply(&e.spec, 0)
 	if h, ok := dp.(idleHooker); ok {
 		e.hooked = true
+		delay := int64(e.info.DeliveryDelay)
 		h.setIdleHook(func(blocking bool) {
-			now := e.mono(e.clock.Now())
+			now := e.mono(e.clock.Now()) - delay
 			if !blocking {
 				e.rxPending = now // published once this batch is processed
 				return
@@ -254,11 +255,15 @@ const maxExpiryDelay = int64(500 * time.Millisecond)
 // reply that arrived in time but was not yet read never becomes a loss.
 // Datapaths that do not report it use now.
 func (e *Engine) expiryHorizon(now int64) int64 {
-	if !e.hooked || e.rxBlocked.Load() {
-		// A receiver blocked in poll has processed everything that arrived
-		// before it blocked; a reply arriving after that and before a
-		// deadline that is already due came after timeout+grace: late anyway.
+	if !e.hooked {
 		return now
+	}
+	if e.rxBlocked.Load() {
+		// A receiver blocked in poll has processed everything that arrived
+		// before it blocked (less what the datapath may still hold back);
+		// a reply arriving after that and before a deadline that is already
+		// due came after timeout+grace: late anyway.
+		return now - int64(e.info.DeliveryDelay)
 	}
 	return min(now, max(e.rxDrained.Load(), now-maxExpiryDelay))
 }
