@@ -309,13 +309,12 @@ func (c *core) expire(now int64) {
 
 // handle processes one received packet at mono time now.
 func (c *core) handle(r *Received, now int64) {
-	c.stats.PacketsReceived++
 	src := r.Src.Unmap()
-	if r.TxStamp {
-		c.stats.PacketsReceived--
+	if r.TxStamp { // our own request seen leaving, not a received packet
 		c.txStamp(src, r)
 		return
 	}
+	c.stats.PacketsReceived++
 	if r.FromErrQueue {
 		et, ok := classifyError(r.ErrType, r.V6)
 		if !ok {
