@@ -215,7 +215,7 @@ func (e *Engine) sender() {
 			e.c.skipDue(now, skipBatch)
 		}
 		pkts, buf = e.c.collect(now, t.UnixNano(), pkts, buf[:0])
-		next := e.c.nextWake()
+		next, maxPPS := e.c.nextWake(), e.c.maxPPS
 		e.mu.Unlock()
 		if len(pkts) > 0 {
 			_, _ = e.dp.Send(pkts) // failures are marked per packet
@@ -232,8 +232,8 @@ func (e *Engine) sender() {
 			// Due but held back: a send by max_pps, or a deadline waiting
 			// for the receiver to catch up (expiryHorizon). Look again soon.
 			wait = time.Millisecond
-			if e.c.maxPPS > 0 {
-				wait = min(wait, time.Second/time.Duration(e.c.maxPPS))
+			if maxPPS > 0 {
+				wait = min(wait, time.Second/time.Duration(maxPPS))
 			}
 		}
 		timer.Reset(wait)
