@@ -15,7 +15,6 @@ type core struct {
 	id4, id6  uint16
 	serial    uint32
 	targets   []*target
-	byKey     map[string]*target
 	byAddr    map[netip.Addr]*target
 	sched     schedHeap
 	fifos     []timeoutFIFO
@@ -69,12 +68,14 @@ func (c *core) wall(mono int64) time.Time { return c.epoch.Add(time.Duration(mon
 // apply installs a new set of targets; targets with an unchanged Key keep
 // their state. now is the current mono time.
 func (c *core) apply(spec *Spec, now int64) {
-	if c.byKey == nil {
-		c.byKey = map[string]*target{}
+	if c.fifoIndex == nil {
 		c.fifoIndex = map[time.Duration]int{}
 	}
-	old := c.byKey
-	c.byKey = make(map[string]*target, len(spec.Targets))
+	// The key index exists only during a reload (100 bytes a target saved).
+	old := make(map[string]*target, len(c.targets))
+	for _, t := range c.targets {
+		old[t.spec.Key()] = t
+	}
 	c.targets = make([]*target, 0, len(spec.Targets)) // never reuse: Snapshot may hold the old slice
 	c.sched = c.sched[:0]
 	perInterval := map[time.Duration]int{}
@@ -93,7 +94,6 @@ func (c *core) apply(spec *Spec, now int64) {
 			t = newTarget(ts)
 			t.stateChange = now
 		}
-		c.byKey[k] = t
 		c.targets = append(c.targets, t)
 		if _, ok := c.fifoIndex[ts.Timeout]; !ok {
 			c.fifoIndex[ts.Timeout] = len(c.fifos)
