@@ -200,10 +200,7 @@ func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []
 		}
 		c.serial++
 		serial := c.serial
-		id := c.id4
-		if t.ip.Is6() {
-			id = c.id6
-		}
+		_, _, id := c.echoKind(t.ip.Is6())
 		start := len(buf)
 		buf = AppendEcho(buf, c.tagger, t.ip, id, serial, now, t.spec.PayloadSize)
 		pkts = append(pkts, Packet{Dst: t.ip, TTL: t.spec.TTL, TOS: t.spec.TOS, Buf: buf[start:len(buf):len(buf)]})
@@ -307,6 +304,15 @@ func (c *core) expire(now int64) {
 	}
 }
 
+// echoKind returns the echo request and reply types and our echo id for
+// one address family.
+func (c *core) echoKind(v6 bool) (request, reply byte, id uint16) {
+	if v6 {
+		return icmpv6Echo, icmpv6EchoReply, c.id6
+	}
+	return icmpv4Echo, icmpv4EchoReply, c.id4
+}
+
 // handle processes one received packet at mono time now.
 func (c *core) handle(r *Received, now int64) {
 	src := r.Src.Unmap()
@@ -328,10 +334,7 @@ func (c *core) handle(r *Received, now int64) {
 		c.stats.Invalid++
 		return
 	}
-	reply, id := byte(icmpv4EchoReply), c.id4
-	if r.V6 {
-		reply, id = icmpv6EchoReply, c.id6
-	}
+	_, reply, id := c.echoKind(r.V6)
 	if r.Buf[0] != reply {
 		et, dst, quoted, err := c.errp.parse(r.Buf, r.V6)
 		switch {
@@ -345,11 +348,7 @@ func (c *core) handle(r *Received, now int64) {
 		return
 	}
 	var e Echo
-	if err := ParseEcho(r.Buf, reply, &e); err != nil {
-		c.stats.Invalid++
-		return
-	}
-	if !e.Full {
+	if err := ParseEcho(r.Buf, reply, &e); err != nil || !e.Full {
 		c.stats.Invalid++
 		return
 	}
@@ -373,10 +372,7 @@ func (c *core) handle(r *Received, now int64) {
 
 // txStamp attaches a kernel transmit timestamp to the probe it belongs to.
 func (c *core) txStamp(dst netip.Addr, r *Received) {
-	request := byte(icmpv4Echo)
-	if r.V6 {
-		request = icmpv6Echo
-	}
+	request, _, _ := c.echoKind(r.V6)
 	var e Echo
 	if ParseEcho(r.Buf, request, &e) != nil || !e.Full {
 		return
@@ -434,11 +430,7 @@ func (c *core) reply(t *target, s *slot, r *Received, now int64) {
 }
 
 func (c *core) handleError(et ErrorType, dst netip.Addr, quoted []byte, v6 bool, now int64) {
-	request := byte(icmpv4Echo)
-	id := c.id4
-	if v6 {
-		request, id = icmpv6Echo, c.id6
-	}
+	request, _, id := c.echoKind(v6)
 	var e Echo
 	if err := ParseEcho(quoted, request, &e); err != nil || e.ID != id {
 		c.stats.Foreign++

@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -44,5 +43,3 @@ func errNoICMP(pingErr, rawErr error) error {
 		"    or securityContext.capabilities.add [NET_RAW]",
 		pingErr, rawErr)
 }
-
-var errClosed = errors.New("datapath closed")

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -108,7 +109,7 @@ func (t *target) respec(spec *TargetSpec) {
 	t.removed = false
 	t.nextSame = nil
 	t.heapIdx = -1
-	if spec.Histogram.Mode != old.Histogram.Mode || !floatsEqual(spec.Histogram.Buckets, old.Histogram.Buckets) {
+	if spec.Histogram.Mode != old.Histogram.Mode || !slices.Equal(spec.Histogram.Buckets, old.Histogram.Buckets) {
 		// bucket layout changed: classic counts restart, native buckets stay.
 		fresh := newHist(spec.Histogram)
 		fresh.count, fresh.sum, fresh.zero, fresh.offset, fresh.buckets = t.rtt.count, t.rtt.sum, t.rtt.zero, t.rtt.offset, t.rtt.buckets
@@ -128,18 +129,6 @@ func (t *target) respec(spec *TargetSpec) {
 	if spec.Host == "" {
 		t.ip = spec.Addr
 	}
-}
-
-func floatsEqual(a, b []float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func (t *target) findSlot(serial uint32) *slot {
