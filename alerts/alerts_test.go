@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/promtest"
+	"github.com/icmp-exporter/icmp_exporter/test/promtest"
 )
 
 const (

@@ -129,7 +129,7 @@ GO=$(command -v go || echo /usr/local/go/bin/go)
 version=$("$bin" --version 2>&1 | head -1)
 
 # ---- lab -----------------------------------------------------------------
-# Same topology as internal/lab, with a /15 so that 100k targets fit.
+# Same topology as test/lab, with a /15 so that 100k targets fit.
 log "building the lab: $P -> $T"
 PREFIX=10.210.0.0/15
 ipn() { ip -n "$1" "${@:2}"; }

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/promtest"
+	"github.com/icmp-exporter/icmp_exporter/test/promtest"
 	"gopkg.in/yaml.v3"
 )
 

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // checkCommandLine runs the built exporter with args plus --config.check,

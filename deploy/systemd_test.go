@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 const unitFile = "systemd/icmp_exporter.service"

@@ -1,3 +1,5 @@
+//go:build linux
+
 package probe_test
 
 import (
@@ -5,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // TestDatapathsInLab runs each datapath in a lab probe namespace against

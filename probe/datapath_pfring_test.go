@@ -19,11 +19,11 @@ import (
 	"github.com/google/gopacket/pcap"
 	"golang.org/x/sys/unix"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // These tests run where the pfring build tag compiles: in CI against the
-// stand-in libpfring of internal/pfringstub (every call fails as without
+// stand-in libpfring of test/pfringstub (every call fails as without
 // pf_ring.ko), on a PF_RING host against the real one. No test here captures
 // through PF_RING itself; the datapath's own code (filter, link-layer
 // decoding, direction, stamps, Close) runs over a fake ring and over a pcap

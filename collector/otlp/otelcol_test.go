@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // otelcolBinary finds the collector built by scripts/deps.d/40-otelcol.sh:

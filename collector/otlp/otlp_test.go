@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/icmp-exporter/icmp_exporter/config"
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // testConfig is a config with an interval long enough that only explicit

@@ -1,3 +1,5 @@
+//go:build linux
+
 package shard_test
 
 import (
@@ -9,8 +11,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/icmp-exporter/icmp_exporter/config"
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 	"github.com/icmp-exporter/icmp_exporter/internal/shard"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // TestThreeInstances runs three exporter processes with --shard=0/3, 1/3

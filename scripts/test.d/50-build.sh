@@ -5,7 +5,7 @@
 # The pfring build (cgo, libpfring) against the real PF_RING is compiled only
 # where PF_RING's headers and library are installed (they are not packaged by
 # Debian); everywhere else 55-pfring.sh compile-checks it against the
-# stand-in header and library of internal/pfringstub.
+# stand-in header and library of test/pfringstub.
 set -euo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -35,5 +35,5 @@ if echo '#include <pfring.h>' | cc -E -x c - -I/usr/local/include >/dev/null 2>&
     go build -tags pfring -trimpath -o "$tmp/icmp_exporter-pfring" .
   echo "pfring build (cgo, libpfring): ok"
 else
-  echo "pfring build (cgo, real libpfring): not compiled, PF_RING headers/library not installed (see Dockerfile.pfring; 55-pfring.sh checks it against internal/pfringstub)"
+  echo "pfring build (cgo, real libpfring): not compiled, PF_RING headers/library not installed (see Dockerfile.pfring; 55-pfring.sh checks it against test/pfringstub)"
 fi

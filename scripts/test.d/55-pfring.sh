@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The pfring datapath (build tag `pfring`, cgo), checked honestly without
 # PF_RING: pf_ring.ko cannot load on this machine and PF_RING is not packaged
-# by Debian. internal/pfringstub holds a header of the documented PF_RING API
+# by Debian. test/pfringstub holds a header of the documented PF_RING API
 # that gopacket/pfring and probe/datapath_pfring.go use, and a stand-in
 # libpfring.a whose pfring_open fails with EAFNOSUPPORT, as libpfring does
 # without pf_ring.ko. Against it this part
@@ -20,8 +20,8 @@ set -euo pipefail
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-internal/pfringstub/build.sh "$tmp/stub" >/dev/null
-export CGO_ENABLED=1 CGO_CFLAGS="-I$PWD/internal/pfringstub/include" CGO_LDFLAGS="-L$tmp/stub"
+test/pfringstub/build.sh "$tmp/stub" >/dev/null
+export CGO_ENABLED=1 CGO_CFLAGS="-I$PWD/test/pfringstub/include" CGO_LDFLAGS="-L$tmp/stub"
 
 go build -tags pfring ./...
 go vet -tags pfring ./probe

@@ -1,6 +1,6 @@
 // Package integration holds the end-to-end tests of issue 2: the probe
 // engine in process and the built exporter binary, both running in a
-// network-namespace lab (internal/lab) against thousands of targets that the
+// network-namespace lab (test/lab) against thousands of targets that the
 // kernel of the lab's target namespace answers.
 //
 // # Requirements

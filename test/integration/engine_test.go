@@ -1,3 +1,5 @@
+//go:build linux
+
 package integration
 
 import (
@@ -10,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
 	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // labTargets returns one TargetSpec per address, in group "lab".

@@ -1,3 +1,5 @@
+//go:build linux
+
 package integration
 
 import (
@@ -17,8 +19,8 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
-	"github.com/icmp-exporter/icmp_exporter/internal/promtest"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
+	"github.com/icmp-exporter/icmp_exporter/test/promtest"
 )
 
 // startExporter builds the exporter and runs it in the probe namespace on a

@@ -1,3 +1,5 @@
+//go:build linux
+
 package outage
 
 import (
@@ -7,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // TestExporterOutage: the exporter in the probe namespace probes one lab host

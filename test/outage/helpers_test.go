@@ -1,3 +1,5 @@
+//go:build linux
+
 package outage
 
 import (
@@ -16,7 +18,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // bounds is what the measurement of one outage made by a drop rule must

@@ -1,3 +1,5 @@
+//go:build linux
+
 package outage
 
 import (
@@ -10,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // TestExporterOutagesAtScale: the exporter probes 1 000 lab hosts every

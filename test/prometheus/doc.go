@@ -1,7 +1,7 @@
 // Package prometheus is the end-to-end test of the shipped alerts and
 // dashboards: Debian's Prometheus scrapes two icmp_exporter instances with
 // different sources that probe hosts of a network-namespace lab
-// (internal/lab), evaluates alerts/icmp_exporter.rules.yml, and answers every
+// (test/lab), evaluates alerts/icmp_exporter.rules.yml, and answers every
 // query of every dashboard. An nftables drop on one host must make
 // ICMPTargetDown fire in Prometheus' own rule evaluation and resolve after.
 //

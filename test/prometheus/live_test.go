@@ -1,3 +1,5 @@
+//go:build linux
+
 package prometheus_test
 
 import (
@@ -15,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
-	"github.com/icmp-exporter/icmp_exporter/internal/promtest"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
+	"github.com/icmp-exporter/icmp_exporter/test/promtest"
 )
 
 // source is one exporter instance of the test: its source setting, where it

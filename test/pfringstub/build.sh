@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the stand-in libpfring.a into DIR (default: a new temporary
 # directory) and prints the directory; its include/ holds pfring.h. Use:
-#   stub=$(internal/pfringstub/build.sh)
-#   CGO_CFLAGS="-I$PWD/internal/pfringstub/include" CGO_LDFLAGS="-L$stub" \
+#   stub=$(test/pfringstub/build.sh)
+#   CGO_CFLAGS="-I$PWD/test/pfringstub/include" CGO_LDFLAGS="-L$stub" \
 #     go build -tags pfring ./...
 # Only a static archive is built, so binaries linked against it need no
 # LD_LIBRARY_PATH (and cannot pick up a real libpfring.so by accident).

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 func TestExpand(t *testing.T) {

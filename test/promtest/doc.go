@@ -12,7 +12,7 @@
 // importing the Prometheus module.
 //
 // The server can run inside a network namespace: Options.Command builds the
-// process (e.g. internal/lab's Lab.Exec) and Options.Client reaches it (e.g.
+// process (e.g. test/lab's Lab.Exec) and Options.Client reaches it (e.g.
 // Lab.HTTPClient).
 //
 // # Rules and dashboards

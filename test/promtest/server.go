@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/icmp-exporter/icmp_exporter/internal/lab"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // Binary returns the path of a tool from Debian's prometheus packages
@@ -48,7 +48,7 @@ type Options struct {
 	// Port to listen on at 127.0.0.1; 0 picks a free port of the current
 	// network namespace (use a fixed one when Command enters another namespace).
 	Port int
-	// Command builds the process; nil means exec.CommandContext. internal/lab's
+	// Command builds the process; nil means exec.CommandContext. test/lab's
 	// Lab.Exec runs it inside the probe namespace.
 	Command func(ctx context.Context, name string, args ...string) *exec.Cmd
 	// Client reaches the server; nil means a client without proxy.
@@ -122,9 +122,7 @@ func start(t testing.TB, bin string, command func(context.Context, string, ...st
 	}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := command(ctx, bin, args...)
-	if cmd.SysProcAttr == nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	}
+	killWithParent(cmd)
 	s := &Server{URL: "http://" + addr, client: client, cmd: cmd, out: &lab.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.out, s.out
 	if err := cmd.Start(); err != nil {
