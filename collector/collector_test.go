@@ -207,22 +207,6 @@ func TestIPChangeRelabels(t *testing.T) {
 	}
 }
 
-func TestReservedUserLabelSkipsTarget(t *testing.T) {
-	src, _ := newFixture()
-	s := fixtureSnapshot()
-	bad := *s.Targets[0].Spec
-	bad.Labels = lbl("type", "x")
-	s.Targets[0].Spec = &bad
-	src.set(s)
-	text := string(gatherText(t, New(src, Options{})))
-	if strings.Contains(text, `target="10.0.0.1"`) {
-		t.Errorf("target with reserved user label was exported")
-	}
-	if !strings.Contains(text, `target="10.0.0.2"`) {
-		t.Errorf("other targets were not exported")
-	}
-}
-
 func TestConcurrentScrapes(t *testing.T) {
 	src, rs := newFixture()
 	c := New(src, Options{Reload: rs, BuildInfo: true})

@@ -16,16 +16,6 @@ import (
 // follow, sorted by name.
 var targetLabelNames = [...]string{"source", "group", "target", "ip"}
 
-// reservedLabel reports whether a user label would clash with a label this
-// package sets itself (or one the exposition formats reserve).
-func reservedLabel(name string) bool {
-	switch name {
-	case "source", "group", "target", "ip", "type", "le", "quantile":
-		return true
-	}
-	return strings.HasPrefix(name, "__")
-}
-
 // descSet holds the per-target descriptors for one set of user label names.
 type descSet struct {
 	err error // a user label name is reserved or invalid; targets are skipped
@@ -108,8 +98,8 @@ func (c *Collector) descSetFor(labels []probe.Label) *descSet {
 func newDescSet(labels []probe.Label) *descSet {
 	user := make([]string, 0, len(labels))
 	for i, l := range labels {
-		if reservedLabel(l.Name) {
-			return &descSet{err: fmt.Errorf("user label %q: name is reserved by the exporter", l.Name)}
+		if err := probe.CheckUserLabel(l.Name); err != nil {
+			return &descSet{err: fmt.Errorf("user label %q: %w", l.Name, err)}
 		}
 		if i > 0 && labels[i-1].Name >= l.Name {
 			return &descSet{err: fmt.Errorf("user label %q: labels must be sorted by name and unique", l.Name)}

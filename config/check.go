@@ -14,10 +14,6 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
 
-// ReservedLabels are label names the exporter sets itself; user labels
-// cannot use them.
-var ReservedLabels = []string{"source", "group", "target", "ip", "type", "le", "timestamp_source"}
-
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // Limits of engine settings (target settings use probe's limits).
@@ -198,10 +194,10 @@ func (c *checker) settings(s *Settings, path string) {
 		switch {
 		case !labelNameRE.MatchString(l.Name):
 			c.ps.add(l.Pos, lp, "%q is not a valid label name; want letters, digits and _, not starting with a digit", l.Name)
-		case strings.HasPrefix(l.Name, "__"):
-			c.ps.add(l.Pos, lp, "label names starting with __ are reserved by Prometheus")
-		case slices.Contains(ReservedLabels, l.Name):
-			c.ps.add(l.Pos, lp, "%q is set by the exporter; reserved are %s", l.Name, strings.Join(ReservedLabels, ", "))
+		default:
+			if err := probe.CheckUserLabel(l.Name); err != nil {
+				c.ps.add(l.Pos, lp, "%s", err)
+			}
 		}
 		if prev, dup := seen[l.Name]; dup {
 			c.ps.add(l.Pos, lp, "label listed twice (first at line %d)", prev.Line)

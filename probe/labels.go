@@ -1,0 +1,36 @@
+package probe
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// reservedLabelNames are the label names a user label cannot take: the
+// exporter sets them itself (source, group, target and ip on every
+// per-target series, type on icmp_errors_total, timestamp_source on engine
+// series) or the exposition formats reserve them (le on histogram buckets,
+// quantile on summaries).
+var reservedLabelNames = [...]string{"source", "group", "target", "ip", "type", "le", "quantile", "timestamp_source"}
+
+// ReservedLabelNames returns the label names CheckUserLabel refuses besides
+// those starting with "__", in a fixed order. The slice is a copy.
+func ReservedLabelNames() []string { return slices.Clone(reservedLabelNames[:]) }
+
+// CheckUserLabel returns an error saying why name cannot be the name of a
+// user label (TargetSpec.Labels), or nil: it is reserved by the exporter
+// (ReservedLabelNames) or by Prometheus (names starting with "__"). It does
+// not check the characters of name; the configuration file wants legacy
+// Prometheus names, library users may use any UTF-8 name.
+//
+// The configuration refuses such labels with the line they are on; the
+// collector skips targets that carry one (a Spec built without config).
+func CheckUserLabel(name string) error {
+	if strings.HasPrefix(name, "__") {
+		return fmt.Errorf("label names starting with __ are reserved by Prometheus")
+	}
+	if slices.Contains(reservedLabelNames[:], name) {
+		return fmt.Errorf("%q is set by the exporter; reserved are %s", name, strings.Join(reservedLabelNames[:], ", "))
+	}
+	return nil
+}
