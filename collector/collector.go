@@ -26,43 +26,9 @@ type Options struct {
 	// Logger receives configuration problems found while collecting (for
 	// example a user label that clashes with a built-in label). Nil discards.
 	Logger *slog.Logger
-	// Reload, when set, is the source of icmp_config_last_reload_successful
-	// and icmp_config_last_reload_success_timestamp_seconds; when nil those
-	// two metrics are not exposed.
-	Reload *ReloadState
 	// BuildInfo adds icmp_exporter_build_info (client_golang's version
 	// collector, fed by github.com/prometheus/common/version).
 	BuildInfo bool
-}
-
-// ReloadState records the outcome of configuration loads. It is safe for
-// concurrent use: the reload loop writes it, scrapes read it.
-type ReloadState struct {
-	mu          sync.Mutex
-	ok          bool
-	lastSuccess time.Time
-}
-
-// Succeeded records a successful load at time t.
-func (r *ReloadState) Succeeded(t time.Time) {
-	r.mu.Lock()
-	r.ok, r.lastSuccess = true, t
-	r.mu.Unlock()
-}
-
-// Failed records a failed load; the last success time is kept.
-func (r *ReloadState) Failed() {
-	r.mu.Lock()
-	r.ok = false
-	r.mu.Unlock()
-}
-
-// Get returns whether the last load succeeded and when the last successful
-// one happened (the zero time if none did).
-func (r *ReloadState) Get() (ok bool, lastSuccess time.Time) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.ok, r.lastSuccess
 }
 
 // Collector is a prometheus.Collector for one SnapshotSource. It is safe for
@@ -72,7 +38,6 @@ type Collector struct {
 	src    SnapshotSource
 	info   func() probe.DatapathInfo
 	logger *slog.Logger
-	reload *ReloadState
 	build  prometheus.Collector
 
 	// Engine-level descriptors, built once.
@@ -80,7 +45,6 @@ type Collector struct {
 	pktSent, pktRecv, foreign, invalid, sendErrors *prometheus.Desc
 	kernelDrops, ringFreezes, skipped, repliesByTS *prometheus.Desc
 	scheduleLag, targets                           *prometheus.Desc
-	reloadOK, reloadTime                           *prometheus.Desc
 
 	// Immutable values that the written metrics point to; never written
 	// after New.
@@ -108,7 +72,6 @@ func New(src SnapshotSource, opts Options) *Collector {
 	c := &Collector{
 		src:           src,
 		logger:        opts.Logger,
-		reload:        opts.Reload,
 		schema:        probe.NativeSchema,
 		zeroThreshold: probe.NativeZeroThreshold,
 		outageBounds:  append([]float64(nil), probe.OutageBuckets[:]...),
@@ -144,8 +107,6 @@ func New(src SnapshotSource, opts Options) *Collector {
 	c.repliesByTS = d("icmp_engine_replies_total", "Replies by the timestamp source their RTT was computed from.", "timestamp_source")
 	c.scheduleLag = d("icmp_engine_schedule_lag_seconds", "Largest delay of a send batch behind its schedule over the last 5 to 10 seconds.")
 	c.targets = d("icmp_engine_targets", "Targets the engine probes.")
-	c.reloadOK = d("icmp_config_last_reload_successful", "Whether the last configuration load succeeded (1) or failed (0).")
-	c.reloadTime = d("icmp_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration load.")
 	return c
 }
 
@@ -161,21 +122,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if c.build != nil {
 		c.build.Collect(ch)
 	}
-	c.collectReload(ch)
 	if c.snap == nil {
 		return
 	}
 	c.collectEngine(ch, c.snap)
 	c.collectTargets(ch, c.snap)
-}
-
-func (c *Collector) collectReload(ch chan<- prometheus.Metric) {
-	if c.reload == nil {
-		return
-	}
-	ok, last := c.reload.Get()
-	ch <- prometheus.MustNewConstMetric(c.reloadOK, prometheus.GaugeValue, boolFloat(ok))
-	ch <- prometheus.MustNewConstMetric(c.reloadTime, prometheus.GaugeValue, unixSeconds(last))
 }
 
 func (c *Collector) collectEngine(ch chan<- prometheus.Metric, s *probe.Snapshot) {

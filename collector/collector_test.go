@@ -40,8 +40,8 @@ func gatherText(t testing.TB, c prometheus.Collector) []byte {
 }
 
 func TestGolden(t *testing.T) {
-	src, rs := newFixture()
-	c := New(src, Options{Reload: rs})
+	src := newFixture()
+	c := New(src, Options{})
 	if *update {
 		if err := os.WriteFile(goldenPath, gatherText(t, c), 0o644); err != nil {
 			t.Fatal(err)
@@ -67,8 +67,8 @@ func TestGolden(t *testing.T) {
 // TestGoldenCases checks single facts of the exposition that the golden file
 // holds, so that a careless -update cannot hide a regression.
 func TestGoldenCases(t *testing.T) {
-	src, rs := newFixture()
-	text := string(gatherText(t, New(src, Options{Reload: rs})))
+	src := newFixture()
+	text := string(gatherText(t, New(src, Options{})))
 	tests := []struct {
 		name     string
 		want     []string
@@ -146,8 +146,6 @@ func TestGoldenCases(t *testing.T) {
 				`icmp_engine_replies_total{timestamp_source="userspace"} 17`,
 				`icmp_engine_schedule_lag_seconds 0.0015`,
 				`icmp_engine_targets 9`,
-				`icmp_config_last_reload_successful 1`,
-				`icmp_config_last_reload_success_timestamp_seconds 1.7723664e+09`,
 			},
 		},
 	}
@@ -167,18 +165,15 @@ func TestGoldenCases(t *testing.T) {
 	}
 }
 
-func TestReloadAndSourceChange(t *testing.T) {
-	src, rs := newFixture()
-	c := New(src, Options{Reload: rs})
-	rs.Failed()
+func TestSourceChange(t *testing.T) {
+	src := newFixture()
+	c := New(src, Options{})
 	s := fixtureSnapshot()
 	s.Source = probe.Source{Name: "ams1"}
 	s.Targets = s.Targets[:1]
 	src.set(s)
 	text := string(gatherText(t, c))
 	for _, w := range []string{
-		"icmp_config_last_reload_successful 0\n",
-		"icmp_config_last_reload_success_timestamp_seconds 1.7723664e+09\n",
 		`icmp_source_info{latitude="",longitude="",source="ams1"} 1` + "\n",
 		`icmp_up{group="core",ip="10.0.0.1",site="fra",source="ams1",target="10.0.0.1"} 1` + "\n",
 	} {
@@ -195,8 +190,8 @@ func TestReloadAndSourceChange(t *testing.T) {
 }
 
 func TestIPChangeRelabels(t *testing.T) {
-	src, rs := newFixture()
-	c := New(src, Options{Reload: rs})
+	src := newFixture()
+	c := New(src, Options{})
 	gatherText(t, c)
 	s := fixtureSnapshot()
 	s.Targets[3].IP = s.Targets[3].IP.Prev() // www.example.test moved
@@ -208,8 +203,8 @@ func TestIPChangeRelabels(t *testing.T) {
 }
 
 func TestConcurrentScrapes(t *testing.T) {
-	src, rs := newFixture()
-	c := New(src, Options{Reload: rs, BuildInfo: true})
+	src := newFixture()
+	c := New(src, Options{BuildInfo: true})
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
 	// encode gathers and encodes in both formats; the protobuf encoding

@@ -46,11 +46,9 @@
 //
 //	engine, err := probe.New(spec, probe.Options{Logger: logger})
 //	...
-//	reload := &collector.ReloadState{}
-//	reload.Succeeded(time.Now()) // and on every reload: Succeeded or Failed
 //	reg := prometheus.NewRegistry()
 //	reg.MustRegister(collector.New(engine, collector.Options{
-//		Logger: logger, Reload: reload, BuildInfo: true,
+//		Logger: logger, BuildInfo: true,
 //	}))
 //
 // # Registration
@@ -59,6 +57,7 @@
 // are only known from the running configuration, so the Collector is an
 // unchecked collector: Describe sends nothing. Register it once per registry.
 //
-// icmp_shard_info comes from internal/shard (Shard.InfoCollector), not from
-// this package.
+// icmp_shard_info comes from internal/shard (Shard.InfoCollector) and the
+// icmp_config_* reload metrics from internal/app (ReloadMetrics), not from
+// this package: they describe the exporter process, not the engine.
 package collector

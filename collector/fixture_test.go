@@ -189,10 +189,7 @@ func fixtureSnapshot() *probe.Snapshot {
 	}
 }
 
-func newFixture() (*fakeSource, *ReloadState) {
-	src := &fakeSource{snap: fixtureSnapshot(), info: probe.DatapathInfo{
+func newFixture() *fakeSource {
+	return &fakeSource{snap: fixtureSnapshot(), info: probe.DatapathInfo{
 		Name: "icmp", Mode: "raw", TimestampSource: probe.TimestampKernelRX}}
-	rs := &ReloadState{}
-	rs.Succeeded(t0)
-	return src, rs
 }

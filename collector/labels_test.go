@@ -119,7 +119,7 @@ func TestReservedNamesCoverExposition(t *testing.T) {
 			user[l.Name] = true
 		}
 	}
-	src, _ := newFixture()
+	src := newFixture()
 	seen := map[string]bool{}
 	for _, mf := range gatherProto(t, New(src, Options{})) {
 		for _, m := range mf.Metric {

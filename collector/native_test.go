@@ -106,7 +106,7 @@ func TestNativeHistogramDTO(t *testing.T) {
 			deltas: []int64{1, -1, 7, 4},
 		},
 	}
-	src, _ := newFixture()
+	src := newFixture()
 	c := New(src, Options{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,7 +158,7 @@ func TestNativeHistogramDTO(t *testing.T) {
 }
 
 func TestClassicOnlyHasNoNativeFields(t *testing.T) {
-	src, _ := newFixture()
+	src := newFixture()
 	h := findHist(t, New(src, Options{}), "group=lan")
 	if h.Schema != nil || h.ZeroThreshold != nil || len(h.GetPositiveSpan()) != 0 {
 		t.Errorf("classic-only histogram carries native fields: %v", h)
@@ -169,7 +169,7 @@ func TestClassicOnlyHasNoNativeFields(t *testing.T) {
 }
 
 func TestNativeEmptyHistogram(t *testing.T) {
-	src, _ := newFixture()
+	src := newFixture()
 	s := fixtureSnapshot()
 	s.Targets[0].RTT = probe.Histogram{}
 	src.set(s)

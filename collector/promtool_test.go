@@ -45,9 +45,9 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	for _, tt := range tests {
 		for _, path := range []string{"registry", "stream"} {
 			t.Run(tt.name+"/"+path, func(t *testing.T) {
-				src, rs := newFixture()
+				src := newFixture()
 				src.set(tt.snap)
-				c := New(src, Options{Reload: rs, BuildInfo: true})
+				c := New(src, Options{BuildInfo: true})
 				var text []byte
 				if path == "stream" {
 					text = streamEncoded(t, c, expfmt.NewFormat(expfmt.TypeTextPlain))

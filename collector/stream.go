@@ -36,7 +36,7 @@ const flushAt = 64 << 10
 // streamState is the reusable state of the streaming encoder, guarded by
 // Collector.mu.
 type streamState struct {
-	small   *prometheus.Registry // build info, reload and engine metrics
+	small   *prometheus.Registry // build info and engine metrics
 	sink    sink
 	scratch []byte // one Metric message (protobuf)
 	hbuf    []byte // one Histogram message (protobuf)
@@ -77,7 +77,7 @@ func (s *sink) flush() {
 }
 
 // smallCollector sends the Collector's metrics that are not per target
-// (build info, reload state, engine) from the snapshot the running
+// (build info, engine) from the snapshot the running
 // WriteMetrics took; it runs while WriteMetrics holds Collector.mu.
 type smallCollector struct{ c *Collector }
 
@@ -88,7 +88,6 @@ func (s smallCollector) Collect(ch chan<- prometheus.Metric) {
 	if c.build != nil {
 		c.build.Collect(ch)
 	}
-	c.collectReload(ch)
 	if c.snap != nil {
 		c.collectEngine(ch, c.snap)
 	}
@@ -108,7 +107,7 @@ func (s smallCollector) Collect(ch chan<- prometheus.Metric) {
 // WriteMetrics) are serialised while they run, including the time w takes
 // to accept the data: a slow reader delays other scrapes. w receives writes
 // of about 64 KiB; WriteMetrics stops writing after w's first error and
-// returns it. An error of the small families (build info, reload and engine
+// returns it. An error of the small families (build info and engine
 // metrics, gathered through client_golang) is returned too, after the rest
 // was written.
 func (c *Collector) WriteMetrics(w io.Writer, f expfmt.Format, include func(name string) bool) error {

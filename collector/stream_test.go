@@ -170,9 +170,9 @@ func TestStreamMatchesRegistry(t *testing.T) {
 	for _, tt := range streamCases() {
 		for _, ff := range streamFormats {
 			t.Run(tt.name+"/"+ff.name, func(t *testing.T) {
-				src, rs := newFixture()
+				src := newFixture()
 				src.set(tt.snap)
-				opts := Options{Reload: rs, BuildInfo: true}
+				opts := Options{BuildInfo: true}
 				old := New(src, opts)
 				want := gatherEncoded(t, old, ff.format)
 				c := New(src, opts)
@@ -221,9 +221,9 @@ func lineDiff(got, want []string) string {
 // deltas), so that any decoder reads the same thing.
 func TestStreamProtoBytes(t *testing.T) {
 	f := expfmt.NewFormat(expfmt.TypeProtoDelim)
-	src, rs := newFixture()
+	src := newFixture()
 	src.set(syntheticSnapshot(1200, "", "", 11))
-	b := streamEncoded(t, New(src, Options{Reload: rs}), f)
+	b := streamEncoded(t, New(src, Options{}), f)
 	families := 0
 	for len(b) > 0 {
 		n, k := decodeVarint(b)
@@ -262,8 +262,8 @@ func decodeVarint(b []byte) (uint64, int) {
 }
 
 func TestStreamFilterAndErrors(t *testing.T) {
-	src, rs := newFixture()
-	c := New(src, Options{Reload: rs})
+	src := newFixture()
+	c := New(src, Options{})
 	text := expfmt.NewFormat(expfmt.TypeTextPlain)
 
 	t.Run("include", func(t *testing.T) {
@@ -300,12 +300,12 @@ func TestStreamFilterAndErrors(t *testing.T) {
 	})
 	t.Run("nil snapshot", func(t *testing.T) {
 		var buf bytes.Buffer
-		if err := New(nilSource{}, Options{Reload: rs}).WriteMetrics(&buf, text, nil); err != nil {
+		if err := New(nilSource{}, Options{BuildInfo: true}).WriteMetrics(&buf, text, nil); err != nil {
 			t.Fatal(err)
 		}
 		mfs := decodeFamilies(t, buf.Bytes(), text)
-		if len(mfs) != 2 || mfs[0].GetName() != "icmp_config_last_reload_success_timestamp_seconds" {
-			t.Fatalf("got %v, want only the two reload families", mfs)
+		if len(mfs) != 1 || mfs[0].GetName() != "icmp_exporter_build_info" {
+			t.Fatalf("got %v, want only the build info family", mfs)
 		}
 	})
 }
@@ -333,11 +333,11 @@ func (w *failWriter) Write(p []byte) (int, error) {
 // Collector at the same time (under -race in CI): every body must still be
 // the full exposition.
 func TestStreamConcurrent(t *testing.T) {
-	src, rs := newFixture()
+	src := newFixture()
 	src.set(syntheticSnapshot(400, "", "", 12))
-	c := New(src, Options{Reload: rs})
+	c := New(src, Options{})
 	text := expfmt.NewFormat(expfmt.TypeTextPlain)
-	want := sortedLines(gatherEncoded(t, New(src, Options{Reload: rs}), text))
+	want := sortedLines(gatherEncoded(t, New(src, Options{}), text))
 	errs := make(chan error, 8)
 	for w := range 4 {
 		go func() {
