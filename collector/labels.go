@@ -62,7 +62,7 @@ var (
 	famLastStart   = family{"icmp_last_outage_start_timestamp_seconds", "Unix time of the start of the last outage (send time of its first failed probe).", gaugeT}
 	famLastEnd     = family{"icmp_last_outage_end_timestamp_seconds", "Unix time of the end of the last outage (send time of the first answered probe); 0 while it is ongoing.", gaugeT}
 	famLastDur     = family{"icmp_last_outage_duration_seconds", "Duration of the last outage; grows while it is ongoing.", gaugeT}
-	famResolution  = family{"icmp_outage_resolution_seconds", "Probing interval of the target: the bound on the error of outage start and end times.", gaugeT}
+	famResolution  = family{"icmp_outage_resolution_seconds", "Bound on the error of the target's outage start and end times: the gap between the sends around each edge of its last outage (the probing interval before any, more when probes were skipped).", gaugeT}
 	famStateChange = family{"icmp_state_change_timestamp_seconds", "Unix time of the last change of icmp_up (the engine start if it never changed).", gaugeT}
 )
 

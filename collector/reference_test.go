@@ -78,7 +78,7 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(ds.ttl, float64(t.LastTTL))
 		}
 		counter(ds.outages, t.OutagesTotal)
-		gauge(ds.resolution, t.Spec.Interval.Seconds())
+		gauge(ds.resolution, t.OutageResolution().Seconds())
 		gauge(ds.stateChange, unixSeconds(t.StateChange))
 		mode := histMode(t.Spec)
 		h := &t.RTT

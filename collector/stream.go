@@ -292,7 +292,7 @@ func scalarValue(f *family, t *probe.TargetSnapshot, now time.Time) (float64, bo
 	case &famOutages:
 		return float64(t.OutagesTotal), true
 	case &famResolution:
-		return t.Spec.Interval.Seconds(), true
+		return t.OutageResolution().Seconds(), true
 	case &famStateChange:
 		return unixSeconds(t.StateChange), true
 	}

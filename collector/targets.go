@@ -164,7 +164,7 @@ func (c *Collector) collectTargets(ch chan<- prometheus.Metric, s *probe.Snapsho
 			ch <- a.gauge(ds.ttl, p, float64(t.LastTTL))
 		}
 		ch <- a.counter(ds.outages, p, float64(t.OutagesTotal))
-		ch <- a.gauge(ds.resolution, p, t.Spec.Interval.Seconds())
+		ch <- a.gauge(ds.resolution, p, t.OutageResolution().Seconds())
 		ch <- a.gauge(ds.stateChange, p, unixSeconds(t.StateChange))
 
 		if mode := histMode(t.Spec); mode != probe.HistogramNone && t.Spec.Histogram.Aggregation != probe.AggregateGroup {

@@ -284,13 +284,13 @@ func (c *checker) template(g *Group, path string) (probe.TargetSpec, bool) {
 	timeout := pick(g.Timeout, d.Timeout)
 	t.Timeout = orDefault(timeout, min(t.Interval, DefaultMaxTimeout))
 	ok := true
-	if maxTimeout := max(10*t.Interval, time.Minute); timeout.Set && t.Timeout > maxTimeout && t.Interval >= probe.MinInterval {
+	if maxTimeout := probe.TimeoutLimit(t.Interval); timeout.Set && t.Timeout > maxTimeout && t.Interval >= probe.MinInterval {
 		tp := path + ".timeout"
 		if !g.Timeout.Set {
 			tp = "defaults.timeout"
 		}
-		c.ps.add(timeout.Pos, tp, "%q is longer than %s (10 intervals of %s, at least 1m) for %s; shorten the timeout or lengthen the interval",
-			t.Timeout, maxTimeout, t.Interval, path)
+		c.ps.add(timeout.Pos, tp, "%q is longer than %s, the longest timeout at interval %s (10 intervals or 1m, and at most %d probes in flight per target) for %s; shorten the timeout or lengthen the interval",
+			t.Timeout, maxTimeout, t.Interval, probe.MaxWindow, path)
 		ok = false
 	}
 	t.PayloadSize = orDefault(pick(g.PayloadSize, d.PayloadSize), DefaultPayloadSize)

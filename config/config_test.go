@@ -28,6 +28,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-duration-no-unit.yml", 2, "defaults.interval", `"5" has no unit`},
 		{"invalid-timeout-zero.yml", 2, "defaults.timeout", "must be above 0"},
 		{"invalid-timeout-too-long.yml", 4, "groups[0].timeout", "longer than 1m0s"},
+		{"invalid-timeout-window.yml", 4, "groups[0].timeout", "longer than 3.194s, the longest timeout at interval 1ms"},
 		{"invalid-payload-size.yml", 3, "groups[0].payload_size", "8 is out of range; want 18 to 65000"},
 		{"invalid-ttl.yml", 3, "groups[0].ttl", "256 is out of range; want 0 to 255"},
 		{"invalid-tos.yml", 3, "groups[0].tos", "-1 is out of range; want 0 to 255"},

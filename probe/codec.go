@@ -105,19 +105,48 @@ func AppendEcho(b []byte, t *Tagger, dst netip.Addr, id uint16, serial uint32, s
 }
 
 // checksum is the Internet checksum (RFC 1071).
-func checksum(b []byte) uint16 {
-	var s uint32
+func checksum(b []byte) uint16 { return fold(sum16(b, 0)) }
+
+// sum16 adds the 16-bit big-endian words of b (a last odd byte padded with
+// zero) to s, without folding.
+func sum16(b []byte, s uint64) uint64 {
 	for len(b) >= 2 {
-		s += uint32(b[0])<<8 | uint32(b[1])
+		s += uint64(b[0])<<8 | uint64(b[1])
 		b = b[2:]
 	}
 	if len(b) == 1 {
-		s += uint32(b[0]) << 8
+		s += uint64(b[0]) << 8
 	}
+	return s
+}
+
+// fold folds a sum16 total into the one's complement checksum.
+func fold(s uint64) uint16 {
 	for s>>16 != 0 {
 		s = s&0xffff + s>>16
 	}
 	return ^uint16(s)
+}
+
+// echoChecksum returns the ICMP (IPv4) checksum of the echo request
+// AppendEcho builds for these arguments, without building it. An ICMP error
+// that quotes only the 8-byte header of a probe carries this checksum,
+// which covers the tag. It does not allocate.
+func echoChecksum(t *Tagger, dst netip.Addr, id uint16, serial uint32, sent int64, payloadSize int) uint16 {
+	var h [icmpHeaderLen + payloadHeaderSize]byte
+	h[0], h[4], h[5], h[6], h[7] = icmpv4Echo, byte(id>>8), byte(id), byte(serial>>8), byte(serial)
+	binary.BigEndian.PutUint64(h[8:], uint64(sent))
+	binary.BigEndian.PutUint16(h[16:], uint16(serial>>16))
+	binary.BigEndian.PutUint64(h[18:], t.Tag(dst, id, serial, sent))
+	s := sum16(h[:], 0)
+	for i := payloadHeaderSize; i < payloadSize; i++ { // the padding, at even offsets from 26
+		if (i-payloadHeaderSize)%2 == 0 {
+			s += uint64(byte(i)) << 8
+		} else {
+			s += uint64(byte(i))
+		}
+	}
+	return fold(s)
 }
 
 // Echo is a parsed echo reply (or the echo request quoted in an ICMP error).
@@ -164,3 +193,17 @@ const (
 	errNotEcho   = parseError("not an echo message")
 	errNotOurs   = parseError("ICMP error does not quote an echo request")
 )
+
+func echoReplyType(v6 bool) uint8 {
+	if v6 {
+		return icmpv6EchoReply
+	}
+	return icmpv4EchoReply
+}
+
+func echoRequestType(v6 bool) uint8 {
+	if v6 {
+		return icmpv6Echo
+	}
+	return icmpv4Echo
+}

@@ -147,3 +147,13 @@ func FuzzHandle(f *testing.F) {
 		}
 	})
 }
+
+func TestEchoChecksumMatchesAppendEcho(t *testing.T) {
+	tg := testTagger(t)
+	for _, size := range []int{MinPayload, MinPayload + 1, 64, 101, 1400} {
+		b := AppendEcho(nil, tg, netip.MustParseAddr("192.0.2.7"), 0x1234, 0x89abcdef, 123456789, size)
+		if got, want := echoChecksum(tg, netip.MustParseAddr("192.0.2.7"), 0x1234, 0x89abcdef, 123456789, size), uint16(b[2])<<8|uint16(b[3]); got != want {
+			t.Errorf("payload %d: echoChecksum %#04x, AppendEcho wrote %#04x", size, got, want)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"encoding/binary"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -87,7 +88,9 @@ func (c *core) apply(spec *Spec, now int64) {
 		ts := &spec.Targets[i]
 		k := ts.Key()
 		t, kept := old[k]
+		moved := false
 		if kept {
+			moved = t.spec.Interval != ts.Interval
 			t.respec(ts)
 			delete(old, k)
 		} else {
@@ -99,12 +102,15 @@ func (c *core) apply(spec *Spec, now int64) {
 			c.fifoIndex[ts.Timeout] = len(c.fifos)
 			c.fifos = append(c.fifos, timeoutFIFO{timeout: ts.Timeout})
 		}
-		// Spread targets of one interval evenly over it (phase), keeping
-		// the next send of kept targets when it is still in the future.
+		// Spread targets of one interval evenly over it (phase). Kept
+		// targets keep their next send when their interval is unchanged
+		// and it is still ahead; a target whose interval changed takes a
+		// new phase, so the group spreads over its new period instead of
+		// staying bunched where the old one put it.
 		n, j := perInterval[ts.Interval], seen[ts.Interval]
 		seen[ts.Interval]++
 		phase := int64(ts.Interval) * int64(j) / int64(n)
-		if !kept || t.due < now || t.due > now+int64(ts.Interval) {
+		if !kept || moved || t.due < now || t.due > now+int64(ts.Interval) {
 			t.due = now + phase
 		}
 		if t.ip.IsValid() {
@@ -324,7 +330,9 @@ func (c *core) handle(r *Received, now int64) {
 	if r.FromErrQueue {
 		et, ok := classifyError(r.ErrType, r.V6)
 		if !ok {
-			c.stats.Invalid++
+			if !advisory(r.ErrType, r.V6) {
+				c.stats.Invalid++
+			}
 			return
 		}
 		c.handleError(refineUnreach(et, r.V6, r.ErrCode), r.QuotedDst.Unmap(), r.Buf, r.V6, now)
@@ -335,6 +343,9 @@ func (c *core) handle(r *Received, now int64) {
 		return
 	}
 	_, reply, id := c.echoKind(r.V6)
+	if advisory(r.Buf[0], r.V6) {
+		return
+	}
 	if r.Buf[0] != reply {
 		et, dst, quoted, err := c.errp.parse(r.Buf, r.V6)
 		switch {
@@ -440,12 +451,22 @@ func (c *core) handleError(et ErrorType, dst netip.Addr, quoted []byte, v6 bool,
 		c.stats.Foreign++
 		return
 	}
+	if !e.Full && v6 {
+		// RFC 4443 has ICMPv6 errors quote as much as fits in 1280 bytes:
+		// a quote without the tag is not from a conforming router.
+		c.stats.Foreign++
+		return
+	}
 	for t := c.byAddr[dst]; t != nil; t = t.nextSame {
 		for i := range t.window {
 			s := &t.window[i]
 			match := s.serial == e.Serial
 			if !e.Full {
-				match = uint16(s.serial) == uint16(e.Serial)
+				// Only the 8-byte header was quoted (RFC 792's minimum): id
+				// and low serial bits are guessable, so the quoted checksum,
+				// which covers the tag, must be the probe's too.
+				match = uint16(s.serial) == uint16(e.Serial) && s.state == slotOut &&
+					binary.BigEndian.Uint16(quoted[2:]) == echoChecksum(c.tagger, t.ip, id, s.serial, s.sendMono, t.spec.PayloadSize)
 			}
 			if !match || s.state != slotOut {
 				continue
@@ -474,6 +495,7 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 		return
 	}
 	t.lastFSMSend = s.sendMono
+	t.lastFailSend = s.sendMono
 	t.okRun = 0
 	if t.failRun == 0 || s.sendMono < t.failStart {
 		t.failStart = s.sendMono
@@ -493,10 +515,17 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 	}
 	o := t.out
 	o.total++
-	o.cur = Outage{Start: c.wall(t.failStart), Ongoing: true, Resolution: t.spec.Interval, ProbesLost: uint64(t.failRun)}
+	// The outage began after the last answered probe left: with probes
+	// skipped (overload, max_pps) that is more than one interval before.
+	res := t.spec.Interval
+	if t.lastOKSend >= 0 {
+		res = max(res, time.Duration(t.failStart-t.lastOKSend))
+	}
+	o.cur = Outage{Start: c.wall(t.failStart), Ongoing: true, Resolution: res, ProbesLost: uint64(t.failRun)}
+	o.res = res
 	if c.logger != nil {
 		c.logger.Info("outage started", "group", t.spec.Group, "target", t.spec.Name, "ip", t.ip.String(),
-			"start", o.cur.Start, "resolution_seconds", t.spec.Interval.Seconds(), "probes_lost", o.cur.ProbesLost)
+			"start", o.cur.Start, "resolution_seconds", res.Seconds(), "probes_lost", o.cur.ProbesLost)
 	}
 	if c.onOutage != nil {
 		c.onOutage(OutageEvent{Target: t.spec, Outage: o.cur})
@@ -509,6 +538,7 @@ func (c *core) succeed(t *target, sendMono int64) {
 		return
 	}
 	t.lastFSMSend = sendMono
+	t.lastOKSend = sendMono
 	t.failRun = 0
 	if t.state == stateUp {
 		return
@@ -529,6 +559,10 @@ func (c *core) succeed(t *target, sendMono int64) {
 	st := t.out
 	o := st.cur
 	o.End, o.Ongoing = c.wall(t.okStart), false
+	if t.lastFailSend >= 0 { // the outage ended after the last failed probe left
+		o.Resolution = max(o.Resolution, time.Duration(t.okStart-t.lastFailSend))
+	}
+	st.res = o.Resolution
 	d := o.End.Sub(o.Start).Seconds()
 	for i, b := range OutageBuckets {
 		if d <= b {

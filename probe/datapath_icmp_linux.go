@@ -212,7 +212,7 @@ func (s *icmpSock) setup(es EngineSpec, src netip.Addr, sendOnly bool) error {
 			for i := range filt {
 				filt[i] = 0xffffffff
 			}
-			for _, t := range []int{icmpv6Unreach, icmpv6TooBig, icmpv6TimeExceed, icmpv6ParamProb, icmpv6EchoReply} {
+			for _, t := range append(failTypes(true), icmpv6EchoReply) {
 				filt[t>>5] &^= 1 << (uint(t) & 31)
 			}
 			b := unsafe.Slice((*byte)(unsafe.Pointer(&filt[0])), 32)
@@ -225,7 +225,10 @@ func (s *icmpSock) setup(es EngineSpec, src netip.Addr, sendOnly bool) error {
 			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVTTL, 1)
 			_ = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_RECVERR, 1)
 		} else {
-			var pass uint32 = 1<<icmpv4EchoReply | 1<<icmpv4Unreach | 1<<4 | 1<<5 | 1<<icmpv4TimeExceed | 1<<icmpv4ParamProb
+			var pass uint32 = 1 << icmpv4EchoReply
+			for _, t := range failTypes(false) {
+				pass |= 1 << t
+			}
 			if err := unix.SetsockoptInt(fd, solRaw, icmpFilter, int(^pass)); err != nil {
 				return fmt.Errorf("set ICMP_FILTER: %w", err)
 			}

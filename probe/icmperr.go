@@ -18,8 +18,28 @@ type errParser struct {
 	ip6   layers.IPv6
 }
 
-// classifyError maps an ICMP error type to an ErrorType; ok is false for
-// messages that are not errors.
+// failTypes4 and failTypes6 are the ICMP types that fail the probe they
+// quote: the receive filters of every datapath (raw socket ICMP filters,
+// the afpacket and pfring BPF programs) pass exactly these besides echo
+// replies, and classifyError maps exactly these. Redirects and source
+// quench are not among them: a redirect means the probe was forwarded (its
+// reply still comes), and source quench is deprecated advice (RFC 6633);
+// neither says the probe failed.
+var (
+	failTypes4 = [...]uint8{icmpv4Unreach, icmpv4TimeExceed, icmpv4ParamProb}
+	failTypes6 = [...]uint8{icmpv6Unreach, icmpv6TooBig, icmpv6TimeExceed, icmpv6ParamProb}
+)
+
+// failTypes returns the ICMP types that fail a probe in one family.
+func failTypes(v6 bool) []uint8 {
+	if v6 {
+		return failTypes6[:]
+	}
+	return failTypes4[:]
+}
+
+// classifyError maps an ICMP type that fails a probe to an ErrorType; ok
+// is false for every other type.
 func classifyError(typ uint8, v6 bool) (ErrorType, bool) {
 	if v6 {
 		switch typ {
@@ -41,10 +61,18 @@ func classifyError(typ uint8, v6 bool) (ErrorType, bool) {
 		return ErrTimeExceeded, true
 	case icmpv4ParamProb:
 		return ErrParamProblem, true
-	case 4, 5: // source quench, redirect
-		return ErrOtherICMP, true
 	}
 	return 0, false
+}
+
+// advisory reports ICMP messages that may quote a probe without failing
+// it (redirect, source quench; ICMPv6 redirect): they are ignored, neither
+// errors nor foreign packets.
+func advisory(typ uint8, v6 bool) bool {
+	if v6 {
+		return typ == 137
+	}
+	return typ == 4 || typ == 5
 }
 
 // parse decodes an ICMP error message b (starting at the ICMP header) and
@@ -90,4 +118,15 @@ func refineUnreach(et ErrorType, v6 bool, code uint8) ErrorType {
 		return ErrPacketTooBig
 	}
 	return et
+}
+
+// passesFilter reports whether the receive filters pass ICMP type typ as
+// an error (besides echo requests and replies): the failTypes.
+func passesFilter(typ uint8, v6 bool) bool {
+	for _, f := range failTypes(v6) {
+		if f == typ {
+			return true
+		}
+	}
+	return false
 }

@@ -277,15 +277,8 @@ func TestForeignAndMalformedCounted(t *testing.T) {
 }
 
 func TestICMPErrorQuotingProbe(t *testing.T) {
-	s := newSim(t, Spec{Targets: []TargetSpec{simTarget("192.0.2.1", 10*time.Millisecond, 5*time.Millisecond)}})
-	s.respond = func(netip.Addr, int64) (time.Duration, bool) { return 0, false }
-	s.run(time.Millisecond)
-	tg := s.target("192.0.2.1")
-	sl := tg.window[0]
-	req := AppendEcho(nil, s.c.tagger, tg.ip, s.c.id4, sl.serial, sl.sendMono, MinPayload)
-	ip := []byte{0x45, 0, 0, byte(20 + len(req)), 0, 0, 0, 0, 64, 1, 0, 0, 192, 0, 2, 254, 192, 0, 2, 1}
-	msg := append([]byte{icmpv4TimeExceed, 0, 0, 0, 0, 0, 0, 0}, append(ip, req...)...)
-	s.c.handle(&Received{Src: netip.MustParseAddr("192.0.2.254"), Buf: msg}, s.now)
+	s, tg, req := oneProbeOut(t)
+	s.c.handle(&Received{Src: netip.MustParseAddr("192.0.2.254"), Buf: echoError(icmpv4TimeExceed, 0, tg.ip, req)}, s.now)
 	if tg.errors[ErrTimeExceeded] != 1 || tg.window[0].state != slotError {
 		t.Fatalf("errors %v state %d", tg.errors, tg.window[0].state)
 	}

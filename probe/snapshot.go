@@ -63,8 +63,9 @@ type Histogram struct {
 
 // Outage is one period during which a target was down. Start is the send
 // time of the first failed probe of the run; End the send time of the first
-// probe answered again. The true boundaries lie within Resolution (one
-// probing interval) before the reported ones.
+// probe answered again. The true boundaries lie within Resolution before
+// the reported ones: the gap between the sends around each edge (one
+// probing interval, more when probes were skipped).
 type Outage struct {
 	Start      time.Time
 	End        time.Time // zero while Ongoing
@@ -113,6 +114,9 @@ type TargetSnapshot struct {
 	// Outages are the last completed outages, oldest first, and the ongoing
 	// one last if the target is down.
 	Outages []Outage
+	// Resolution bounds the error of the outage start and end times: that of
+	// the last outage (see Outage.Resolution), the interval before any.
+	Resolution time.Duration
 }
 
 // OutageBuckets are the bounds in seconds of the outage duration histogram.

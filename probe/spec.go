@@ -201,8 +201,11 @@ func (t *TargetSpec) validate() error {
 		return fmt.Errorf("both address and host name")
 	case t.Interval < MinInterval || t.Interval > MaxInterval:
 		return fmt.Errorf("interval %s: must be between %s and %s", t.Interval, MinInterval, MaxInterval)
-	case t.Timeout <= 0 || t.Timeout > 10*t.Interval && t.Timeout > time.Minute:
-		return fmt.Errorf("timeout %s: must be > 0 and at most max(10 intervals, 1m)", t.Timeout)
+	case t.Timeout <= 0:
+		return fmt.Errorf("timeout %s: must be > 0", t.Timeout)
+	case t.Timeout > TimeoutLimit(t.Interval):
+		return fmt.Errorf("timeout %s at interval %s would keep up to %d probes in flight per target (at most %d; and at most max(10 intervals, 1m)): shorten the timeout to %s or less, or lengthen the interval",
+			t.Timeout, t.Interval, windowSize(t), MaxWindow, TimeoutLimit(t.Interval))
 	case t.PayloadSize < MinPayload || t.PayloadSize > MaxPayload:
 		return fmt.Errorf("payload size %d: must be between %d and %d", t.PayloadSize, MinPayload, MaxPayload)
 	case t.TTL < 0 || t.TTL > MaxTTL:

@@ -60,6 +60,11 @@ type target struct {
 	okStart     int64 // send time (mono) of the first answered probe of the current run
 	stateChange int64 // mono
 	lastFSMSend int64 // send time of the newest probe whose result drove the FSM
+	// lastOKSend and lastFailSend are the send times of the newest answered
+	// and the newest failed probe that drove the FSM (-1 before any): the
+	// true start of an outage lies after lastOKSend, its true end after
+	// lastFailSend (see Outage.Resolution).
+	lastOKSend, lastFailSend int64
 
 	// out is allocated at the target's first outage: most targets never
 	// have one, and it is a third of the per-target state.
@@ -73,30 +78,56 @@ type outageState struct {
 	durSum   float64
 	history  []Outage // ring of completed outages, cap spec.OutageHistory
 	histNext int
-	cur      Outage // ongoing outage while state == stateDown
+	cur      Outage        // ongoing outage while state == stateDown
+	res      time.Duration // Resolution of the last outage
 }
 
 // windowSize is the in-flight window of a target: room for every probe in
 // flight until its timeout, the grace and the longest wait for a receiver
-// that fell behind (maxExpiryDelay); a power of two from 4 to 64.
+// that fell behind (maxExpiryDelay), at least 4. Spec validation keeps it at
+// most MaxWindow (TimeoutLimit). The window is allocated when the target is
+// created or its timing changes, never per probe.
 func windowSize(spec *TargetSpec) int {
-	w := 4
-	if spec.Interval > 0 {
-		for w < 64 && time.Duration(w-2)*spec.Interval < spec.Timeout+spec.Timeout/8+time.Duration(maxExpiryDelay) {
-			w *= 2
-		}
+	if spec.Interval <= 0 {
+		return 4
 	}
-	return w
+	need := spec.Timeout + spec.Timeout/8 + time.Duration(maxExpiryDelay)
+	return max(4, int((need+spec.Interval-1)/spec.Interval)+2)
+}
+
+// MaxWindow is the most probes one target may have in flight (32 bytes
+// each): TimeoutLimit keeps every accepted timeout within it.
+const MaxWindow = 4096
+
+// TimeoutLimit is the longest timeout accepted for a target probed every
+// interval: at most 10 intervals or 1 minute, whichever is longer, and no
+// more than the in-flight window holds (MaxWindow probes, see windowSize).
+func TimeoutLimit(interval time.Duration) time.Duration {
+	if interval <= 0 {
+		return 0
+	}
+	lim := max(10*interval, time.Minute)
+	// (MaxWindow-2) intervals must cover timeout*9/8 + maxExpiryDelay.
+	room := time.Duration(MaxWindow-2)*interval - time.Duration(maxExpiryDelay)
+	if room <= 0 {
+		return 0
+	}
+	lim = min(lim, room/9*8).Truncate(time.Millisecond)
+	for lim > 0 && windowSize(&TargetSpec{Interval: interval, Timeout: lim}) > MaxWindow {
+		lim -= time.Millisecond
+	}
+	return lim
 }
 
 func newTarget(spec *TargetSpec) *target {
 	return &target{
-		spec:    spec,
-		ip:      spec.Addr,
-		heapIdx: -1,
-		window:  make([]slot, windowSize(spec)),
-		lastTTL: -1,
-		rtt:     newHist(spec.Histogram),
+		spec:       spec,
+		ip:         spec.Addr,
+		heapIdx:    -1,
+		window:     make([]slot, windowSize(spec)),
+		lastTTL:    -1,
+		lastOKSend: -1, lastFailSend: -1,
+		rtt: newHist(spec.Histogram),
 	}
 }
 
@@ -116,24 +147,42 @@ func (t *target) respec(spec *TargetSpec) {
 		t.rtt = fresh
 	}
 	if n := windowSize(spec); n != len(t.window) {
-		w := make([]slot, n)
-		k := 0
-		for _, s := range t.window { // keep the probes still in flight
-			if s.state == slotOut && k < n {
-				w[k] = s
-				k++
+		// Keep every probe still in flight, in send order (findSlot relies
+		// on it): a window that shrinks below them grows to hold them, so
+		// each still ends as exactly one of reply, loss or error.
+		var out []slot
+		for i := range t.window {
+			if s := t.window[(t.wpos+i)%len(t.window)]; s.state == slotOut {
+				out = append(out, s)
 			}
 		}
-		t.window, t.wpos = w, k%n
+		w := make([]slot, max(n, len(out)+1))
+		copy(w, out)
+		t.window, t.wpos = w, len(out)
 	}
 	if spec.Host == "" {
 		t.ip = spec.Addr
 	}
 }
 
+// findSlot returns the slot of the probe with serial, or nil. Slots are
+// written in send order around the ring from wpos (the oldest) and serials
+// grow with every send (modulo 2^32, compared as a signed difference), so
+// a binary search finds it; never-used slots sort first.
 func (t *target) findSlot(serial uint32) *slot {
-	for i := range t.window {
-		if s := &t.window[i]; s.serial == serial && s.state != slotFree {
+	n := len(t.window)
+	lo, hi := 0, n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		s := &t.window[(t.wpos+mid)%n]
+		if s.state == slotFree || int32(s.serial-serial) < 0 {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < n {
+		if s := &t.window[(t.wpos+lo)%n]; s.serial == serial && s.state != slotFree {
 			return s
 		}
 	}
@@ -152,10 +201,12 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
 	t.rtt.copyTo(&dst.RTT)
 	dst.Outages = dst.Outages[:0]
 	o := t.out
+	dst.Resolution = t.spec.Interval
 	if o == nil {
 		dst.OutagesTotal, dst.OutageDurations, dst.OutageDurationSum = 0, [len(OutageBuckets)]uint64{}, 0
 		return
 	}
+	dst.Resolution = o.res
 	dst.OutagesTotal = o.total
 	var cum uint64
 	for i, c := range o.dur {
@@ -170,4 +221,14 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
 	if t.state == stateDown {
 		dst.Outages = append(dst.Outages, o.cur)
 	}
+}
+
+// OutageResolution is the bound on the error of the target's outage start
+// and end times: Resolution, or the probing interval for a snapshot that
+// does not carry it (built by hand).
+func (t *TargetSnapshot) OutageResolution() time.Duration {
+	if t.Resolution > 0 {
+		return t.Resolution
+	}
+	return t.Spec.Interval
 }

@@ -297,7 +297,7 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		if t.OutagesTotal > 0 { // like /metrics: once the target had an outage
 			outageDur = append(outageDur, classicPoint(set, start, now, completed, t.OutageDurationSum, t.OutageDurations[:], probe.OutageBuckets[:]))
 		}
-		resolution = append(resolution, fpt(set, t.Spec.Interval.Seconds()))
+		resolution = append(resolution, fpt(set, t.OutageResolution().Seconds()))
 		stateChange = append(stateChange, fpt(set, unixSeconds(t.StateChange)))
 
 		h := t.Spec.Histogram
@@ -389,7 +389,7 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		)
 	}
 	ms = append(ms,
-		fgauge("icmp.outage.resolution", "s", "Probing interval: bound on the error of outage start and end times.", resolution),
+		fgauge("icmp.outage.resolution", "s", "Bound on the error of outage start and end times: the gap between the sends around each edge of the last outage (the probing interval, more when probes were skipped).", resolution),
 		fgauge("icmp.state_change.timestamp", "s", "Unix time of the last up/down change.", stateChange),
 	)
 	ms = append(ms, p.engineMetrics(s, start, now, sum, igauge, fgauge)...)

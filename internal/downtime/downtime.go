@@ -182,12 +182,18 @@ func check(ctx context.Context, o *Options) (netip.Addr, error) {
 		return netip.Addr{}, fmt.Errorf("%w: --interval %s is above %s", ErrBadInput, o.Interval, probe.MaxInterval)
 	case o.Timeout <= 0:
 		return netip.Addr{}, fmt.Errorf("%w: --timeout %s must be positive", ErrBadInput, o.Timeout)
-	case o.Timeout > 10*o.Interval && o.Timeout > time.Minute:
-		return netip.Addr{}, fmt.Errorf("%w: --timeout %s is more than 10 intervals and above 1m: use a shorter timeout or a longer interval", ErrBadInput, o.Timeout)
-	case o.DownAfter < 1 || o.UpAfter < 1:
-		return netip.Addr{}, fmt.Errorf("%w: --down-after and --up-after must be at least 1", ErrBadInput)
+	case o.Timeout > probe.TimeoutLimit(o.Interval):
+		return netip.Addr{}, fmt.Errorf("%w: --timeout %s is above %s, the longest timeout the engine accepts at --interval %s: use a shorter timeout or a longer interval",
+			ErrBadInput, o.Timeout, probe.TimeoutLimit(o.Interval), o.Interval)
+	case o.DownAfter < 1 || o.DownAfter > probe.MaxDownUp:
+		return netip.Addr{}, fmt.Errorf("%w: --down-after %d must be between 1 and %d", ErrBadInput, o.DownAfter, probe.MaxDownUp)
+	case o.UpAfter < 1 || o.UpAfter > probe.MaxDownUp:
+		return netip.Addr{}, fmt.Errorf("%w: --up-after %d must be between 1 and %d", ErrBadInput, o.UpAfter, probe.MaxDownUp)
 	case o.Count < 1:
 		return netip.Addr{}, fmt.Errorf("%w: --count must be at least 1", ErrBadInput)
+	}
+	if err := (&probe.Spec{Engine: probe.EngineSpec{Datapath: o.Datapath}}).Validate(); err != nil {
+		return netip.Addr{}, fmt.Errorf("%w: --datapath: %w", ErrBadInput, err)
 	}
 	if ip, err := netip.ParseAddr(o.Target); err == nil {
 		ip = ip.Unmap()

@@ -24,6 +24,10 @@ func TestBadInputBeforeAnyPacket(t *testing.T) {
 		{"cidr", []string{"--target", "192.0.2.0/24"}, "neither an address nor a host name"},
 		{"unresolvable", []string{"--target", "no-such-host.invalid"}, "cannot resolve"},
 		{"count zero", []string{"--target", "192.0.2.1", "--count", "0"}, "--count must be at least 1"},
+		{"bad datapath", []string{"--target", "192.0.2.1", "--datapath", "carrier-pigeon"}, "--datapath"},
+		{"down-after too large", []string{"--target", "192.0.2.1", "--down-after", "5000"}, "--down-after"},
+		{"up-after too large", []string{"--target", "192.0.2.1", "--up-after", "5000"}, "--up-after"},
+		{"timeout beyond the window", []string{"--target", "192.0.2.1", "--interval", "1ms", "--timeout", "50s"}, "--timeout"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -59,12 +63,17 @@ func TestMeasuresOutageOnFakeNetwork(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 		t.Fatalf("output %q: %v", out.String(), err)
 	}
-	d := time.Duration(r.DurationSeconds * 1e9)
-	if d < 400*time.Millisecond-10*time.Millisecond-20*time.Millisecond || d > 400*time.Millisecond+10*time.Millisecond+20*time.Millisecond {
-		t.Errorf("duration %s, want 400ms ± interval (+20ms slack for a loaded machine)", d)
+	// The resolution is the real gap between the sends around each edge:
+	// one interval, more when a loaded machine sent late.
+	d, res := time.Duration(r.DurationSeconds*1e9), time.Duration(r.ResolutionSecs*1e9)
+	if d < 400*time.Millisecond-res-20*time.Millisecond || d > 400*time.Millisecond+res+20*time.Millisecond {
+		t.Errorf("duration %s, want 400ms ± resolution %s (+20ms slack for a loaded machine)", d, res)
 	}
-	if r.Start.Before(from) || r.End.Before(to) || r.ResolutionSecs != 0.01 || r.ProbesLost < 3 {
-		t.Errorf("record %+v: start must be at or after the window start, end at or after its end", r)
+	if r.Start.Before(from) || r.End.Before(to) || res < o.Interval || r.ProbesLost < 3 {
+		t.Errorf("record %+v: start must be at or after the window start, end at or after its end, resolution at least the interval", r)
+	}
+	if r.Start.Add(-res).After(from) || r.End.Add(-res).After(to) {
+		t.Errorf("record %+v: the window [%s, %s] is not within the resolution before start and end", r, from, to)
 	}
 }
 
