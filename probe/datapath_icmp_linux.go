@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -189,6 +190,7 @@ func (s *icmpSock) setup(es EngineSpec, src netip.Addr, sendOnly bool) error {
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBufBytes) != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sockBufBytes)
 	}
+	setSendTimeout(fd)
 	// Software RX and TX timestamps (CLOCK_REALTIME) for every packet; TX
 	// stamps come back on the error queue with the packet attached, so we
 	// match them by the probe's serial (no OPT_ID counter to keep in step).
@@ -260,6 +262,7 @@ func (s *icmpSock) setupSendOnly(es EngineSpec, src netip.Addr) error {
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBufBytes) != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sockBufBytes)
 	}
+	setSendTimeout(fd)
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0)
 	if es.Interface != "" {
 		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, es.Interface); err != nil {
@@ -288,6 +291,16 @@ func (s *icmpSock) setupSendOnly(es EngineSpec, src netip.Addr) error {
 		}
 	}
 	return nil
+}
+
+// sendTimeout bounds how long one sendmmsg may block on a full send
+// buffer, so the sender (and with it Engine.Close) never hangs in the
+// kernel; packets that time out count as send errors.
+const sendTimeout = 200 * time.Millisecond
+
+func setSendTimeout(fd int) {
+	tv := unix.NsecToTimeval(int64(sendTimeout))
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
 }
 
 func (d *icmpDatapath) initBuffers() {

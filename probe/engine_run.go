@@ -207,6 +207,13 @@ func (e *Engine) sender() {
 	timer := e.clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
+		// Checked on every pass, not only when idle: a saturated sender
+		// always has probes due and would otherwise never see a stop.
+		select {
+		case <-e.stop:
+			return
+		default:
+		}
 		t := e.clock.Now()
 		e.mu.Lock()
 		now := e.mono(t)
