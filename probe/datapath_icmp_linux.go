@@ -51,7 +51,9 @@ type icmpDatapath struct {
 	closed atomic.Bool
 	inRecv atomic.Bool
 	fdOnce sync.Once
-	idle   func(blocking bool)
+	idle   func(idleEvent)
+
+	ppfds []unix.PollFd // pending() only (sender goroutine)
 
 	// send side
 	smsgs  []unix.Mmsghdr
@@ -123,6 +125,7 @@ func openICMPWith(es EngineSpec, sendOnly bool) (*icmpDatapath, error) {
 		d.socks = append(d.socks, s)
 		d.pfds = append(d.pfds, unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN})
 	}
+	d.ppfds = append([]unix.PollFd(nil), d.pfds...)
 	d.pfds = append(d.pfds, unix.PollFd{Fd: int32(d.evfd), Events: unix.POLLIN})
 	if sendOnly {
 		d.info.Mode = "raw-send"
@@ -317,7 +320,17 @@ func (d *icmpDatapath) initBuffers() {
 
 func (d *icmpDatapath) Info() DatapathInfo { return d.info }
 
-func (d *icmpDatapath) setIdleHook(f func(bool)) { d.idle = f }
+func (d *icmpDatapath) setIdleHook(f func(idleEvent)) { d.idle = f }
+
+// pending polls the sockets (not the eventfd) without blocking: replies
+// in a receive queue, ICMP errors or TX stamps in an error queue.
+func (d *icmpDatapath) pending() bool {
+	for i := range d.ppfds {
+		d.ppfds[i].Revents = 0
+	}
+	n, err := unix.Poll(d.ppfds, 0)
+	return err != nil || n > 0
+}
 
 func (d *icmpDatapath) Close() error {
 	if d.closed.Swap(true) {
@@ -475,9 +488,12 @@ func (d *icmpDatapath) Recv(msgs []Received) (int, error) {
 		ready, err := unix.Poll(d.pfds, 0)
 		if err == nil && ready == 0 {
 			if d.idle != nil {
-				d.idle(true) // the queues are empty: everything that arrived before now was returned
+				d.idle(idleBlocking) // the queues are empty: everything that arrived before now was returned
 			}
 			_, err = unix.Poll(d.pfds, -1)
+			if d.idle != nil {
+				d.idle(idleWoke)
+			}
 		}
 		if d.closed.Load() {
 			d.closeFDs()
@@ -507,7 +523,7 @@ func (d *icmpDatapath) Recv(msgs []Received) (int, error) {
 		}
 		if n > 0 {
 			if drained && d.idle != nil {
-				d.idle(false) // every queue gave less than asked: they are empty now
+				d.idle(idleEmptied) // every queue gave less than asked: they are empty now
 			}
 			return n, nil
 		}
