@@ -278,6 +278,9 @@ func (c *core) sent(pkts []Packet, now int64) {
 			c.stats.SendErrors++
 			t.errors[ErrSend]++
 			c.fail(t, s, now, slotError)
+			if c.onResult != nil {
+				c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultError, Sent: c.wall(s.sendMono), Error: ErrSend})
+			}
 			break
 		}
 	}

@@ -49,6 +49,12 @@ type DatapathInfo struct {
 	// before Recv can return it (afpacket: until the ring block retires).
 	// The engine declares probes lost only up to the idle moment minus it.
 	DeliveryDelay time.Duration
+	// StampsInOrder says that Recv returns packets in the order they
+	// arrived, each with its KernelStamp (a ring): once the receiver has
+	// processed a packet stamped S, every packet that arrived before S has
+	// been processed. The engine uses it to declare probes lost only up to
+	// there.
+	StampsInOrder bool
 }
 
 // Packet is one echo request to send. Buf holds the ICMP message (header
@@ -90,16 +96,34 @@ type Received struct {
 	KernelStamp int64
 }
 
+// idleEvent is what a datapath tells the engine about its receive queues,
+// from inside Recv (the receiver goroutine).
+type idleEvent uint8
+
+const (
+	// idleBlocking: Recv is about to block. Every packet that arrived
+	// before now has been returned by an earlier Recv, and so processed
+	// (the receiver calls Recv only after processing the previous batch).
+	idleBlocking idleEvent = iota
+	// idleWoke: Recv woke from blocking and reads the queues next. Until
+	// this event the engine cannot tell a receiver that is waiting for
+	// packets from one that was woken but has not run yet.
+	idleWoke
+	// idleEmptied: the packets this Recv returns emptied the queues (they
+	// still need to be processed).
+	idleEmptied
+)
+
 // idleHooker is implemented by datapaths that can say when their receive
-// queues were empty. The hook runs in Recv (the receiver goroutine) with
-// blocking=true right before Recv blocks, when every packet that arrived
-// earlier has been returned and processed; and with blocking=false when
-// the packets this Recv returns emptied the queues (they still need to be
-// processed). The engine declares probes lost only up to the moment up to
-// which every arrived packet has been processed (Engine.expiryHorizon), so a
-// receiver that fell behind on a loaded machine never turns replies that
-// arrived in time into losses, and it sends no new probes while the
-// receiver lags (they are skipped, never lost).
+// queues were empty. The engine declares probes lost only up to the moment
+// up to which every arrived packet has been processed
+// (Engine.expiryHorizon), so a receiver that fell behind on a loaded machine
+// never turns replies that arrived in time into losses, and it sends no
+// new probes while the receiver lags (they are skipped, never lost).
 type idleHooker interface {
-	setIdleHook(func(blocking bool))
+	setIdleHook(func(idleEvent))
+	// pending reports whether a receive queue holds packets that Recv has
+	// not read yet (for afpacket: in a retired block). Called by the
+	// sender goroutine while Recv may run; it never blocks.
+	pending() bool
 }

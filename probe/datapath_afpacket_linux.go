@@ -47,7 +47,8 @@ type afPacket struct {
 	fdOnce   sync.Once
 
 	drops, freezes atomic.Uint64
-	idle           func(blocking bool)
+	idle           func(idleEvent)
+	ppfd           []unix.PollFd // pending() only (sender goroutine)
 
 	// receive side (receiver goroutine only)
 	pfd   []unix.PollFd
@@ -74,7 +75,7 @@ func openAFPacket(es EngineSpec) (Datapath, error) {
 	d.info = DatapathInfo{Name: DatapathAFPacket, Mode: "tpacket_v3", ID4: tx.info.ID4, ID6: tx.info.ID6,
 		TimestampSource: TimestampKernelTXRX, Drops: d.drops.Load, Freezes: d.freezes.Load,
 		// Frames wait in the block the kernel is filling until it retires.
-		DeliveryDelay: ringRetireMs * time.Millisecond}
+		DeliveryDelay: ringRetireMs * time.Millisecond, StampsInOrder: true}
 	if err := d.attachFilter(); err != nil {
 		d.Close()
 		d.closeFDs()
@@ -128,6 +129,7 @@ func (d *afPacket) open(es EngineSpec) error {
 		return fmt.Errorf("eventfd: %w", err)
 	}
 	d.pfd = []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(d.evfd), Events: unix.POLLIN}}
+	d.ppfd = []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	return nil
 }
 
@@ -238,7 +240,16 @@ func assemble(id4, id6 uint16) []unix.SockFilter {
 
 func (d *afPacket) Info() DatapathInfo { return d.info }
 
-func (d *afPacket) setIdleHook(f func(bool)) { d.idle = f }
+func (d *afPacket) setIdleHook(f func(idleEvent)) { d.idle = f }
+
+// pending polls the ring without blocking: the kernel reports it readable
+// when a retired block waits for us (frames in the open block are covered
+// by DeliveryDelay).
+func (d *afPacket) pending() bool {
+	d.ppfd[0].Revents = 0
+	n, err := unix.Poll(d.ppfd, 0)
+	return err != nil || n > 0
+}
 
 func (d *afPacket) Send(pkts []Packet) (int, error) {
 	if d.closed.Load() {
@@ -292,9 +303,13 @@ func (d *afPacket) Recv(msgs []Received) (int, error) {
 					d.pfd[i].Revents = 0
 				}
 				if d.idle != nil {
-					d.idle(true) // every frame that arrived before now has been returned
+					d.idle(idleBlocking) // every frame that arrived before now has been returned
 				}
-				if _, err := unix.Poll(d.pfd, -1); err != nil && !errors.Is(err, unix.EINTR) {
+				_, err := unix.Poll(d.pfd, -1)
+				if d.idle != nil {
+					d.idle(idleWoke)
+				}
+				if err != nil && !errors.Is(err, unix.EINTR) {
 					return 0, fmt.Errorf("poll packet ring: %w", err)
 				}
 				continue

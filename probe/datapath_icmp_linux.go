@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -50,7 +51,9 @@ type icmpDatapath struct {
 	closed atomic.Bool
 	inRecv atomic.Bool
 	fdOnce sync.Once
-	idle   func(blocking bool)
+	idle   func(idleEvent)
+
+	ppfds []unix.PollFd // pending() only (sender goroutine)
 
 	// send side
 	smsgs  []unix.Mmsghdr
@@ -122,6 +125,7 @@ func openICMPWith(es EngineSpec, sendOnly bool) (*icmpDatapath, error) {
 		d.socks = append(d.socks, s)
 		d.pfds = append(d.pfds, unix.PollFd{Fd: int32(s.fd), Events: unix.POLLIN})
 	}
+	d.ppfds = append([]unix.PollFd(nil), d.pfds...)
 	d.pfds = append(d.pfds, unix.PollFd{Fd: int32(d.evfd), Events: unix.POLLIN})
 	if sendOnly {
 		d.info.Mode = "raw-send"
@@ -189,6 +193,7 @@ func (s *icmpSock) setup(es EngineSpec, src netip.Addr, sendOnly bool) error {
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBufBytes) != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sockBufBytes)
 	}
+	setSendTimeout(fd)
 	// Software RX and TX timestamps (CLOCK_REALTIME) for every packet; TX
 	// stamps come back on the error queue with the packet attached, so we
 	// match them by the probe's serial (no OPT_ID counter to keep in step).
@@ -263,6 +268,7 @@ func (s *icmpSock) setupSendOnly(es EngineSpec, src netip.Addr) error {
 	if unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBufBytes) != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sockBufBytes)
 	}
+	setSendTimeout(fd)
 	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 0)
 	if es.Interface != "" {
 		if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, es.Interface); err != nil {
@@ -293,6 +299,16 @@ func (s *icmpSock) setupSendOnly(es EngineSpec, src netip.Addr) error {
 	return nil
 }
 
+// sendTimeout bounds how long one sendmmsg may block on a full send
+// buffer, so the sender (and with it Engine.Close) never hangs in the
+// kernel; packets that time out count as send errors.
+const sendTimeout = 200 * time.Millisecond
+
+func setSendTimeout(fd int) {
+	tv := unix.NsecToTimeval(int64(sendTimeout))
+	_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+}
+
 func (d *icmpDatapath) initBuffers() {
 	d.smsgs = make([]unix.Mmsghdr, sendBatch)
 	d.siov = make([]unix.Iovec, sendBatch)
@@ -307,7 +323,17 @@ func (d *icmpDatapath) initBuffers() {
 
 func (d *icmpDatapath) Info() DatapathInfo { return d.info }
 
-func (d *icmpDatapath) setIdleHook(f func(bool)) { d.idle = f }
+func (d *icmpDatapath) setIdleHook(f func(idleEvent)) { d.idle = f }
+
+// pending polls the sockets (not the eventfd) without blocking: replies
+// in a receive queue, ICMP errors or TX stamps in an error queue.
+func (d *icmpDatapath) pending() bool {
+	for i := range d.ppfds {
+		d.ppfds[i].Revents = 0
+	}
+	n, err := unix.Poll(d.ppfds, 0)
+	return err != nil || n > 0
+}
 
 func (d *icmpDatapath) Close() error {
 	if d.closed.Swap(true) {
@@ -465,9 +491,12 @@ func (d *icmpDatapath) Recv(msgs []Received) (int, error) {
 		ready, err := unix.Poll(d.pfds, 0)
 		if err == nil && ready == 0 {
 			if d.idle != nil {
-				d.idle(true) // the queues are empty: everything that arrived before now was returned
+				d.idle(idleBlocking) // the queues are empty: everything that arrived before now was returned
 			}
 			_, err = unix.Poll(d.pfds, -1)
+			if d.idle != nil {
+				d.idle(idleWoke)
+			}
 		}
 		if d.closed.Load() {
 			d.closeFDs()
@@ -497,7 +526,7 @@ func (d *icmpDatapath) Recv(msgs []Received) (int, error) {
 		}
 		if n > 0 {
 			if drained && d.idle != nil {
-				d.idle(false) // every queue gave less than asked: they are empty now
+				d.idle(idleEmptied) // every queue gave less than asked: they are empty now
 			}
 			return n, nil
 		}

@@ -22,17 +22,7 @@ func TestDatapathsInLab(t *testing.T) {
 	targets := append(l.Addrs(500, false), l.Addrs(100, true)...)
 	for _, dp := range []string{probe.DatapathICMP, probe.DatapathAFPacket} {
 		t.Run(dp, func(t *testing.T) {
-			spec := probe.Spec{Engine: probe.EngineSpec{Datapath: dp}}
-			for _, a := range targets {
-				spec.Targets = append(spec.Targets, probe.TargetSpec{Group: "lab", Name: a.String(), Addr: a,
-					Interval: 200 * time.Millisecond, Timeout: 200 * time.Millisecond, PayloadSize: probe.MinPayload,
-					DownAfter: 3, UpAfter: 1})
-			}
-			var eng *probe.Engine
-			if err := l.Do(func() (err error) { eng, err = probe.New(spec, probe.Options{}); return err }); err != nil {
-				t.Fatal(err)
-			}
-			defer eng.Close()
+			eng := startInLab(t, l, labSpec(dp, targets, 200*time.Millisecond), probe.Options{})
 			const foreign = 200
 			if err := l.SendForeignEchoes(targets[:foreign]); err != nil {
 				t.Fatal(err)

@@ -124,7 +124,7 @@ func newPFRing(es EngineSpec, ifi *net.Interface, src ringSource) (*pfRing, erro
 	}
 	d := &pfRing{tx: tx, src: src, mac: [6]byte(ifi.HardwareAddr), buf: make([]byte, pfRingSnap)}
 	d.info = DatapathInfo{Name: DatapathPFRing, Mode: "pfring", ID4: tx.info.ID4, ID6: tx.info.ID6,
-		TimestampSource: TimestampKernelTXRX, Drops: d.drops}
+		TimestampSource: TimestampKernelTXRX, Drops: d.drops, StampsInOrder: true}
 	if err := src.start(pfRingFilter(d.info.ID4, d.info.ID6)); err != nil {
 		d.Close()
 		d.release()

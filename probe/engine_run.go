@@ -29,13 +29,20 @@ type Engine struct {
 	clock Clock
 	log   *slog.Logger
 
-	// Receive progress (see expiryHorizon): rxDrained is the mono time up
-	// to which every arrived packet has been processed; hooked says the
-	// datapath reports it.
+	// Receive progress (see expiryHorizon). rxDrained is the mono time up
+	// to which every arrived packet has been processed; written by the
+	// receiver goroutine only. rxState counts the datapath's idle events
+	// (times 2) and has bit 0 set while the receiver blocks in Recv.
 	rxDrained atomic.Int64
-	rxBlocked atomic.Bool // the receiver waits for packets: nothing is queued
-	rxPending int64       // receiver goroutine only: drained time of the batch being processed
-	hooked    bool
+	rxState   atomic.Uint64
+	rxPending int64      // receiver goroutine only: drained time of the batch being processed
+	rxStart   int64      // receiver goroutine only: mono time the current Recv started
+	hook      idleHooker // nil when the datapath reports no idle events
+	inOrder   bool       // DatapathInfo.StampsInOrder
+
+	// sender goroutine only
+	nextExpiry  int64 // earliest probe deadline after the last pass; -1 none
+	lastPendChk int64 // mono time of the last hook.pending() check
 
 	wake       chan struct{}
 	resolveNow chan struct{}
@@ -92,17 +99,25 @@ func New(spec Spec, opts Options) (*Engine, error) {
 	e.c.stats.TimestampSource = e.info.TimestampSource
 	e.c.stats.StartTime = now
 	e.c.apply(&e.spec, 0)
+	e.inOrder = e.info.StampsInOrder
+	e.nextExpiry = -1
 	if h, ok := dp.(idleHooker); ok {
-		e.hooked = true
+		e.hook = h
 		delay := int64(e.info.DeliveryDelay)
-		h.setIdleHook(func(blocking bool) {
-			now := e.mono(e.clock.Now()) - delay
-			if !blocking {
+		h.setIdleHook(func(ev idleEvent) {
+			// Not the time of the event: a packet may arrive between the
+			// datapath's look at its queues and the event. Recv started
+			// before that look, and had returned nothing yet.
+			now := e.rxStart - delay
+			switch ev {
+			case idleBlocking:
+				e.rxDrained.Store(max(e.rxDrained.Load(), now))
+				e.rxState.Store((e.rxState.Load() &^ 1) + 2 | 1)
+			case idleWoke:
+				e.rxState.Store((e.rxState.Load() &^ 1) + 2)
+			case idleEmptied:
 				e.rxPending = now // published once this batch is processed
-				return
 			}
-			e.rxDrained.Store(now)
-			e.rxBlocked.Store(true)
 		})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -207,14 +222,27 @@ func (e *Engine) sender() {
 	timer := e.clock.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		t := e.clock.Now()
+		// Checked on every pass, not only when idle: a saturated sender
+		// always has probes due and would otherwise never see a stop.
+		select {
+		case <-e.stop:
+			return
+		default:
+		}
+		// The horizon may poll the datapath: before the lock, with the
+		// deadlines of the previous pass.
+		horizon := e.expiryHorizon(e.mono(e.clock.Now()))
 		e.mu.Lock()
+		// The send stamp is read once the lock is held: a wait for the lock
+		// is not part of any RTT.
+		t := e.clock.Now()
 		now := e.mono(t)
-		e.c.expire(e.expiryHorizon(now))
+		e.c.expire(min(horizon, now))
 		if e.overloaded(now) {
 			e.c.skipDue(now, skipBatch)
 		}
 		pkts, buf = e.c.collect(now, t.UnixNano(), pkts, buf[:0])
+		e.nextExpiry = e.earliestDeadline()
 		next, maxPPS := e.c.nextWake(), e.c.maxPPS
 		e.mu.Unlock()
 		if len(pkts) > 0 {
@@ -250,22 +278,57 @@ func (e *Engine) sender() {
 // behind before they are declared lost anyway.
 const maxExpiryDelay = int64(500 * time.Millisecond)
 
+// pendingCheckEvery bounds how often the sender asks an idle datapath
+// whether packets wait in its queues.
+const pendingCheckEvery = int64(5 * time.Millisecond)
+
 // expiryHorizon is the time up to which probes may be declared lost: the
-// moment up to which every packet that arrived has been processed, so a
-// reply that arrived in time but was not yet read never becomes a loss.
-// Datapaths that do not report it use now.
+// moment up to which every packet that arrived has been processed, so that
+// "lost" means "no reply arrived in time", never "a reply arrived in time
+// but was not read yet". Sources, best first:
+//   - the receiver blocks (idleBlocking) and has not been woken since,
+//     and the datapath's queues are empty now (pending): everything that
+//     arrived before now, less DeliveryDelay, is processed. The second
+//     read of rxState closes the race with a receiver woken meanwhile:
+//     it reads its queues only after idleWoke changed rxState.
+//   - rxDrained: the last idle moment or batch that emptied the queues,
+//     and, for datapaths whose stamps are in arrival order, the arrival
+//     stamp of the newest packet processed.
+//   - a receiver that fell behind by more than maxExpiryDelay does not
+//     hold losses back any longer.
+//
+// Datapaths that report nothing (fakes that deliver at once) use now.
+// Sender goroutine only.
 func (e *Engine) expiryHorizon(now int64) int64 {
-	if !e.hooked {
+	if e.hook == nil && !e.inOrder {
 		return now
 	}
-	if e.rxBlocked.Load() {
-		// A receiver blocked in poll has processed everything that arrived
-		// before it blocked (less what the datapath may still hold back);
-		// a reply arriving after that and before a deadline that is already
-		// due came after timeout+grace: late anyway.
-		return now - int64(e.info.DeliveryDelay)
+	h := min(now, e.rxDrained.Load())
+	if e.nextExpiry < 0 || e.nextExpiry <= h {
+		return h
 	}
-	return min(now, max(e.rxDrained.Load(), now-maxExpiryDelay))
+	if s := e.rxState.Load(); e.hook != nil && s&1 == 1 && now-e.lastPendChk >= pendingCheckEvery {
+		e.lastPendChk = now
+		if !e.hook.pending() && e.rxState.Load() == s {
+			return now - int64(e.info.DeliveryDelay)
+		}
+	}
+	return max(h, now-maxExpiryDelay)
+}
+
+// earliestDeadline returns the first deadline of the in-flight probes, or
+// -1. Under e.mu.
+func (e *Engine) earliestDeadline() int64 {
+	next := int64(-1)
+	for i := range e.c.fifos {
+		f := &e.c.fifos[i]
+		if f.head < len(f.q) {
+			if d := f.q[f.head].at; next < 0 || d < next {
+				next = d
+			}
+		}
+	}
+	return next
 }
 
 // overloadLag is how far the receiver may fall behind before the sender
@@ -277,15 +340,15 @@ const (
 )
 
 func (e *Engine) overloaded(now int64) bool {
-	return e.hooked && !e.rxBlocked.Load() && now-e.rxDrained.Load() > overloadLag
+	return e.hook != nil && e.rxState.Load()&1 == 0 && now-e.rxDrained.Load() > overloadLag
 }
 
 func (e *Engine) receiver() {
 	defer e.wg.Done()
 	msgs := make([]Received, recvBatch)
 	for {
+		e.rxStart = e.mono(e.clock.Now())
 		n, err := e.dp.Recv(msgs)
-		e.rxBlocked.Store(false)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -300,17 +363,28 @@ func (e *Engine) receiver() {
 			e.mu.Unlock()
 			continue
 		}
-		now := e.mono(e.clock.Now())
+		t := e.clock.Now()
+		now := e.mono(t)
 		e.mu.Lock()
 		for i := range msgs[:n] {
 			e.c.handle(&msgs[i], now)
 		}
 		e.mu.Unlock()
-		if e.rxPending != 0 {
-			// This batch emptied the queues: everything that arrived before
-			// it was read is processed now.
-			e.rxDrained.Store(max(e.rxDrained.Load(), e.rxPending))
-			e.rxPending = 0
+		drained := e.rxPending // this batch emptied the queues
+		e.rxPending = 0
+		if e.inOrder {
+			// Everything that arrived before the newest packet of this
+			// batch is processed now (stamps are Unix ns: convert).
+			var last int64
+			for i := range msgs[:n] {
+				last = max(last, msgs[i].KernelStamp)
+			}
+			if last != 0 {
+				drained = max(drained, min(now, last-(t.UnixNano()-now)))
+			}
+		}
+		if drained > e.rxDrained.Load() {
+			e.rxDrained.Store(drained)
 		}
 	}
 }
