@@ -27,6 +27,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/collector/otlp"
 	"github.com/icmp-exporter/icmp_exporter/config"
 	"github.com/icmp-exporter/icmp_exporter/internal/app"
+	"github.com/icmp-exporter/icmp_exporter/internal/discovery"
 	"github.com/icmp-exporter/icmp_exporter/internal/downtime"
 	"github.com/icmp-exporter/icmp_exporter/internal/shard"
 	"github.com/icmp-exporter/icmp_exporter/probe"
@@ -100,10 +101,18 @@ func run() int {
 	if *shardFlag != "" {
 		reg.MustRegister(share.InfoCollector())
 	}
+	// Discovered targets join the static ones; reloads pass through disc.
+	disc := discovery.New(discovery.Options{Engine: engine, Shard: share, Logger: logger.With("component", "discovery")})
+	defer disc.Close()
+	if err := disc.Load(cfg, spec); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 1
+	}
+	reg.MustRegister(disc)
 	reloader := app.NewReloader(app.ReloaderOptions{
 		ConfigFile: *configFile,
-		Build:      buildSpec,
-		Target:     engine,
+		Build:      disc.Build(buildSpec),
+		Target:     disc,
 		Metrics:    reloadMetrics,
 		Logger:     logger.With("component", "reload"),
 	})

@@ -191,19 +191,26 @@ func (c *checker) settings(s *Settings, path string) {
 	seen := map[string]Pos{}
 	for _, l := range s.Labels.Items {
 		lp := p("labels." + l.Name)
-		switch {
-		case !labelNameRE.MatchString(l.Name):
-			c.ps.add(l.Pos, lp, "%q is not a valid label name; want letters, digits and _, not starting with a digit", l.Name)
-		default:
-			if err := probe.CheckUserLabel(l.Name); err != nil {
-				c.ps.add(l.Pos, lp, "%s", err)
-			}
+		if why := labelNameProblem(l.Name); why != "" {
+			c.ps.add(l.Pos, lp, "%s", why)
 		}
 		if prev, dup := seen[l.Name]; dup {
 			c.ps.add(l.Pos, lp, "label listed twice (first at line %d)", prev.Line)
 		}
 		seen[l.Name] = l.Pos
 	}
+}
+
+// labelNameProblem says why name cannot be a user label, or "".
+func labelNameProblem(name string) string {
+	switch {
+	case !labelNameRE.MatchString(name):
+		return fmt.Sprintf("%q is not a valid label name; want letters, digits and _, not starting with a digit", name)
+	}
+	if err := probe.CheckUserLabel(name); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 func isStrictlySorted(b []float64) bool {
@@ -247,15 +254,18 @@ func (c *checker) groups() {
 			names[g.Name.Value] = g.Name.Pos
 		}
 		c.settings(&g.Settings, path)
-		if len(g.Targets.Items) == 0 {
+		c.discovery(g, path)
+		if len(g.Targets.Items) == 0 && g.Discovery.empty() {
 			pos := g.Targets.Pos
 			if !g.Targets.Set {
 				pos = gpos
 			}
-			c.ps.add(pos, path+".targets", "no targets; list addresses, CIDR blocks or host names like [127.0.0.1, \"::1\", localhost]")
+			c.ps.add(pos, path+".targets", "no targets; list addresses, CIDR blocks or host names like [127.0.0.1, \"::1\", localhost], or add file_sd_configs or http_sd_configs")
 			continue
 		}
-		c.expand(g, path)
+		if len(g.Targets.Items) > 0 {
+			c.expand(g, path)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/prometheus/model/relabel"
 	"gopkg.in/yaml.v3"
 
 	"github.com/icmp-exporter/icmp_exporter/probe"
@@ -42,7 +43,8 @@ type Config struct {
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
 
-	spec probe.Spec
+	spec      probe.Spec
+	discovery []DiscoveryGroup
 }
 
 // Source is the `source:` section: where this exporter probes from.
@@ -92,6 +94,8 @@ type Group struct {
 	Name     Field[string] `yaml:"name"`
 	Settings `yaml:",inline"`
 	Targets  Targets `yaml:"targets"`
+	// Discovery adds targets from files and HTTP endpoints (discovery.go).
+	Discovery `yaml:",inline"`
 }
 
 // Load reads and checks the configuration file at path. A file with
@@ -277,7 +281,8 @@ func kindName(tag string) string {
 var configTypes = []reflect.Type{
 	reflect.TypeFor[Config](), reflect.TypeFor[Source](), reflect.TypeFor[Engine](),
 	reflect.TypeFor[Settings](), reflect.TypeFor[Histogram](), reflect.TypeFor[Group](),
-	reflect.TypeFor[OTLP](), reflect.TypeFor[OTLPTLS](),
+	reflect.TypeFor[OTLP](), reflect.TypeFor[OTLPTLS](), reflect.TypeFor[FileSDConfig](),
+	reflect.TypeFor[HTTPSDConfig](), reflect.TypeFor[relabel.Config](),
 }
 
 func describeType(name string) string {

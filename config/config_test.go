@@ -74,6 +74,11 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-groups-not-list.yml", 2, "groups", "want a list, got a mapping"},
 		{"invalid-allow-broadcast.yml", 3, "groups[0].allow_broadcast", `want true or false, got "yes please"`},
 		{"invalid-otlp.yml", 6, "otlp.protocol", "want grpc or http"},
+		{"invalid-file-sd-pattern.yml", 4, "groups[0].file_sd_configs[0].files[0]", "ending in .json, .yml or .yaml"},
+		{"invalid-http-sd-url.yml", 4, "groups[0].http_sd_configs[0].url", `"ftp://inventory/targets" is not an http or https URL`},
+		{"invalid-relabel-action.yml", 6, "groups[0].relabel_configs[0]", "requires 'target_label' value"},
+		{"invalid-relabel-unknown-key.yml", 6, "groups[0].relabel_configs[0].source_label", "unknown field; allowed here: action, modulus, regex"},
+		{"invalid-sd-unknown-key.yml", 5, "groups[0].http_sd_configs[0].refresh", "unknown field; allowed here: authorization, basic_auth"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

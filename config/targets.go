@@ -40,22 +40,18 @@ func (c *checker) expand(g *Group, path string) {
 		case strings.Contains(s, "/"):
 			c.cidr(tmpl, t, tp, allowBcast, addrs, ok)
 		default:
-			if a, err := netip.ParseAddr(s); err == nil {
-				a = a.Unmap()
-				if why := special(a); why != "" && !allowBcast {
-					c.ps.add(t.Pos, tp, "%s is %s; set allow_broadcast: true on the group to probe it", s, why)
-					continue
-				}
+			a, why := addressOrHost(s, allowBcast)
+			switch {
+			case why != "":
+				c.ps.add(t.Pos, tp, "%s", why)
+				continue
+			case a.IsValid():
 				if prev, dup := addrs[a]; dup {
 					c.ps.add(t.Pos, tp, "%s is listed twice in this group (first at line %d)", s, prev.Line)
 					continue
 				}
 				addrs[a] = t.Pos
 				c.add(tmpl, s, a, "", ok)
-				continue
-			}
-			if why := badHostName(s); why != "" {
-				c.ps.add(t.Pos, tp, "%q is not a valid target (%s); %s", s, why, targetHelp)
 				continue
 			}
 			k := strings.ToLower(strings.TrimSuffix(s, "."))
@@ -67,6 +63,23 @@ func (c *checker) expand(g *Group, path string) {
 			c.add(tmpl, s, netip.Addr{}, s, ok)
 		}
 	}
+}
+
+// addressOrHost reads one target that is an address or a host name (not a
+// CIDR block): the address (the zero Addr for a host name), or why s is not
+// a target.
+func addressOrHost(s string, allowBcast bool) (netip.Addr, string) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		a = a.Unmap()
+		if why := special(a); why != "" && !allowBcast {
+			return netip.Addr{}, fmt.Sprintf("%s is %s; set allow_broadcast: true on the group to probe it", s, why)
+		}
+		return a, ""
+	}
+	if why := badHostName(s); why != "" {
+		return netip.Addr{}, fmt.Sprintf("%q is not a valid target (%s); %s", s, why, targetHelp)
+	}
+	return netip.Addr{}, ""
 }
 
 func (c *checker) add(tmpl probe.TargetSpec, name string, a netip.Addr, host string, ok bool) {

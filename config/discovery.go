@@ -1,0 +1,376 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/model/relabel"
+	"gopkg.in/yaml.v3"
+
+	"github.com/icmp-exporter/icmp_exporter/probe"
+)
+
+// Defaults of the discovery settings (Prometheus' own).
+const (
+	DefaultFileSDRefresh = 5 * time.Minute
+	DefaultHTTPSDRefresh = time.Minute
+)
+
+// AddressLabel is the label that holds a discovered target's address or
+// host name (Prometheus' __address__); a ":port" suffix is ignored.
+const AddressLabel = model.AddressLabel
+
+// Discovery is the service discovery part of a group: targets from files
+// and HTTP endpoints in Prometheus' formats, relabelled with Prometheus'
+// relabel_configs. It is inlined in Group.
+type Discovery struct {
+	FileSD  []FileSDConfig  `yaml:"file_sd_configs"`
+	HTTPSD  []HTTPSDConfig  `yaml:"http_sd_configs"`
+	Relabel []RelabelConfig `yaml:"relabel_configs"`
+}
+
+func (d *Discovery) empty() bool { return len(d.FileSD) == 0 && len(d.HTTPSD) == 0 }
+
+// FileSDConfig is one entry of file_sd_configs: Prometheus' file-based
+// discovery. Files holds glob patterns of JSON (.json) or YAML (.yml,
+// .yaml) target-group files, relative to the configuration file's directory.
+type FileSDConfig struct {
+	Files           []string       `yaml:"files"`
+	RefreshInterval model.Duration `yaml:"refresh_interval"`
+	Pos             Pos            `yaml:"-"`
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler (strict keys, defaults).
+func (f *FileSDConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain FileSDConfig
+	p := plain{RefreshInterval: model.Duration(DefaultFileSDRefresh)}
+	if err := decodeStrict(n, &p, reflect.TypeFor[FileSDConfig]()); err != nil {
+		return err
+	}
+	*f = FileSDConfig(p)
+	f.Pos = nodePos(n)
+	return nil
+}
+
+// HTTPSDConfig is one entry of http_sd_configs: Prometheus' HTTP-based
+// discovery, with Prometheus' HTTP client options (TLS, basic auth, bearer
+// token file, proxy, ...).
+type HTTPSDConfig struct {
+	HTTPClientConfig commoncfg.HTTPClientConfig `yaml:",inline"`
+	URL              string                     `yaml:"url"`
+	RefreshInterval  model.Duration             `yaml:"refresh_interval"`
+	Pos              Pos                        `yaml:"-"`
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler (strict keys, defaults).
+func (h *HTTPSDConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain HTTPSDConfig
+	p := plain{HTTPClientConfig: commoncfg.DefaultHTTPClientConfig, RefreshInterval: model.Duration(DefaultHTTPSDRefresh)}
+	if err := decodeStrict(n, &p, reflect.TypeFor[HTTPSDConfig]()); err != nil {
+		return err
+	}
+	*h = HTTPSDConfig(p)
+	h.Pos = nodePos(n)
+	return nil
+}
+
+// RelabelConfig is one entry of relabel_configs, in Prometheus' format and
+// with Prometheus' semantics (github.com/prometheus/prometheus/model/relabel).
+type RelabelConfig struct {
+	relabel.Config
+	Pos Pos
+}
+
+// UnmarshalYAML implements yaml.Unmarshaler (strict keys, Prometheus' defaults).
+func (r *RelabelConfig) UnmarshalYAML(n *yaml.Node) error {
+	r.Pos = nodePos(n)
+	return decodeStrict(n, &r.Config, reflect.TypeFor[relabel.Config]())
+}
+
+// decodeStrict decodes the mapping n into v, refusing keys that schema
+// (v's type or the type v's is derived from) does not have: yaml.v3 does
+// not pass KnownFields on to Node.Decode.
+func decodeStrict(n *yaml.Node, v any, schema reflect.Type) error {
+	if n.Kind != yaml.MappingNode {
+		return typeError(nodePos(n), "want a mapping, got %s", describeNode(n))
+	}
+	allowed := yamlKeys(schema)
+	var errs []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		if !slices.Contains(allowed, k.Value) {
+			errs = append(errs, fmt.Sprintf("line %d: column %d: field %s not found in type %s",
+				k.Line, k.Column, k.Value, schema))
+		}
+	}
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
+	if err := n.Decode(v); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return err
+		}
+		return typeError(nodePos(n), "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+// fileSDPattern is the file name pattern Prometheus' file discovery accepts.
+var fileSDPattern = regexp.MustCompile(`^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`)
+
+// discovery checks the discovery settings of group g and records the
+// group for DiscoveryGroups.
+func (c *checker) discovery(g *Group, path string) {
+	dir := filepath.Dir(c.ps.file)
+	d := &g.Discovery
+	for i := range d.FileSD {
+		f := &d.FileSD[i]
+		fp := fmt.Sprintf("%s.file_sd_configs[%d]", path, i)
+		if len(f.Files) == 0 {
+			c.ps.add(f.Pos, fp+".files", "no files; list glob patterns of target files like [targets/*.json]")
+		}
+		for j, pat := range f.Files {
+			if !filepath.IsAbs(pat) {
+				f.Files[j] = filepath.Join(dir, pat)
+			}
+			if _, err := filepath.Match(f.Files[j], ""); err != nil || !fileSDPattern.MatchString(pat) {
+				c.ps.add(f.Pos, fmt.Sprintf("%s.files[%d]", fp, j),
+					"%q is not a usable pattern; want a path or glob (* only in the last part) ending in .json, .yml or .yaml", pat)
+			}
+		}
+		if f.RefreshInterval <= 0 {
+			c.ps.add(f.Pos, fp+".refresh_interval", "must be above 0; use a duration like 5m")
+		}
+	}
+	for i := range d.HTTPSD {
+		h := &d.HTTPSD[i]
+		hp := fmt.Sprintf("%s.http_sd_configs[%d]", path, i)
+		u, err := url.Parse(h.URL)
+		switch {
+		case h.URL == "":
+			c.ps.add(h.Pos, hp+".url", "missing; set the URL of a Prometheus HTTP SD endpoint like http://inventory:8080/targets")
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			c.ps.add(h.Pos, hp+".url", "%q is not an http or https URL", h.URL)
+		}
+		if h.RefreshInterval <= 0 {
+			c.ps.add(h.Pos, hp+".refresh_interval", "must be above 0; use a duration like 1m")
+		}
+		h.HTTPClientConfig.SetDirectory(dir)
+		if err := h.HTTPClientConfig.Validate(); err != nil {
+			c.ps.add(h.Pos, hp, "%s", err.Error())
+		}
+	}
+	rcs := make([]*relabel.Config, len(d.Relabel))
+	for i := range d.Relabel {
+		r := &d.Relabel[i]
+		if err := r.Validate(model.LegacyValidation); err != nil {
+			c.ps.add(r.Pos, fmt.Sprintf("%s.relabel_configs[%d]", path, i), "%s", err.Error())
+		}
+		rcs[i] = &r.Config
+	}
+	if c.cfg.spec.Targets == nil {
+		c.cfg.spec.Targets = []probe.TargetSpec{} // a loaded Spec, even if every group only discovers
+	}
+	tmpl, ok := c.template(g, path)
+	c.cfg.discovery = append(c.cfg.discovery, DiscoveryGroup{
+		Name: g.Name.Value, Path: path, FileSD: d.FileSD, HTTPSD: d.HTTPSD, Relabel: rcs,
+		cfg: c.cfg, group: g, tmpl: tmpl, tmplOK: ok,
+		allowBcast: orDefault(pick(g.AllowBroadcast, c.cfg.Defaults.AllowBroadcast), false),
+	})
+}
+
+// DiscoveryGroup is one group of the configuration as discovery sees it:
+// its sources, its relabelling and the rules that turn a discovered target
+// into a probe.TargetSpec. It is safe for concurrent use.
+type DiscoveryGroup struct {
+	Name    string // the group's name
+	Path    string // its field path, like groups[2]
+	FileSD  []FileSDConfig
+	HTTPSD  []HTTPSDConfig
+	Relabel []*relabel.Config
+
+	cfg        *Config
+	group      *Group
+	tmpl       probe.TargetSpec
+	tmplOK     bool
+	allowBcast bool
+}
+
+// DiscoveryGroups returns every group of the configuration, in file order,
+// with its discovery settings (none for groups of static targets only).
+func (c *Config) DiscoveryGroups() []DiscoveryGroup { return c.discovery }
+
+// HasSources reports whether the group discovers targets.
+func (g *DiscoveryGroup) HasSources() bool { return len(g.FileSD) > 0 || len(g.HTTPSD) > 0 }
+
+// OverrideLabel returns the reserved label that sets the group setting key
+// (a key of Settings, like interval) for one discovered target: __interval__.
+func OverrideLabel(key string) string { return "__" + key + "__" }
+
+// overrideKeys are the settings a discovered target can set for itself:
+// every scalar setting of a group.
+var overrideKeys = func() []string {
+	var keys []string
+	for _, k := range yamlKeys(reflect.TypeFor[Settings]()) {
+		if k != "labels" && k != "histogram" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}()
+
+// OverrideLabels returns the reserved labels a discovered target can carry
+// to set its own probe settings (__interval__, __timeout__, ...).
+func OverrideLabels() []string {
+	out := make([]string, len(overrideKeys))
+	for i, k := range overrideKeys {
+		out[i] = OverrideLabel(k)
+	}
+	return out
+}
+
+// Target turns one discovered target (its labels after relabelling) into a
+// TargetSpec of the group. __address__ is the address or host name (a
+// ":port" suffix is dropped); labels starting with __ are dropped except the
+// override labels (OverrideLabels), which set the target's own settings and
+// are checked by the same rules as the configuration file; the other labels
+// become the target's labels, over the group's.
+func (g *DiscoveryGroup) Target(lbls labels.Labels) (probe.TargetSpec, error) {
+	addr := StripPort(lbls.Get(AddressLabel))
+	if addr == "" {
+		return probe.TargetSpec{}, fmt.Errorf("no %s label; the target has no address", AddressLabel)
+	}
+	ps := &problems{file: "target " + addr}
+	c := &checker{ps: ps, cfg: g.cfg}
+	tmpl, ok, allowBcast := g.tmpl, g.tmplOK, g.allowBcast
+	var ov *yaml.Node
+	var user []probe.Label
+	lbls.Range(func(l labels.Label) {
+		switch {
+		case strings.HasPrefix(l.Name, "__"):
+			k := strings.TrimSuffix(strings.TrimPrefix(l.Name, "__"), "__")
+			if OverrideLabel(k) == l.Name && slices.Contains(overrideKeys, k) {
+				if ov == nil {
+					ov = &yaml.Node{Kind: yaml.MappingNode}
+				}
+				ov.Content = append(ov.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k},
+					&yaml.Node{Kind: yaml.ScalarNode, Value: l.Value})
+			}
+		default:
+			if why := labelNameProblem(l.Name); why != "" {
+				ps.add(Pos{}, "labels."+l.Name, "%s", why)
+			} else if !utf8.ValidString(l.Value) {
+				ps.add(Pos{}, "labels."+l.Name, "value is not valid UTF-8")
+			}
+			user = append(user, probe.Label{Name: l.Name, Value: l.Value})
+		}
+	})
+	if ov != nil {
+		var s Settings
+		if err := ov.Decode(&s); err != nil {
+			var te *yaml.TypeError
+			if !errors.As(err, &te) {
+				return probe.TargetSpec{}, fmt.Errorf("target %s: %w", addr, err)
+			}
+			for _, e := range te.Errors {
+				ps.add(Pos{}, "", "override label: %s", strings.TrimPrefix(e, "line 0: column 0: "))
+			}
+			return probe.TargetSpec{}, ps.err()
+		}
+		c.settings(&s, "")
+		syn := *g.group
+		overlay(&syn.Settings, &s)
+		tmpl, ok = c.template(&syn, "")
+		allowBcast = orDefault(pick(syn.AllowBroadcast, g.cfg.Defaults.AllowBroadcast), false)
+	}
+	a, why := addressOrHost(addr, allowBcast)
+	if why != "" {
+		ps.add(Pos{}, "", "%s", why)
+	}
+	if err := ps.err(); err != nil {
+		return probe.TargetSpec{}, overrideNames(err)
+	}
+	if !ok {
+		return probe.TargetSpec{}, fmt.Errorf("target %s: the group's settings conflict", addr)
+	}
+	t := tmpl
+	t.Name, t.Addr = addr, a
+	if !a.IsValid() {
+		t.Host = addr
+	} else {
+		t.IPProtocol = ""
+	}
+	if len(user) > 0 {
+		t.Labels = mergeLabels(tmpl.Labels, user)
+	}
+	return t, nil
+}
+
+// overrideNames rewrites the field paths of problems with override values
+// (".interval") to the label that set them (__interval__).
+func overrideNames(err error) error {
+	var ce *Error
+	if !errors.As(err, &ce) {
+		return err
+	}
+	for i := range ce.Problems {
+		p := &ce.Problems[i]
+		if k, ok := strings.CutPrefix(p.Path, "."); ok {
+			p.Path = OverrideLabel(k)
+		}
+	}
+	return err
+}
+
+// overlay copies the settings that o sets onto s.
+func overlay(s, o *Settings) {
+	sv, ov := reflect.ValueOf(s).Elem(), reflect.ValueOf(o).Elem()
+	for i := range sv.NumField() {
+		f := ov.Field(i)
+		if set := f.FieldByName("Set"); set.IsValid() && set.Bool() {
+			sv.Field(i).Set(f)
+		}
+	}
+}
+
+// mergeLabels returns base with add laid over it (add's values win),
+// sorted by name. base is not modified.
+func mergeLabels(base, add []probe.Label) []probe.Label {
+	out := make([]probe.Label, 0, len(base)+len(add))
+	out = append(out, add...)
+	for _, b := range base {
+		if !slices.ContainsFunc(add, func(l probe.Label) bool { return l.Name == b.Name }) {
+			out = append(out, b)
+		}
+	}
+	slices.SortFunc(out, func(a, b probe.Label) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// StripPort returns a target address without a ":port" suffix: "host:80"
+// and "[2001:db8::1]:80" lose the port, a bare IPv6 address stays as it is.
+func StripPort(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "[") {
+		if i := strings.LastIndex(s, "]"); i > 0 {
+			return s[1:i]
+		}
+		return s
+	}
+	if strings.Count(s, ":") == 1 {
+		return s[:strings.IndexByte(s, ':')]
+	}
+	return s
+}
