@@ -47,6 +47,7 @@ func run() int {
 	metricsPath := a.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
 	shardFlag := a.Flag("shard", "Probe only share i of n of the configured targets (i/n, i from 0; rendezvous hashing, see docs/scaling.md). "+
 		"i may be a StatefulSet pod name ending in -<ordinal>. Empty: all targets.").Envar("ICMP_EXPORTER_SHARD").Default("").String()
+	lifecycle := a.Flag("web.enable-lifecycle", "Enable POST /-/reload (off by default, as in Prometheus: anyone who reaches the port could trigger reloads). SIGHUP always reloads.").Bool()
 	webFlags := kingpinflag.AddFlags(a, ":10427")
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(a, logConfig)
@@ -114,14 +115,19 @@ func run() int {
 		Build:      disc.Build(buildSpec),
 		Target:     disc,
 		Metrics:    reloadMetrics,
+		Running:    cfg,
 		Logger:     logger.With("component", "reload"),
 	})
+	var httpReload func() ([]string, error)
+	if *lifecycle {
+		httpReload = reloader.Reload
+	}
 	handler, err := app.NewHandler(app.WebOptions{
 		MetricsPath: *metricsPath,
 		Gatherer:    reg,
 		Stream:      targetMetrics,
 		Registerer:  reg,
-		Reload:      reloader.Reload,
+		Reload:      httpReload,
 		Ready:       running.Load,
 		Version:     version.Info(),
 		Logger:      logger.With("component", "web"),
@@ -133,7 +139,7 @@ func run() int {
 
 	// OTLP push (collector/otlp): the same engine snapshots, pushed every
 	// otlp.interval on the pusher's own goroutine. Changes of the otlp
-	// section take effect at restart, not on reload.
+	// section take effect at restart; a reload that changes it says so.
 	var pusher *otlp.Pusher
 	if cfg.OTLP.Enabled {
 		pusher, err = otlp.New(context.Background(), cfg.OTLP, engine,
@@ -154,7 +160,9 @@ func run() int {
 
 	// WriteTimeout bounds how long a client that stops reading can hold the
 	// scrape lock (a 100k-target scrape takes about a second).
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute}
+	// MaxHeaderBytes: the endpoints need short request lines and headers;
+	// longer ones get 431 before a handler runs.
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	served := make(chan error, 1)
 	go func() { served <- web.ListenAndServe(srv, webFlags, logger) }()
 

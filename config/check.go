@@ -22,6 +22,7 @@ const (
 	MinDNSRefresh         = time.Second
 	MaxDNSRefresh         = 24 * time.Hour
 	MaxCIDRAddressesLimit = 1 << 24
+	MaxTargetsLimit       = 1 << 24
 )
 
 type checker struct {
@@ -29,7 +30,6 @@ type checker struct {
 	cfg      *Config
 	lim      limits
 	groupPos []Pos
-	total    int // expanded targets so far
 }
 
 func (c *checker) check() {
@@ -90,6 +90,7 @@ func (c *checker) engine() {
 			c.ps.add(e.Datapath.Pos, "engine.datapath", "%q is not a datapath; want auto, icmp, afpacket or pfring", e.Datapath.Value)
 		}
 	}
+	spec.MaxPPS = DefaultMaxPPS
 	if e.MaxPPS.Set {
 		if e.MaxPPS.Value < 0 || e.MaxPPS.Value > MaxPPSLimit {
 			c.ps.add(e.MaxPPS.Pos, "engine.max_pps", "%d is out of range; want 0 (no ceiling) up to %d probes per second", e.MaxPPS.Value, MaxPPSLimit)
@@ -127,6 +128,18 @@ func (c *checker) engine() {
 	if m := e.MaxCIDRAddresses; m.Set && (m.Value < 1 || m.Value > MaxCIDRAddressesLimit) {
 		c.ps.add(m.Pos, "engine.max_cidr_addresses", "%d is out of range; want 1 to %d", m.Value, MaxCIDRAddressesLimit)
 	}
+	if m := e.MaxTargets; m.Set && (m.Value < 1 || m.Value > MaxTargetsLimit) {
+		c.ps.add(m.Pos, "engine.max_targets", "%d is out of range; want 1 to %d", m.Value, MaxTargetsLimit)
+	}
+}
+
+// maxTargets is the bound on the targets of the whole file.
+func (c *checker) maxTargets() int {
+	n := DefaultMaxTargets
+	if m := c.cfg.Engine.MaxTargets; m.Set && m.Value >= 1 && m.Value <= MaxTargetsLimit {
+		n = m.Value
+	}
+	return min(n, c.lim.maxTargets)
 }
 
 func (c *checker) maxCIDR() int {
@@ -234,6 +247,7 @@ func (c *checker) groups() {
 		c.ps.add(Pos{}, "groups", "no groups; add at least one group with a name and targets (see config.example.yml)")
 		return
 	}
+	expand := c.countTargets()
 	names := map[string]Pos{}
 	for i := range groups {
 		g := &groups[i]
@@ -263,10 +277,41 @@ func (c *checker) groups() {
 			c.ps.add(pos, path+".targets", "no targets; list addresses, CIDR blocks or host names like [127.0.0.1, \"::1\", localhost], or add file_sd_configs or http_sd_configs")
 			continue
 		}
-		if len(g.Targets.Items) > 0 {
+		if expand && len(g.Targets.Items) > 0 {
 			c.expand(g, path)
 		}
 	}
+}
+
+// countTargets adds up the targets of every group before any block is
+// expanded (a /8 takes a minute and gigabytes to expand) and reports the
+// entry that brings the total above maxTargets. It returns whether the
+// groups may be expanded. Entries that are not valid blocks count as one
+// target; expand reports them.
+func (c *checker) countTargets() bool {
+	limit, maxCIDR := c.maxTargets(), c.maxCIDR()
+	total := 0
+	for i := range c.cfg.Groups {
+		for j, t := range c.cfg.Groups[i].Targets.Items {
+			n := 1
+			if p, err := netip.ParsePrefix(t.Value); err == nil {
+				if bits := p.Addr().BitLen() - p.Bits(); bits <= 30 && 1<<bits <= maxCIDR {
+					n = 1 << bits
+					if p.Addr().Is4() && p.Bits() < 31 {
+						n -= 2 // network and broadcast address
+					}
+				}
+			}
+			total += n
+			if total > limit {
+				c.ps.add(t.Pos, fmt.Sprintf("groups[%d].targets[%d]", i, j),
+					"%s would bring the targets to %d, more than engine.max_targets (%d); split the targets across instances (--shard) or raise engine.max_targets",
+					t.Value, total, limit)
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // pick returns the group's field when set, else the default's.

@@ -29,6 +29,14 @@ const (
 	DefaultOutageHistory    = 10
 	DefaultDNSRefresh       = time.Minute
 	DefaultMaxCIDRAddresses = 65536
+	// DefaultMaxTargets bounds the targets of a file (all groups, blocks
+	// expanded) unless engine.max_targets raises it: ten times the design
+	// scale of one process, and about a second of loading.
+	DefaultMaxTargets = 1_000_000
+	// DefaultMaxPPS is the global probe rate ceiling unless engine.max_pps
+	// sets another: twice the design scale (100 000 targets at 1 s), so a
+	// typo such as a /16 at 10ms cannot send millions of probes per second.
+	DefaultMaxPPS = 200_000
 )
 
 // Config is the decoded configuration file. Fields keep their position in
@@ -57,12 +65,13 @@ type Source struct {
 // Engine is the `engine:` section. Changing it needs a restart.
 type Engine struct {
 	Datapath         Field[string]        `yaml:"datapath"` // auto|icmp|afpacket|pfring
-	MaxPPS           Field[int]           `yaml:"max_pps"`  // 0 = no ceiling
+	MaxPPS           Field[int]           `yaml:"max_pps"`  // default DefaultMaxPPS; 0 = no ceiling
 	SourceIPv4       Field[string]        `yaml:"source_ipv4"`
 	SourceIPv6       Field[string]        `yaml:"source_ipv6"`
 	Interface        Field[string]        `yaml:"interface"`
 	DNSRefresh       Field[time.Duration] `yaml:"dns_refresh"`
 	MaxCIDRAddresses Field[int]           `yaml:"max_cidr_addresses"`
+	MaxTargets       Field[int]           `yaml:"max_targets"`
 }
 
 // Settings are the per-group probe settings; `defaults:` holds the same

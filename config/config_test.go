@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -61,6 +62,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-max-pps.yml", 2, "engine.max_pps", "-5 is out of range"},
 		{"invalid-source-ipv4.yml", 2, "engine.source_ipv4", "not an IPv4 address"},
 		{"invalid-dns-refresh.yml", 2, "engine.dns_refresh", "want a duration between 1s and 24h0m0s"},
+		{"invalid-total-targets.yml", 6, "groups[0].targets[0]", "10.0.0.0/8 would bring the targets to 16777214, more than engine.max_targets (1000000)"},
+		{"invalid-max-targets.yml", 2, "engine.max_targets", "0 is out of range; want 1 to 16777216"},
 		{"invalid-max-cidr-addresses.yml", 2, "engine.max_cidr_addresses", "0 is out of range; want 1 to 16777216"},
 		{"invalid-histogram-mode.yml", 4, "groups[0].histogram.mode", `"summary" is not a histogram mode; want native, classic, both or none`},
 		{"invalid-histogram-aggregation.yml", 4, "groups[0].histogram.aggregation", "want target"},
@@ -346,9 +349,28 @@ func TestSameTargetInTwoGroups(t *testing.T) {
 func TestTargetLimit(t *testing.T) {
 	data := []byte("engine: {max_cidr_addresses: 65536}\ngroups:\n- {name: a, targets: [10.0.0.0/16, 10.1.0.0/16]}\n")
 	_, err := parse(data, "l.yml", limits{maxTargets: 100000})
-	if err == nil || !strings.Contains(err.Error(), "l.yml:3: groups[0].targets: 10.1.0.0/16 would bring the number of targets above 100000") &&
-		!strings.Contains(err.Error(), "would bring the number of targets above 100000") {
+	if err == nil || !strings.Contains(err.Error(), "l.yml:3: groups[0].targets[1]: 10.1.0.0/16 would bring the targets to 131068, more than engine.max_targets (100000)") {
 		t.Fatalf("got %v, want the target limit", err)
+	}
+}
+
+// TestTotalTargetsBoundBeforeExpansion checks that a file whose blocks add
+// up to more than engine.max_targets is refused before any block is
+// expanded: the refusal of a /8 must not allocate the 16 million targets
+// (about a minute of work and gigabytes) it refuses.
+func TestTotalTargetsBoundBeforeExpansion(t *testing.T) {
+	data := []byte("engine: {max_cidr_addresses: 16777216, max_targets: 16777216}\n" +
+		"groups:\n- {name: a, targets: [10.0.0.0/9]}\n- {name: b, targets: [10.128.0.0/9, 11.0.0.0/8]}\n")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Parse(data, "big.yml")
+	runtime.ReadMemStats(&after)
+	want := "big.yml:4: groups[1].targets[1]: 11.0.0.0/8 would bring the targets to 33554426, more than engine.max_targets (16777216)"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+		t.Errorf("refusing the file allocated %d MB: the blocks were expanded before the bound was checked", alloc>>20)
 	}
 }
 

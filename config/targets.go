@@ -83,7 +83,6 @@ func addressOrHost(s string, allowBcast bool) (netip.Addr, string) {
 }
 
 func (c *checker) add(tmpl probe.TargetSpec, name string, a netip.Addr, host string, ok bool) {
-	c.total++
 	if !ok {
 		return
 	}
@@ -116,11 +115,7 @@ func (c *checker) cidr(tmpl probe.TargetSpec, t Target, tp string, allowBcast bo
 			s, blockSize(bits), maxAddrs)
 		return
 	}
-	n := 1 << bits
-	if c.total+n > c.lim.maxTargets {
-		c.ps.add(t.Pos, tp, "%s would bring the number of targets above %d", s, c.lim.maxTargets)
-		return
-	}
+	n := 1 << bits                              // countTargets bounded the total before expansion
 	skipEnds := p.Addr().Is4() && p.Bits() < 31 // network and broadcast address
 	a := p.Addr()
 	for i := 0; i < n; i, a = i+1, a.Next() {

@@ -135,7 +135,7 @@ func TestReload(t *testing.T) {
 				writeFile(t, path, tt.file)
 			}
 			eng.err = tt.applyErr
-			err := r.Reload()
+			_, err := r.Reload()
 			if tt.wantErr == "" && err != nil {
 				t.Fatalf("Reload: %v", err)
 			}
@@ -157,7 +157,7 @@ func TestReloadAppliesNewTargets(t *testing.T) {
 	var got *config.Config
 	r := NewReloader(ReloaderOptions{ConfigFile: path, Target: eng, OnApplied: func(c *config.Config) { got = c }})
 	writeFile(t, path, otherConfig)
-	if err := r.Reload(); err != nil {
+	if _, err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	spec := eng.last()
@@ -177,7 +177,7 @@ func TestReloadUsesBuild(t *testing.T) {
 		return s, err
 	}
 	r := NewReloader(ReloaderOptions{ConfigFile: path, Target: eng, Build: build})
-	if err := r.Reload(); err != nil {
+	if _, err := r.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(eng.last().Targets); n != 1 {
@@ -338,13 +338,40 @@ groups:
 	for _, want := range []string{
 		path + ": OK\n",
 		"source: lab-1 (latitude 52.37, longitude 4.89)\n",
-		"engine: datapath auto, max_pps no ceiling, dns_refresh 1m0s\n",
+		"engine: datapath auto, max_pps 200000 (default), dns_refresh 1m0s\n",
 		"groups: 2, targets: 5, about 23.0 probes/s\n",
+		"probe rate: 23.0 probes/s, within max_pps 200000 (default)\n",
 		"local  1     1     1      1s        1s       3.0\n",
 		"fast   2     0     0      100ms     100ms    20.0\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)
 		}
+	}
+}
+
+// TestSummaryRateCeiling: --config.check says when the groups ask for more
+// than max_pps and what the probe rate will be.
+func TestSummaryRateCeiling(t *testing.T) {
+	tests := []struct{ name, file, want string }{
+		{"typo /16 at 10ms", "engine: {max_cidr_addresses: 65536}\ngroups:\n- {name: lan, interval: 10ms, targets: [10.1.0.0/16]}\n",
+			"probe rate: 200000 probes/s, capped by max_pps 200000 (default): the groups ask for 6553400.0 probes/s; the rest are skipped (icmp_probes_skipped_total); raise engine.max_pps if this is intended\n"},
+		{"explicit ceiling", "engine: {max_pps: 50}\ngroups:\n- {name: lan, interval: 100ms, targets: [10.1.0.0/29]}\n",
+			"probe rate: 50 probes/s, capped by max_pps 50: the groups ask for 60.0 probes/s;"},
+		{"no ceiling", "engine: {max_pps: 0}\ngroups:\n- {name: lan, targets: [10.1.0.0/29]}\n",
+			"probe rate: 6.0 probes/s, no max_pps ceiling\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "c.yml")
+			writeFile(t, path, tt.file)
+			cfg, spec, err := LoadSpec(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := Summary(cfg, spec); !strings.Contains(got, tt.want) {
+				t.Errorf("summary lacks %q:\n%s", tt.want, got)
+			}
+		})
 	}
 }

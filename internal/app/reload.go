@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"sync"
 	"time"
 
@@ -54,6 +55,11 @@ type ReloaderOptions struct {
 	// OnApplied, when set, is called with the new configuration after the
 	// engine accepted it (for parts outside the engine, like OTLP).
 	OnApplied func(cfg *config.Config)
+	// Running is the configuration the process started with. Sections that
+	// take effect only at start (otlp) are compared with it: a reload that
+	// changes them applies the rest and says that they need a restart. Nil
+	// compares nothing.
+	Running *config.Config
 	// Logger receives one line per reload; nil discards.
 	Logger *slog.Logger
 	// Now is the clock of the success timestamp; nil means time.Now.
@@ -80,38 +86,58 @@ func NewReloader(o ReloaderOptions) *Reloader {
 
 // Reload loads and checks the configuration file and applies it. On any
 // error the running configuration stays, the error is logged and returned,
-// and icmp_config_last_reload_successful becomes 0.
-func (r *Reloader) Reload() error {
+// and icmp_config_last_reload_successful becomes 0. On success it returns
+// notes on parts of the file that were not applied because they take effect
+// only at the next restart (also logged, as warnings).
+func (r *Reloader) Reload() (notes []string, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	err := r.reload()
+	notes, err = r.reload()
 	if err != nil {
 		r.o.Logger.Error("configuration reload failed, keeping the running configuration",
 			"file", r.o.ConfigFile, "err", err)
 		if r.o.Metrics != nil {
 			r.o.Metrics.Failed()
 		}
-		return err
+		return nil, err
+	}
+	for _, n := range notes {
+		r.o.Logger.Warn("configuration reloaded in part: "+n, "file", r.o.ConfigFile)
 	}
 	if r.o.Metrics != nil {
 		r.o.Metrics.Succeeded(r.o.Now())
 	}
-	return nil
+	return notes, nil
 }
 
-func (r *Reloader) reload() error {
+func (r *Reloader) reload() ([]string, error) {
 	cfg, spec, err := LoadSpec(r.o.ConfigFile, r.o.Build)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := r.o.Target.Apply(spec); err != nil {
-		return fmt.Errorf("apply %s: %w", r.o.ConfigFile, err)
+		return nil, fmt.Errorf("apply %s: %w", r.o.ConfigFile, err)
 	}
 	if r.o.OnApplied != nil {
 		r.o.OnApplied(cfg)
 	}
 	r.o.Logger.Info("configuration reloaded", "file", r.o.ConfigFile, "targets", len(spec.Targets))
-	return nil
+	return restartNotes(r.o.Running, cfg), nil
+}
+
+// restartNotes lists the sections of next that differ from running but
+// take effect only at start. The engine section is not among them: the
+// engine refuses a Spec whose engine settings changed, so such a reload
+// fails.
+func restartNotes(running, next *config.Config) []string {
+	if running == nil {
+		return nil
+	}
+	var notes []string
+	if !reflect.DeepEqual(running.OTLP, next.OTLP) {
+		notes = append(notes, "the otlp section changed and takes effect at the next restart; the OTLP push keeps the settings it started with")
+	}
+	return notes
 }
 
 // Run reloads once per value received from signals (SIGHUP in main) until
@@ -123,7 +149,7 @@ func (r *Reloader) Run(ctx context.Context, signals <-chan os.Signal) {
 			return
 		case sig := <-signals:
 			r.o.Logger.Info("reloading configuration", "signal", sig.String())
-			_ = r.Reload() // logged and counted by Reload
+			_, _ = r.Reload() // logged and counted by Reload
 		}
 	}
 }

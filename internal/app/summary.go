@@ -23,6 +23,9 @@ func Summary(cfg *config.Config, spec probe.Spec) string {
 	pps := "no ceiling"
 	if spec.Engine.MaxPPS > 0 {
 		pps = fmt.Sprint(spec.Engine.MaxPPS)
+		if !cfg.Engine.MaxPPS.Set {
+			pps += " (default)"
+		}
 	}
 	fmt.Fprintf(&b, "engine: datapath %s, max_pps %s, dns_refresh %s\n", spec.Engine.Datapath, pps, spec.Engine.DNSRefresh)
 
@@ -58,6 +61,16 @@ func Summary(cfg *config.Config, spec probe.Spec) string {
 		total += r
 	}
 	fmt.Fprintf(&b, "groups: %d, targets: %d, about %.1f probes/s\n", len(groups), len(spec.Targets), total)
+	switch ceiling := float64(spec.Engine.MaxPPS); {
+	case ceiling == 0:
+		fmt.Fprintf(&b, "probe rate: %.1f probes/s, no max_pps ceiling\n", total)
+	case total <= ceiling:
+		fmt.Fprintf(&b, "probe rate: %.1f probes/s, within max_pps %s\n", total, pps)
+	default:
+		fmt.Fprintf(&b, "probe rate: %d probes/s, capped by max_pps %s: the groups ask for %.1f probes/s; "+
+			"the rest are skipped (icmp_probes_skipped_total); raise engine.max_pps if this is intended\n",
+			spec.Engine.MaxPPS, pps, total)
+	}
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  GROUP\tIPv4\tIPv6\tHOSTS\tINTERVAL\tTIMEOUT\tPROBES/S")
 	for _, g := range groups {

@@ -1,15 +1,20 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/icmp-exporter/icmp_exporter/config"
 )
 
 // WebOptions configure NewHandler.
@@ -25,8 +30,10 @@ type WebOptions struct {
 	Stream MetricsStreamer
 	// Registerer, when set, receives promhttp's own request metrics.
 	Registerer prometheus.Registerer
-	// Reload is called by POST /-/reload; nil answers 501.
-	Reload func() error
+	// Reload is called by POST /-/reload and returns the reload's notes
+	// (Reloader.Reload); nil answers 403: reloading over HTTP is off unless
+	// main was started with --web.enable-lifecycle.
+	Reload func() ([]string, error)
 	// Ready reports whether the engine runs; nil means always ready.
 	Ready func() bool
 	// Version is shown on the landing page.
@@ -48,7 +55,12 @@ type MetricsStreamer interface {
 //	MetricsPath    Prometheus metrics (text, OpenMetrics, protobuf for native histograms)
 //	/-/healthy     200 while the process serves
 //	/-/ready       200 once the engine runs, 503 before
-//	/-/reload      POST: reload the configuration (200, or 500 with the error); other methods 405
+//	/-/reload      POST: reload the configuration (200 with any notes, or 500 naming where the
+//	               file is wrong); other methods 405; 403 when Reload is nil
+//
+// Every path answers a query string longer than maxQueryBytes with 414, and
+// a malformed one or one with more than maxQueryNames name[] parameters
+// with 400, before any other work.
 //
 // With WebOptions.Stream, MetricsPath offers delimited protobuf and the
 // text format (and protobuf text for debugging, through the registry); it
@@ -93,14 +105,18 @@ func NewHandler(o WebOptions) (http.Handler, error) {
 			return
 		}
 		if o.Reload == nil {
-			http.Error(w, "Reload is not available.", http.StatusNotImplemented)
+			http.Error(w, "Reloading over HTTP is disabled: start the exporter with --web.enable-lifecycle, or send it SIGHUP.", http.StatusForbidden)
 			return
 		}
-		if err := o.Reload(); err != nil {
-			http.Error(w, "Reload failed, the running configuration is kept:\n"+err.Error(), http.StatusInternalServerError)
+		notes, err := o.Reload()
+		if err != nil {
+			http.Error(w, reloadFailureBody(err), http.StatusInternalServerError)
 			return
 		}
 		fmt.Fprintln(w, "Configuration reloaded.")
+		for _, n := range notes {
+			fmt.Fprintln(w, "Not applied: "+n+".")
+		}
 	})
 	if o.MetricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
@@ -119,5 +135,55 @@ func NewHandler(o WebOptions) (http.Handler, error) {
 		}
 		mux.Handle("/", landing)
 	}
-	return mux, nil
+	return limitQuery(mux), nil
+}
+
+// reloadFailureBody is the answer to a failed POST /-/reload. It names the
+// places of a configuration error (file:line: field) but never the
+// messages, which quote values from the file (the file may hold OTLP
+// headers with credentials); the log has the whole error.
+func reloadFailureBody(err error) string {
+	var b strings.Builder
+	b.WriteString("Reload failed, the running configuration is kept. The exporter's log has the details.\n")
+	var ce *config.Error
+	if errors.As(err, &ce) {
+		for _, p := range ce.Problems {
+			p.Msg = "invalid"
+			b.WriteString(p.String() + "\n")
+		}
+	}
+	return b.String()
+}
+
+// Query string limits: the exporter's endpoints take at most a few dozen
+// name[] parameters of short metric names.
+const (
+	maxQueryBytes = 8 << 10
+	maxQueryNames = 512
+)
+
+// limitQuery answers requests with an oversized or malformed query string
+// with a short 4xx before h sees them.
+func limitQuery(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.RawQuery
+		if q == "" {
+			h.ServeHTTP(w, r)
+			return
+		}
+		if len(q) > maxQueryBytes {
+			http.Error(w, fmt.Sprintf("The query string has %d bytes; at most %d are accepted.", len(q), maxQueryBytes), http.StatusRequestURITooLong)
+			return
+		}
+		v, err := url.ParseQuery(q)
+		if err != nil {
+			http.Error(w, "Bad request: malformed query string (use name[]=<metric name>&...).", http.StatusBadRequest)
+			return
+		}
+		if n := len(v["name[]"]); n > maxQueryNames {
+			http.Error(w, fmt.Sprintf("Bad request: %d name[] parameters; at most %d are accepted.", n, maxQueryNames), http.StatusBadRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -125,7 +125,7 @@ type exporter struct {
 func startExporter(ctx context.Context, t *testing.T, l *lab.Lab, cfg string) *exporter {
 	t.Helper()
 	wrapper, rt := prioritized(t)
-	return &exporter{Exporter: l.StartExporter(ctx, lab.ExporterOptions{Config: cfg, Wrapper: wrapper}), realtime: rt}
+	return &exporter{Exporter: l.StartExporter(ctx, lab.ExporterOptions{Config: cfg, Wrapper: wrapper, Args: []string{"--web.enable-lifecycle"}}), realtime: rt}
 }
 
 // scrape fetches and parses /metrics.
