@@ -16,7 +16,7 @@ import (
 
 // ReservedLabels are label names the exporter sets itself; user labels
 // cannot use them.
-var ReservedLabels = []string{"source", "group", "target", "ip", "type", "le", "timestamp_source"}
+var ReservedLabels = []string{"source", "group", "target", "ip", "error_type", "le", "timestamp_source"}
 
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
