@@ -38,10 +38,9 @@ const name = "icmp_exporter"
 func main() { os.Exit(run()) }
 
 func run() int {
-	if len(os.Args) > 1 && os.Args[1] == "downtime" {
-		return downtime.Main(os.Args[2:], os.Stdout, os.Stderr)
-	}
 	a := kingpin.New(name, "Continuous ICMP echo prober: RTT, loss, up/down and outages for Prometheus and OpenTelemetry.")
+	a.Command("serve", "Probe the configured targets and serve their metrics (the default command).").Default()
+	measure := downtime.AddCommand(a)
 	configFile := a.Flag("config.file", "Path of the configuration file (see config.example.yml).").Default("config.yml").String()
 	configCheck := a.Flag("config.check", "Check the configuration file, print a summary and exit (0 valid, 1 invalid).").Bool()
 	metricsPath := a.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
@@ -53,9 +52,13 @@ func run() int {
 	promslogflag.AddFlags(a, logConfig)
 	a.Version(version.Print(name))
 	a.HelpFlag.Short('h')
-	if _, err := a.Parse(os.Args[1:]); err != nil {
+	cmd, err := a.Parse(os.Args[1:])
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v; try --help\n", name, err)
 		return 2
+	}
+	if cmd == measure.FullCommand() {
+		return measure.Run(os.Stdout, os.Stderr)
 	}
 	logger := promslog.New(logConfig)
 	share, err := shard.Parse(*shardFlag)

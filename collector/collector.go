@@ -89,7 +89,7 @@ func New(src SnapshotSource, opts Options) *Collector {
 		c.build = versioncollector.NewCollector("icmp_exporter")
 	}
 	for t, name := range probe.ErrorTypeNames {
-		c.typePairs[t] = &dto.LabelPair{Name: new("type"), Value: new(name)}
+		c.typePairs[t] = &dto.LabelPair{Name: new(errorTypeLabel), Value: new(name)}
 	}
 	d := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)

@@ -78,12 +78,12 @@ func TestGoldenCases(t *testing.T) {
 			name: "up target with user label and error by type",
 			want: []string{
 				`icmp_up{group="core",ip="10.0.0.1",site="fra",source="fra1",target="10.0.0.1"} 1`,
-				`icmp_errors_total{group="core",ip="10.0.0.1",site="fra",source="fra1",target="10.0.0.1",type="destination_unreachable"} 2`,
+				`icmp_errors_total{error_type="destination_unreachable",group="core",ip="10.0.0.1",site="fra",source="fra1",target="10.0.0.1"} 2`,
 				`icmp_reply_ttl{group="core",ip="10.0.0.1",site="fra",source="fra1",target="10.0.0.1"} 64`,
 				`icmp_probes_skipped_total{group="core",ip="10.0.0.1",site="fra",source="fra1",target="10.0.0.1"} 2`,
 			},
 			wantNone: []string{
-				`icmp_errors_total{group="core",ip="10.0.0.1",site="fra",source="fra1",target="10.0.0.1",type="time_exceeded"}`,
+				`icmp_errors_total{error_type="time_exceeded",group="core",ip="10.0.0.1",site="fra",source="fra1",target="10.0.0.1"}`,
 				`icmp_dns_errors_total{group="core",ip="10.0.0.1"`,
 				`icmp_last_outage_start_timestamp_seconds{group="core",ip="10.0.0.1"`,
 			},
@@ -92,7 +92,7 @@ func TestGoldenCases(t *testing.T) {
 			name: "down target with ongoing outage",
 			want: []string{
 				`icmp_up{group="core",ip="10.0.0.2",site="fra",source="fra1",target="10.0.0.2"} 0`,
-				`icmp_errors_total{group="core",ip="10.0.0.2",site="fra",source="fra1",target="10.0.0.2",type="send"} 3`,
+				`icmp_errors_total{error_type="send",group="core",ip="10.0.0.2",site="fra",source="fra1",target="10.0.0.2"} 3`,
 				`icmp_last_outage_end_timestamp_seconds{group="core",ip="10.0.0.2",site="fra",source="fra1",target="10.0.0.2"} 0`,
 				// 2026-03-01T12:04:57Z
 				`icmp_last_outage_start_timestamp_seconds{group="core",ip="10.0.0.2",site="fra",source="fra1",target="10.0.0.2"} 1.772366697e+09`,

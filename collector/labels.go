@@ -16,6 +16,11 @@ import (
 // follow, sorted by name.
 var targetLabelNames = [...]string{"source", "group", "target", "ip"}
 
+// errorTypeLabel is the label of icmp_errors_total naming the error type
+// (probe.ErrorTypeNames); OTLP's error.type attribute translates to the same
+// name.
+const errorTypeLabel = probe.ErrorTypeLabel
+
 // descSet holds the per-target descriptors for one set of user label names.
 type descSet struct {
 	err error // a user label name is reserved or invalid; targets are skipped
@@ -53,7 +58,7 @@ var (
 	famLate        = family{"icmp_late_replies_total", "Valid echo replies that arrived after the timeout (not counted as replies).", counterT}
 	famDup         = family{"icmp_duplicate_replies_total", "Echo replies to probes that were already answered.", counterT}
 	famSkipped     = family{"icmp_probes_skipped_total", "Probes not sent because the engine could not keep the schedule (overload); never counted as lost.", counterT}
-	famErrors      = family{"icmp_errors_total", "Probes that ended in an ICMP error quoting them, or whose send failed, by type.", counterT}
+	famErrors      = family{"icmp_errors_total", "Probes that ended in an ICMP error quoting them, or whose send failed, by error_type.", counterT}
 	famDNS         = family{"icmp_dns_errors_total", "Failed resolutions of the target's host name.", counterT}
 	famRTT         = family{"icmp_rtt_seconds", "Round-trip times of echo replies received within the timeout.", histT}
 	famTTL         = family{"icmp_reply_ttl", "IP TTL (IPv6 hop limit) of the last echo reply.", gaugeT}
@@ -116,7 +121,7 @@ func newDescSet(labels []probe.Label) *descSet {
 		}
 		return desc
 	}
-	withType := append(slices.Clip(tl), "type")
+	withType := append(slices.Clip(tl), errorTypeLabel)
 	ds := &descSet{
 		up:          d(famUp.name, famUp.help, tl),
 		sent:        d(famSent.name, famSent.help, tl),
@@ -158,7 +163,7 @@ type targetEntry struct {
 	ds     *descSet
 	// pairs are the target's labels sorted by name, shared by all its series.
 	pairs []*dto.LabelPair
-	// errPairs add the type label for icmp_errors_total, built on first use.
+	// errPairs add the error_type label for icmp_errors_total, built on first use.
 	errPairs [probe.NumErrorTypes][]*dto.LabelPair
 	// classic holds a copy of the classic bucket bounds last seen; the
 	// written buckets point into it.
@@ -206,13 +211,13 @@ func makePairs(values, names []string, user []probe.Label) []*dto.LabelPair {
 	return pairs
 }
 
-// errorPairs returns the entry's labels plus type="<name of t>".
+// errorPairs returns the entry's labels plus error_type="<name of t>".
 func (c *Collector) errorPairs(e *targetEntry, t probe.ErrorType) []*dto.LabelPair {
 	if p := e.errPairs[t]; p != nil {
 		return p
 	}
 	p := make([]*dto.LabelPair, 0, len(e.pairs)+1)
-	i, _ := slices.BinarySearchFunc(e.pairs, "type", func(lp *dto.LabelPair, n string) int { return strings.Compare(lp.GetName(), n) })
+	i, _ := slices.BinarySearchFunc(e.pairs, errorTypeLabel, func(lp *dto.LabelPair, n string) int { return strings.Compare(lp.GetName(), n) })
 	p = append(p, e.pairs[:i]...)
 	p = append(p, c.typePairs[t])
 	p = append(p, e.pairs[i:]...)

@@ -6,12 +6,16 @@ import (
 	"strings"
 )
 
+// ErrorTypeLabel is the label of icmp_errors_total whose values are
+// ErrorTypeNames.
+const ErrorTypeLabel = "error_type"
+
 // reservedLabelNames are the label names a user label cannot take: the
 // exporter sets them itself (source, group, target and ip on every
-// per-target series, type on icmp_errors_total, timestamp_source on engine
-// series) or the exposition formats reserve them (le on histogram buckets,
-// quantile on summaries).
-var reservedLabelNames = [...]string{"source", "group", "target", "ip", "type", "le", "quantile", "timestamp_source"}
+// per-target series, error_type on icmp_errors_total, timestamp_source on
+// engine series) or the exposition formats reserve them (le on histogram
+// buckets, quantile on summaries).
+var reservedLabelNames = [...]string{"source", "group", "target", "ip", ErrorTypeLabel, "le", "quantile", "timestamp_source"}
 
 // ReservedLabelNames returns the label names CheckUserLabel refuses besides
 // those starting with "__", in a fixed order. The slice is a copy.

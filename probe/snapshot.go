@@ -20,7 +20,7 @@ const (
 	NumErrorTypes
 )
 
-// ErrorTypeNames are the `type` label values of icmp_errors_total, indexed by ErrorType.
+// ErrorTypeNames are the `error_type` label values of icmp_errors_total, indexed by ErrorType.
 var ErrorTypeNames = [NumErrorTypes]string{
 	"destination_unreachable", "time_exceeded", "parameter_problem", "packet_too_big", "other", "send",
 }

@@ -32,7 +32,7 @@ func byLabel(name string) string {
 	case "icmp_engine_replies_total":
 		return "timestamp_source"
 	case "icmp_errors_total":
-		return "type"
+		return "error_type"
 	}
 	return ""
 }

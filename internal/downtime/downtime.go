@@ -47,30 +47,37 @@ type Record struct {
 	ProbesLost      uint64    `json:"probes_lost"`
 }
 
-// Main parses args (those after "downtime") and runs the measurement. It
-// returns the process exit code: 0 when every outage was measured, 1 on
+// Command is the `downtime` command of a kingpin application, with its own
+// flags. It is not safe for concurrent use.
+type Command struct {
+	*kingpin.CmdClause
+	o Options
+}
+
+// AddCommand adds the `downtime` command and its flags to app. When app.Parse
+// selects it (the returned value's FullCommand()), call Run.
+func AddCommand(app *kingpin.Application) *Command {
+	c := &Command{CmdClause: app.Command("downtime", "Measure the outage of one host: waits for it to go down, then to come back, and prints start, end and duration (exact to ± one interval). Exit 0 when measured, 1 on --max-wait or interrupt, 2 on bad input.")}
+	o := &c.o
+	c.Flag("target", "Address or host name to watch.").Required().StringVar(&o.Target)
+	c.Flag("interval", "Probe interval (>= 1ms): the resolution of the measurement.").Default("10ms").DurationVar(&o.Interval)
+	c.Flag("timeout", "Probe timeout: a probe with no reply within it is lost.").Default("50ms").DurationVar(&o.Timeout)
+	c.Flag("down-after", "Consecutive lost probes that make the host down.").Default("3").IntVar(&o.DownAfter)
+	c.Flag("up-after", "Consecutive replies that make it up again.").Default("1").IntVar(&o.UpAfter)
+	c.Flag("count", "Outages to measure before exiting.").Default("1").IntVar(&o.Count)
+	c.Flag("max-wait", "Give up after this long (0 = wait forever).").Default("0s").DurationVar(&o.MaxWait)
+	c.Flag("json", "Print one JSON object per outage.").BoolVar(&o.JSON)
+	c.Flag("datapath", "Datapath: auto, icmp, afpacket.").Default("auto").StringVar(&o.Datapath)
+	return c
+}
+
+// Run runs the measurement with the parsed flags until done or SIGINT/SIGTERM.
+// It returns the process exit code: 0 when every outage was measured, 1 on
 // timeout or interrupt before that, 2 on bad input.
-func Main(args []string, stdout, stderr io.Writer) int {
-	app := kingpin.New("icmp_exporter downtime", "Measure the outage of one host: waits for it to go down, then to come back, and prints start, end and duration (exact to ± one interval).")
-	app.UsageWriter(stderr)
-	app.ErrorWriter(stderr)
-	var o Options
-	app.Flag("target", "Address or host name to watch.").Required().StringVar(&o.Target)
-	app.Flag("interval", "Probe interval (>= 1ms): the resolution of the measurement.").Default("10ms").DurationVar(&o.Interval)
-	app.Flag("timeout", "Probe timeout: a probe with no reply within it is lost.").Default("50ms").DurationVar(&o.Timeout)
-	app.Flag("down-after", "Consecutive lost probes that make the host down.").Default("3").IntVar(&o.DownAfter)
-	app.Flag("up-after", "Consecutive replies that make it up again.").Default("1").IntVar(&o.UpAfter)
-	app.Flag("count", "Outages to measure before exiting.").Default("1").IntVar(&o.Count)
-	app.Flag("max-wait", "Give up after this long (0 = wait forever).").Default("0s").DurationVar(&o.MaxWait)
-	app.Flag("json", "Print one JSON object per outage.").BoolVar(&o.JSON)
-	app.Flag("datapath", "Datapath: auto, icmp, afpacket.").Default("auto").StringVar(&o.Datapath)
-	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "downtime: %v\n", err)
-		return 2
-	}
+func (c *Command) Run(stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := Run(ctx, o, stdout, stderr)
+	err := Run(ctx, c.o, stdout, stderr)
 	switch {
 	case err == nil:
 		return 0
@@ -81,6 +88,20 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "downtime: %v\n", err)
 		return 1
 	}
+}
+
+// Main parses args (those after "downtime") as the command alone would and
+// runs it; it returns the exit code of Run, or 2 for a flag error.
+func Main(args []string, stdout, stderr io.Writer) int {
+	app := kingpin.New("icmp_exporter", "")
+	app.UsageWriter(stderr)
+	app.ErrorWriter(stderr)
+	c := AddCommand(app)
+	if _, err := app.Parse(append([]string{c.FullCommand()}, args...)); err != nil {
+		fmt.Fprintf(stderr, "downtime: %v\n", err)
+		return 2
+	}
+	return c.Run(stdout, stderr)
 }
 
 // ErrBadInput marks errors in the options, found before any packet is sent.
