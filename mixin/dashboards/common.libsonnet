@@ -29,24 +29,30 @@ function(cfg) {
     'clamp(1 - %s(%s(icmp_replies_total{%s}[%s])) / (%s(%s(icmp_probes_sent_total{%s}[%s])) > 0), 0, 1)' %
     [b, fn, sel, rng, b, fn, sel, rng],
 
-  // variables: the datasource, job, source, group and target variables of a dashboard.
+  // jobInstance: the job and instance variables, first of every dashboard (every query filters
+  // on both).
+  jobInstance:: [
+    d.datasourceVariable(cfg),
+    d.queryVariable('job', 'Job', 'label_values(icmp_engine_info, job)', description='Prometheus scrape job(s) of the exporters.'),
+    d.queryVariable('instance', 'Instance', 'label_values(icmp_engine_info{job=~"$job"}, instance)', description='Exporter instance.'),
+  ],
+
+  // variables: the datasource, job, instance, source, group and target variables of a dashboard.
   variables(targetSingle=false, withSource=true, withTarget=true)::
-    [
-      d.datasourceVariable(cfg),
-      d.queryVariable('job', 'Job', 'label_values(icmp_engine_info, job)', description='Prometheus scrape job(s) of the exporters.'),
-    ]
+    local src = if withSource then ['source'] else [];
+    $.jobInstance
     + (if withSource then [
-         d.queryVariable('source', 'Source', 'label_values(icmp_source_info{job=~"$job"}, %s)' % l.source,
+         d.queryVariable('source', 'Source', 'label_values(icmp_source_info{%s}, %s)' % [$.sel(['job', 'instance']), l.source],
                          description="Probing location (the exporter's `source` setting)."),
        ] else [])
     + [
       d.queryVariable('group', 'Group',
-                      'label_values(icmp_up{%s}, %s)' % [$.sel(['job'] + (if withSource then ['source'] else [])), l.group],
+                      'label_values(icmp_up{%s}, %s)' % [$.sel(['job', 'instance'] + src), l.group],
                       description='Target group from the exporter configuration.'),
     ]
     + (if withTarget then [
          d.queryVariable('target', 'Target',
-                         'label_values(icmp_up{%s}, %s)' % [$.sel(['job'] + (if withSource then ['source'] else []) + ['group']), l.target],
+                         'label_values(icmp_up{%s}, %s)' % [$.sel(['job', 'instance'] + src + ['group']), l.target],
                          multi=!targetSingle, includeAll=!targetSingle, description='Target as written in the configuration.'),
        ] else []),
 
@@ -58,6 +64,9 @@ function(cfg) {
     asDropdown: true,
     includeVars: includeVars,
     keepTime: true,
+    icon: 'external link',
+    tooltip: '',
+    targetBlank: false,
   }],
 
   // targetLink: a data link to the Target dashboard for the series' source, group and target.

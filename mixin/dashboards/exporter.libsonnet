@@ -14,11 +14,7 @@ function(cfg)
     'health',
     'Exporter health',
     'The exporters themselves: probes per second, schedule lag, drops, foreign packets, scrape size, reloads.',
-    [
-      d.datasourceVariable(cfg),
-      d.queryVariable('job', 'Job', 'label_values(icmp_engine_info, job)', description='Prometheus scrape job(s) of the exporters.'),
-      d.queryVariable('instance', 'Instance', 'label_values(icmp_engine_info{job=~"$job"}, instance)', description='Exporter instance.'),
-    ],
+    c.jobInstance,
     [
       d.panel('stat', 'Up', 'Whether Prometheus could scrape the instance (up).',
               [d.target('up{%s}' % I, instant=true, legendFormat=byInstance)], w=6, h=4, unit='none',

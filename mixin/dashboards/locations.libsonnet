@@ -5,9 +5,9 @@ local d = import '../lib/dashboard.libsonnet';
 function(cfg)
   local c = (import 'common.libsonnet')(cfg);
   local l = c.labels;
-  local L = c.sel(['job', 'group', 'target'], single=['target']);
+  local L = c.sel(['job', 'instance', 'group', 'target'], single=['target']);
   local src = l.source;
-  local info = 'max by (%s, latitude, longitude) (icmp_source_info{job=~"$job",latitude!="",longitude!=""})' % src;
+  local info = 'max by (%s, latitude, longitude) (icmp_source_info{%s,latitude!="",longitude!=""})' % [src, c.sel(['job', 'instance'])];
   local convert = [{
     id: 'convertFieldType',
     options: {
@@ -62,7 +62,7 @@ function(cfg)
                 d.target(c.rtt('0.5', src, L), instant=true, format='table'),
                 d.target(c.rtt('0.99', src, L), instant=true, format='table'),
                 d.target(c.loss(src, L), instant=true, format='table'),
-                d.target('max by (%s, latitude, longitude) (icmp_source_info{job=~"$job"})' % src, instant=true, format='table'),
+                d.target('max by (%s, latitude, longitude) (icmp_source_info{%s})' % [src, c.sel(['job', 'instance'])], instant=true, format='table'),
               ],
               w=24, h=8, options=d.tableOptions('p50'),
               transformations=[

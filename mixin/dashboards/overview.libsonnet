@@ -4,7 +4,7 @@ local d = import '../lib/dashboard.libsonnet';
 function(cfg)
   local c = (import 'common.libsonnet')(cfg);
   local l = c.labels;
-  local S = c.sel(['job', 'source', 'group']);
+  local S = c.sel(['job', 'instance', 'source', 'group']);
   local sg = '%s, %s' % [l.source, l.group];
   local sgt = '%s, %s, %s' % [l.source, l.group, l.target];
   local legendGroup = '{{%s}} from {{%s}}' % [l.group, l.source];

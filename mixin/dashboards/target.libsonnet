@@ -5,7 +5,7 @@ local d = import '../lib/dashboard.libsonnet';
 function(cfg)
   local c = (import 'common.libsonnet')(cfg);
   local l = c.labels;
-  local T = c.sel(['job', 'source', 'group', 'target'], single=['target']);
+  local T = c.sel(['job', 'instance', 'source', 'group', 'target'], single=['target']);
   local src = l.source;
   local bySrc = '{{%s}}' % l.source;
   local stepField(custom) = {
@@ -56,6 +56,7 @@ function(cfg)
                 exemplars: { color: 'rgba(255,0,255,0.7)' },
                 filterValues: { le: 1e-9 },
                 legend: { show: true },
+                showValue: 'auto',
                 rowsFrame: { layout: 'auto' },
                 tooltip: { mode: 'single', yHistogram: true, showColorScale: false },
                 yAxis: { axisPlacement: 'left', unit: 's', reverse: false },
@@ -88,8 +89,8 @@ function(cfg)
               w=12, h=8, unit='pps', options=d.tsOptions(), field=c.tsField),
       d.panel('timeseries', 'ICMP and DNS errors', 'Probes answered by an ICMP error (by type) or whose send failed, and failed DNS resolutions; a flat 0 when there are none.',
               [
-                d.target('sum by (%s, %s) (rate(icmp_errors_total{%s}[$__rate_interval])) or on() vector(0)' % [src, 'type', T],
-                         legendFormat='{{%s}} %s' % ['type', bySrc]),
+                d.target('sum by (%s, %s) (rate(icmp_errors_total{%s}[$__rate_interval])) or on() vector(0)' % [src, l.errorType, T],
+                         legendFormat='{{%s}} %s' % [l.errorType, bySrc]),
                 d.target('sum by (%s) (rate(icmp_dns_errors_total{%s}[$__rate_interval])) or on() vector(0)' % [src, T], legendFormat='dns ' + bySrc),
               ],
               w=12, h=8, unit='pps', options=d.tsOptions(), field=c.tsField),
@@ -105,7 +106,7 @@ function(cfg)
                 showValue: 'never',
                 alignValue: 'left',
                 rowHeight: 0.8,
-                legend: { displayMode: 'list', placement: 'bottom', showLegend: true },
+                legend: { displayMode: 'list', placement: 'bottom', showLegend: true, calcs: [] },
                 tooltip: { mode: 'single', sort: 'none' },
               },
               field={ mappings: c.upMapping, color: { mode: 'thresholds' }, thresholds: d.thresholds(['red', 1, 'green']), custom: { fillOpacity: 80, lineWidth: 0 } }),

@@ -30,12 +30,14 @@
     textMode: text,
     wideLayout: true,
     showPercentChange: false,
+    percentChangeColorMode: 'standard',
   },
 
   tableOptions(sort=null):: {
     showHeader: true,
     cellHeight: 'sm',
     footer: { show: false, reducer: ['sum'], countRows: false },
+    frameIndex: 0,
   } + (if sort == null then {} else { sortBy: [{ displayName: sort, desc: true }] }),
 
   barGaugeOptions(display='basic', orientation='horizontal'):: {
@@ -49,6 +51,7 @@
     namePlacement: 'auto',
     sizing: 'auto',
     maxVizHeight: 300,
+    legend: { displayMode: 'list', placement: 'bottom', showLegend: false, calcs: [] },
   },
 
   // unit: a byName override setting a table column's unit (and decimals, when given).
@@ -57,12 +60,14 @@
     properties: [{ id: 'unit', value: unit }] + (if decimals == null then [] else [{ id: 'decimals', value: decimals }]),
   },
 
+  // datasourceVariable: the Prometheus datasource of every panel, cfg.datasourceName by default
+  // ('default': Grafana's default datasource).
   datasourceVariable(cfg):: {
     name: 'datasource',
     label: 'Data source',
     type: 'datasource',
     query: 'prometheus',
-    current: {},
+    current: { selected: true, text: cfg.datasourceName, value: cfg.datasourceName },
     hide: 0,
     refresh: 1,
     regex: cfg.datasourceRegex,
@@ -72,7 +77,9 @@
     skipUrlSync: false,
   },
 
-  // queryVariable: a variable filled by a Prometheus query (label_values(...)).
+  // queryVariable: a variable filled by a Prometheus query (label_values(...)). With includeAll,
+  // All is selected and matches any non-empty value (allValue .+, as regex matchers need); without
+  // it, Grafana selects the first value on load.
   queryVariable(name, label, query, multi=true, includeAll=true, description=''):: {
     name: name,
     label: label,
@@ -85,12 +92,16 @@
     sort: 1,
     multi: multi,
     includeAll: includeAll,
-    current: {},
     hide: 0,
     options: [],
     skipUrlSync: false,
     description: description,
-  } + (if includeAll then { allValue: '.*' } else {}),
+  } + (
+    if includeAll then {
+      allValue: '.+',
+      current: { selected: true, text: if multi then ['All'] else 'All', value: if multi then ['$__all'] else '$__all' },
+    } else {}
+  ),
 
   // target: one PromQL query of a panel; refId and the datasource are set by panel.
   target(expr, legendFormat='__auto', instant=false, format=null):: {
@@ -163,7 +174,7 @@
       }] + annotations,
     },
     description: description,
-    editable: true,
+    editable: cfg.dashboardEditable,
     fiscalYearStartMonth: 0,
     graphTooltip: 1,
     links: links,

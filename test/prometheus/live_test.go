@@ -374,7 +374,7 @@ type evaluation struct {
 
 func newEvaluation(ds map[string]*promtest.Dashboard, addrs []netip.Addr, dropped netip.Addr) *evaluation {
 	base := map[string]string{
-		"job": "icmp", "source": ".*", "group": ".*", "instance": ".*",
+		"job": "icmp", "source": ".+", "group": ".+", "instance": ".+",
 		"__rate_interval": rateInterval, "__interval": "2s", "__range": "10m", "__range_s": "600", "__interval_ms": "2000",
 	}
 	var sets []map[string]string
