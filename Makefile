@@ -11,7 +11,7 @@ LDFLAGS := -s -w \
 	-X github.com/prometheus/common/version.Branch=main \
 	-X github.com/prometheus/common/version.BuildUser=icmp_exporter
 
-.PHONY: build run test deps
+.PHONY: build run test deps mixin
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) .
 
@@ -23,3 +23,9 @@ deps:
 
 test: deps
 	bash scripts/test.sh
+
+# Regenerates alerts/icmp_exporter.rules.yml and dashboards/*.json from mixin/ with go-jsonnet
+# (scripts/deps.d/45-jsonnet.sh installs it into .cache/bin). CI fails when they differ from the
+# checked-in files (scripts/test.d/35-mixin.sh).
+mixin:
+	bash scripts/mixin.sh

@@ -5,6 +5,10 @@
 // annotations, runbook anchors, thresholds in one place, known metric names),
 // and every expression loaded and evaluated by a real Prometheus.
 //
+// icmp_exporter.rules.yml is generated from the monitoring mixin (mixin/,
+// jsonnet) by `make mixin`; edit the mixin, not the file: CI fails when the
+// file differs from what the mixin renders.
+//
 // # Documentation
 //
 // docs/alerts.md explains the rules and how to change thresholds;

@@ -3,6 +3,7 @@ package dashboards_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"regexp"
 	"slices"
@@ -22,10 +23,14 @@ func builtins() []string {
 	return []string{"__rate_interval", "__interval", "__range", "__range_s", "__interval_ms"}
 }
 
+// allValue is what a variable with "All" selected stands for in regex
+// matchers: any non-empty value.
+const allValue = ".+"
+
 // parseVars are the values template variables get for the parse check.
 func parseVars() map[string]string {
 	return map[string]string{
-		"job": ".*", "source": ".*", "group": ".*", "target": "10.0.0.1", "instance": ".*",
+		"job": allValue, "source": allValue, "group": allValue, "target": "10.0.0.1", "instance": allValue,
 		"__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__range_s": "3600", "__interval_ms": "15000",
 	}
 }
@@ -73,6 +78,9 @@ func TestStructure(t *testing.T) {
 			if d.SchemaVersion < 39 {
 				t.Errorf("schemaVersion %d, want >= 39", d.SchemaVersion)
 			}
+			if d.Raw["editable"] != false {
+				t.Errorf("editable %v, want false: the dashboards are generated, edits in Grafana would be lost", d.Raw["editable"])
+			}
 			checkVariables(t, d)
 			checkPanels(t, d)
 		})
@@ -103,8 +111,13 @@ func checkVariables(t *testing.T, d *promtest.Dashboard) {
 			if v.Definition != v.QueryString() {
 				t.Errorf("variable %s: definition %q differs from query %q", v.Name, v.Definition, v.QueryString())
 			}
-			if v.IncludeAll && v.AllValue != ".*" {
-				t.Errorf("variable %s: includeAll needs allValue \".*\" for regex matchers, got %q", v.Name, v.AllValue)
+			if v.IncludeAll && v.AllValue != allValue {
+				t.Errorf("variable %s: includeAll needs allValue %q for regex matchers, got %q", v.Name, allValue, v.AllValue)
+			}
+			if label := strings.ToUpper(v.Name[:1]) + v.Name[1:]; (v.Name == "job" || v.Name == "instance") &&
+				(!v.Multi || !v.IncludeAll || variableLabel(d, v.Name) != label) {
+				t.Errorf("variable %s: label %q, multi %v, includeAll %v: want label %q, multi-select with All",
+					v.Name, variableLabel(d, v.Name), v.Multi, v.IncludeAll, label)
 			}
 			for _, ref := range promtest.VarRefs(v.QueryString()) {
 				if !slices.Contains(names, ref) {
@@ -118,7 +131,7 @@ func checkVariables(t *testing.T, d *promtest.Dashboard) {
 	if !hasDS {
 		t.Errorf("no variable \"datasource\" of type datasource for prometheus")
 	}
-	for _, want := range []string{"job"} {
+	for _, want := range []string{"job", "instance"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("variable %s missing", want)
 		}
@@ -134,7 +147,87 @@ func checkVariables(t *testing.T, d *promtest.Dashboard) {
 				t.Errorf("%s refers to undefined variable $%s", q.Where, ref)
 			}
 		}
+		for _, e := range selectorErrors(q.Expr) {
+			t.Errorf("%s: %s", q.Where, e)
+		}
 	}
+}
+
+func TestSelectorErrors(t *testing.T) {
+	tests := []struct {
+		name, expr string
+		want       []string // substrings of the errors, in order
+	}{
+		{"ok", `sum(rate(icmp_replies_total{job=~"$job",instance=~"$instance"}[$__rate_interval])) or on() vector(0)`, nil},
+		{"no instance", `icmp_up{job=~"$job"}`, []string{`lacks instance=~"$instance"`}},
+		{"no matchers", `count(icmp_up) - 1`, []string{"icmp_up without label matchers"}},
+		{"counter not rated", `icmp_outages_total{job=~"$job",instance=~"$instance"} > 0`, []string{"counter icmp_outages_total"}},
+		{"counter in changes", `changes(icmp_outages_total{job=~"$job",instance=~"$instance"}[5m])`, []string{"counter icmp_outages_total"}},
+		{"metric name in a string", `label_replace(icmp_up{job=~"$job",instance=~"$instance"}, "x", "icmp_up", "", "")`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := selectorErrors(tt.expr)
+			if len(got) != len(tt.want) {
+				t.Fatalf("selectorErrors(%s) = %q, want %d errors %q", tt.expr, got, len(tt.want), tt.want)
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("error %d %q lacks %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+// variableLabel returns the label (display name) of a template variable.
+func variableLabel(d *promtest.Dashboard, name string) string {
+	tpl, _ := d.Raw["templating"].(map[string]any)
+	list, _ := tpl["list"].([]any)
+	for _, v := range list {
+		if v, _ := v.(map[string]any); v["name"] == name {
+			label, _ := v["label"].(string)
+			return label
+		}
+	}
+	return ""
+}
+
+var (
+	selectorRe = regexp.MustCompile(`\b([A-Za-z_:][A-Za-z0-9_:]*)\s*(\{[^}]*\})?`)
+	quotedRe   = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+	counterRe  = regexp.MustCompile(`\b(?:rate|irate|increase)\(\s*$`)
+)
+
+// selectorErrors applies the Grafana dashboard linter's query rules to expr:
+// every series selector filters on job=~"$job" and instance=~"$instance"
+// (target-job-rule, target-instance-rule), and every counter (*_total) is
+// read through rate, irate or increase over a range (target-counter-agg-rule).
+func selectorErrors(expr string) []string {
+	// Blank out quoted strings (keeping their length) so that their content
+	// is not mistaken for metric names.
+	blank := quotedRe.ReplaceAllStringFunc(expr, func(q string) string { return `"` + strings.Repeat("_", len(q)-2) + `"` })
+	var errs []string
+	for _, m := range selectorRe.FindAllStringSubmatchIndex(blank, -1) {
+		name := blank[m[2]:m[3]]
+		if !promtest.KnownMetric(name) {
+			continue
+		}
+		if m[4] < 0 {
+			errs = append(errs, fmt.Sprintf("%s without label matchers: want job=~\"$job\" and instance=~\"$instance\"", name))
+			continue
+		}
+		matchers := expr[m[4]:m[5]]
+		for _, want := range []string{`job=~"$job"`, `instance=~"$instance"`} {
+			if !strings.Contains(matchers, want) {
+				errs = append(errs, fmt.Sprintf("%s%s lacks %s", name, matchers, want))
+			}
+		}
+		if strings.HasSuffix(name, "_total") && (!counterRe.MatchString(blank[:m[0]]) || !strings.HasPrefix(strings.TrimSpace(blank[m[1]:]), "[")) {
+			errs = append(errs, fmt.Sprintf("counter %s is not read through rate, irate or increase over a range", name))
+		}
+	}
+	return errs
 }
 
 var rangeSel = regexp.MustCompile(`\[([^\]]*)\]`)

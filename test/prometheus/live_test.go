@@ -3,13 +3,14 @@
 package prometheus_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -81,29 +82,42 @@ func writeExporterConfig(t *testing.T, s source, core, classic []netip.Addr) str
 	})
 }
 
-// writeRules copies the shipped rule file with the target-down threshold
-// lowered to 3 seconds: the way docs/alerts.md tells users to change a
-// threshold, and short enough for a test.
+// writeRules renders the rule file from the mixin with the target-down
+// threshold lowered to 3 seconds through its _config: the way docs/mixin.md
+// tells users to change a threshold, and short enough for a test.
 func writeRules(t *testing.T) string {
 	t.Helper()
 	root, err := lab.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(root, "alerts", "icmp_exporter.rules.yml"))
+	const override = `(import 'mixin/lib/render.libsonnet').rulesFile(
+  (import 'mixin/mixin.libsonnet') + { _config+:: { thresholds+: { targetDownSeconds: 3 } } })`
+	cmd := exec.Command(promtest.Binary(t, "jsonnet"), "-S", "-e", override)
+	cmd.Dir = root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	b, err := cmd.Output()
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("render the mixin's rules: %v\n%s", err, stderr.Bytes())
 	}
-	re := regexp.MustCompile(`(record: icmp:threshold:target_down_seconds\n\s+expr: )vector\(60\)`)
-	if !re.Match(b) {
-		t.Fatalf("rules: threshold icmp:threshold:target_down_seconds = vector(60) not found")
-	}
-	b = re.ReplaceAll(b, []byte("${1}vector(3)"))
 	path := filepath.Join(t.TempDir(), "icmp_exporter.rules.yml")
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	f, err := promtest.LoadRules(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Record == "icmp:threshold:target_down_seconds" && r.Expr == "vector(3)" {
+				return path
+			}
+		}
+	}
+	t.Fatalf("rules rendered without the threshold override (icmp:threshold:target_down_seconds = vector(3)):\n%s", b)
+	return ""
 }
 
 func prometheusConfig(rules string) string {
@@ -360,7 +374,7 @@ type evaluation struct {
 
 func newEvaluation(ds map[string]*promtest.Dashboard, addrs []netip.Addr, dropped netip.Addr) *evaluation {
 	base := map[string]string{
-		"job": "icmp", "source": ".*", "group": ".*", "instance": ".*",
+		"job": "icmp", "source": ".+", "group": ".+", "instance": ".+",
 		"__rate_interval": rateInterval, "__interval": "2s", "__range": "10m", "__range_s": "600", "__interval_ms": "2000",
 	}
 	var sets []map[string]string

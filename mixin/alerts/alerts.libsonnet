@@ -1,0 +1,186 @@
+// Alerts. Thresholds come from the recording rules of rules/rules.libsonnet ($.threshold), so
+// both must be loaded. Summaries are static sentences; descriptions carry the templated detail.
+//
+// Where two conditions must line up in time (a target's state and its group's), alerts compute
+// from raw series instead of reading recording rules of another group: groups run concurrently,
+// so such a read can see values one evaluation interval old.
+{
+  local cfg = $._config,
+  local l = cfg.labels,
+  local sel = cfg.icmpSelector,
+  local by = '%s, %s' % [l.source, l.group],
+  local label(name) = '{{ $labels.' + name + ' }}',
+  // The labels of the alert, for per-target descriptions (routing labels such as site or zone).
+  local allLabels = 'Labels: {{ range $k, $v := $labels }}{{ if ne $k "__name__" }}{{ $k }}={{ $v }} {{ end }}{{ end }}',
+  // Where the target is, in a description: "<target> (ip <ip>, group <group>)".
+  local targetDetail = label(l.target) + ' (ip ' + label(l.ip) + ', group ' + label(l.group) + ')',
+
+  // groupMostlyDown: the groups (by source and group) with at least the threshold share of
+  // targets down and enough targets to count.
+  local groupMostlyDown = |||
+    1 - avg by (%(by)s) (icmp_up{%(sel)s}) >= %(ratio)s
+    and on(%(by)s)
+    count by (%(by)s) (icmp_up{%(sel)s}) >= %(min)s
+  ||| % { by: by, sel: sel, ratio: $.threshold('groupDownRatio'), min: $.threshold('groupMinTargets') },
+  local indent(s) = std.join('\n', ['  ' + line for line in std.split(std.rstripChars(s, '\n'), '\n')]),
+
+  local alert(name, expr, severity, summary, description, forDuration=null) =
+    {
+      alert: name,
+      expr: expr,
+      labels: { severity: severity },
+      annotations: {
+        summary: summary,
+        description: description,
+        runbook_url: cfg.runbookURLBase + std.asciiLower(name),
+      },
+    } + (if forDuration == null then {} else { 'for': forDuration }),
+
+  prometheusAlerts+:: {
+    groups+: [
+      {
+        name: 'icmp_exporter.alerts',
+        rules: [
+          // $value: seconds since the target went down. Silent while its whole group is mostly
+          // down (ICMPGroupMostlyDown pages instead).
+          alert(
+            'ICMPTargetDown',
+            |||
+              (
+                time() - icmp_state_change_timestamp_seconds{%(sel)s}
+                  >= %(down)s
+                and
+                icmp_up{%(sel)s} == 0
+              )
+              unless on(%(by)s)
+              (
+              %(group)s
+              )
+            ||| % { sel: sel, by: by, down: $.threshold('targetDownSeconds'), group: indent(groupMostlyDown) },
+            'critical',
+            'An ICMP target does not answer echo requests.',
+            'Target ' + targetDetail + ' has not answered ICMP echo requests from source ' + label(l.source) +
+            ' for {{ $value | humanizeDuration }}. ' + allLabels,
+          ),
+          // $value: loss ratio over 5m. Silent while the target is down or its group is mostly down.
+          alert(
+            'ICMPPacketLossHigh',
+            |||
+              (
+                target:icmp_probe_loss:ratio_rate5m > %(loss)s
+                unless
+                icmp_up{%(sel)s} == 0
+              )
+              unless on(%(by)s)
+              (
+              %(group)s
+              )
+            ||| % { sel: sel, by: by, loss: $.threshold('packetLossRatio'), group: indent(groupMostlyDown) },
+            'warning',
+            'Many ICMP echo requests to a target get no reply.',
+            '{{ $value | humanizePercentage }} of the ICMP echo requests to ' + targetDetail + ' from source ' +
+            label(l.source) + ' got no reply in time over the last 5 minutes. ' + allLabels,
+            cfg.alertFor.packetLossHigh,
+          ),
+          // $value: current 5m median RTT divided by the target's 1-day baseline.
+          alert(
+            'ICMPLatencyIncrease',
+            |||
+              (
+                target:icmp_rtt_seconds:p50_5m / last_over_time(target:icmp_rtt_seconds:p50_baseline_1d[15m])
+                  > %(ratio)s
+              )
+              and
+              (
+                target:icmp_rtt_seconds:p50_5m - last_over_time(target:icmp_rtt_seconds:p50_baseline_1d[15m])
+                  > %(min)s
+              )
+            ||| % { ratio: $.threshold('latencyIncreaseRatio'), min: $.threshold('latencyIncreaseMinSeconds') },
+            'warning',
+            'The round-trip time to a target rose well above its 1-day baseline.',
+            'The median RTT of the last 5 minutes to ' + targetDetail + ' from source ' + label(l.source) +
+            ' is {{ printf "%.2f" $value }} times its median over the last day. ' + allLabels,
+            cfg.alertFor.latencyIncrease,
+          ),
+          // $value: outages within the last hour.
+          alert(
+            'ICMPTargetFlapping',
+            'increase(icmp_outages_total{%s}[1h]) >= %s\n' % [sel, $.threshold('flappingOutages1h')],
+            'warning',
+            'An ICMP target goes down and up again repeatedly.',
+            'Target ' + targetDetail + ' went down {{ printf "%.0f" $value }} times within the last hour, seen from source ' +
+            label(l.source) + '. ' + allLabels,
+          ),
+          // $value: fraction of the group's targets that are down.
+          alert(
+            'ICMPGroupMostlyDown',
+            groupMostlyDown,
+            'critical',
+            'Most targets of a group are down from one source.',
+            '{{ $value | humanizePercentage }} of the targets of group ' + label(l.group) +
+            ' do not answer ICMP echo requests from source ' + label(l.source) + '. When most of a group fails at once ' +
+            'the cause is usually on the probing side or upstream, not the targets; per-target alerts of the group ' +
+            'are held back while this fires.',
+            cfg.alertFor.groupMostlyDown,
+          ),
+          // $value: the measure named by the label reason (seconds of lag, or events per second).
+          alert(
+            'ICMPExporterOverloaded',
+            |||
+              label_replace(
+                max by (job, instance) (avg_over_time(icmp_engine_schedule_lag_seconds{%(sel)s}[5m]))
+                  > %(lag)s,
+                "reason", "schedule_lag", "", "")
+              or
+              label_replace(
+                sum by (job, instance) (rate(icmp_engine_probes_skipped_total{%(sel)s}[5m]))
+                  > %(skipped)s,
+                "reason", "probes_skipped", "", "")
+              or
+              label_replace(
+                sum by (job, instance) (rate(icmp_engine_kernel_drops_total{%(sel)s}[5m]))
+                  > %(drops)s,
+                "reason", "kernel_drops", "", "")
+            ||| % {
+              sel: sel,
+              lag: $.threshold('scheduleLagSeconds'),
+              skipped: $.threshold('skippedProbesPerSecond'),
+              drops: $.threshold('kernelDropsPerSecond'),
+            },
+            'warning',
+            'An icmp_exporter cannot keep up with its probing schedule.',
+            'The probing engine of {{ $labels.instance }} (job {{ $labels.job }}) cannot keep up: ' +
+            '{{ if eq $labels.reason "schedule_lag" }}sends leave {{ $value | humanizeDuration }} late on average{{ end }} ' +
+            '{{- if eq $labels.reason "probes_skipped" }}{{ printf "%.3g" $value }} probes per second are skipped{{ end }} ' +
+            '{{- if eq $labels.reason "kernel_drops" }}the kernel drops {{ printf "%.3g" $value }} packets per second before the exporter reads them{{ end }}. ' +
+            'Loss and RTT figures of this instance are not trustworthy.',
+            cfg.alertFor.exporterOverloaded,
+          ),
+          alert(
+            'ICMPConfigReloadFailed',
+            'icmp_config_last_reload_successful{%s} == 0\n' % sel,
+            'warning',
+            'An icmp_exporter failed to reload its configuration.',
+            'The last configuration reload of {{ $labels.instance }} (job {{ $labels.job }}) failed; the exporter ' +
+            'keeps probing with the previous configuration. The log says why.',
+            cfg.alertFor.configReloadFailed,
+          ),
+          alert(
+            'ICMPExporterAbsent',
+            |||
+              up{%(sel)s} == 0
+              or
+              absent(up{%(sel)s})
+            ||| % { sel: sel },
+            'critical',
+            'An icmp_exporter is not scraped.',
+            '{{ if $labels.instance }}Prometheus cannot scrape {{ $labels.instance }} (job {{ $labels.job }})' +
+            '{{ else }}Prometheus has no scrape target in job {{ $labels.job }}{{ end }}: none of its targets is ' +
+            'monitored, and their alerts stay silent.',
+            cfg.alertFor.exporterAbsent,
+          ),
+        ],
+      },
+    ],
+  },
+}
