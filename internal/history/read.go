@@ -62,12 +62,14 @@ func (s *Store) Points(snap *probe.Snapshot, i int, since time.Time, dst []Point
 	}
 	sr := &s.series[i]
 	s.eachBucket(sr, since, func(start time.Time, c counts) { dst = append(dst, c.point(start, false)) })
-	return append(dst, sr.delta(&snap.Targets[i]).point(s.runningStart(), true))
+	return append(dst, sr.delta(&snap.Targets[i]).point(s.runningStart(snap.Time), true))
 }
 
-func (s *Store) runningStart() time.Time {
+// runningStart is the start of the bucket after the last recorded one, or
+// before the first record the start of the bucket that holds now.
+func (s *Store) runningStart(now time.Time) time.Time {
 	if s.lastB < 0 {
-		return time.Time{}
+		return now.Truncate(s.bucket)
 	}
 	return time.Unix(0, (s.lastB+1)*int64(s.bucket))
 }
