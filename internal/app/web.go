@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,6 +32,9 @@ type WebOptions struct {
 	Ready func() bool
 	// Version is shown on the landing page.
 	Version string
+	// Status, when set, serves the status pages (Status.Path) and the
+	// landing page links to them first.
+	Status *Status
 	// Logger receives errors of the metrics handler; nil discards.
 	Logger *slog.Logger
 }
@@ -49,6 +53,7 @@ type MetricsStreamer interface {
 //	/-/healthy     200 while the process serves
 //	/-/ready       200 once the engine runs, 503 before
 //	/-/reload      POST: reload the configuration (200, or 500 with the error); other methods 405
+//	/ui/           status pages (WebOptions.Status; see internal/ui)
 //
 // With WebOptions.Stream, MetricsPath offers delimited protobuf and the
 // text format (and protobuf text for debugging, through the registry); it
@@ -102,17 +107,24 @@ func NewHandler(o WebOptions) (http.Handler, error) {
 		}
 		fmt.Fprintln(w, "Configuration reloaded.")
 	})
+	var links []web.LandingLinks
+	if o.Status != nil {
+		path := o.Status.Path()
+		mux.Handle(path, o.Status.Handler())
+		mux.Handle(strings.TrimSuffix(path, "/"), o.Status.Handler())
+		links = append(links, web.LandingLinks{Address: path, Text: "Status pages (graphs, outages)"})
+	}
 	if o.MetricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "icmp_exporter",
 			Description: "Continuous ICMP echo prober for Prometheus and OpenTelemetry",
 			Version:     o.Version,
 			Profiling:   "false",
-			Links: []web.LandingLinks{
-				{Address: o.MetricsPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
+			Links: append(links,
+				web.LandingLinks{Address: o.MetricsPath, Text: "Metrics"},
+				web.LandingLinks{Address: "/-/healthy", Text: "Health"},
+				web.LandingLinks{Address: "/-/ready", Text: "Readiness"},
+			),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("build landing page: %w", err)

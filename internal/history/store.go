@@ -101,6 +101,14 @@ func (s *Store) SetRetention(r map[string]time.Duration) {
 	s.resize()
 }
 
+// Keeps reports whether targets of group have a history: the history is
+// on and the group's retention holds at least one bucket.
+func (s *Store) Keeps(group string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.off && min(s.retentionOf(group), MaxRetention) >= s.bucket
+}
+
 // Enabled reports whether history is kept (false above Options.MaxTargets).
 func (s *Store) Enabled() bool {
 	s.mu.Lock()

@@ -127,7 +127,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 		t := &snap.Targets[i]
 		row := targetRow{Group: t.Spec.Group, Name: t.Spec.Name, IP: ipString(t.IP), Labels: labelString(t.Spec.Labels),
 			Up: t.Up, Since: t.StateChange, URL: h.targetURL(t.Spec), AggRow: h.agg(i)}
-		if h.o.History != nil {
+		if h.o.History != nil && h.o.History.Keeps(t.Spec.Group) {
 			bucket := h.o.History.Bucket()
 			from := snap.Time.Add(-time.Hour)
 			pts = h.o.History.Points(snap, i, from, pts[:0])

@@ -92,7 +92,7 @@ func (h *Handler) target(w http.ResponseWriter, r *http.Request) {
 	d.Up, d.Since = t.Up, t.StateChange
 	d.Interval, d.Timeout = t.Spec.Interval, t.Spec.Timeout
 	d.AggRow = h.agg(i)
-	if h.o.History != nil && h.o.History.Enabled() {
+	if h.o.History != nil && h.o.History.Keeps(t.Spec.Group) {
 		span, _ := time.ParseDuration(q.Get("window"))
 		if !slices.Contains(graphWindows, span) {
 			span = 0
