@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -29,6 +30,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/internal/app"
 	"github.com/icmp-exporter/icmp_exporter/internal/discovery"
 	"github.com/icmp-exporter/icmp_exporter/internal/downtime"
+	"github.com/icmp-exporter/icmp_exporter/internal/history"
 	"github.com/icmp-exporter/icmp_exporter/internal/shard"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
@@ -47,6 +49,9 @@ func run() int {
 	shardFlag := a.Flag("shard", "Probe only share i of n of the configured targets (i/n, i from 0; rendezvous hashing, see docs/scaling.md). "+
 		"i may be a StatefulSet pod name ending in -<ordinal>. Empty: all targets.").Envar("ICMP_EXPORTER_SHARD").Default("").String()
 	lifecycle := a.Flag("web.enable-lifecycle", "Enable POST /-/reload (off by default, as in Prometheus: anyone who reaches the port could trigger reloads). SIGHUP always reloads.").Bool()
+	uiEnabled := a.Flag("web.ui.enabled", "Serve the status pages at /ui/ (graphs, outages); --no-web.ui.enabled turns them off.").Default("true").Bool()
+	uiMaxTargets := a.Flag("web.ui.history-max-targets", "Keep the per-minute history of the status pages only up to this many targets (about 1 KB per target for 3h; see docs/ui.md); -1: no limit.").
+		Default(strconv.Itoa(history.DefaultMaxTargets)).Int()
 	webFlags := kingpinflag.AddFlags(a, ":10427")
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(a, logConfig)
@@ -113,12 +118,19 @@ func run() int {
 		return 1
 	}
 	reg.MustRegister(disc)
+	var status *app.Status
+	var onApplied func(*config.Config)
+	if *uiEnabled {
+		status = app.NewStatus(app.StatusOptions{Engine: engine, Config: cfg, MaxTargets: *uiMaxTargets, Logger: logger.With("component", "ui")})
+		onApplied = status.Apply
+	}
 	reloader := app.NewReloader(app.ReloaderOptions{
 		ConfigFile: *configFile,
 		Build:      disc.Build(buildSpec),
 		Target:     disc,
 		Metrics:    reloadMetrics,
 		Running:    cfg,
+		OnApplied:  onApplied,
 		Logger:     logger.With("component", "reload"),
 	})
 	var httpReload func() ([]string, error)
@@ -133,6 +145,7 @@ func run() int {
 		Reload:      httpReload,
 		Ready:       running.Load,
 		Version:     version.Info(),
+		Status:      status,
 		Logger:      logger.With("component", "web"),
 	})
 	if err != nil {
@@ -160,6 +173,9 @@ func run() int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go reloader.Run(ctx, hup)
+	if status != nil {
+		go status.Run(ctx)
+	}
 
 	// WriteTimeout bounds how long a client that stops reading can hold the
 	// scrape lock (a 100k-target scrape takes about a second).

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/icmp-exporter/icmp_exporter/internal/history"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
 
@@ -168,6 +169,9 @@ func (c *checker) settings(s *Settings, path string) {
 	c.intRange(s.DownAfter, p("down_after"), 1, probe.MaxDownUp, "consecutive lost probes before a target is down")
 	c.intRange(s.UpAfter, p("up_after"), 1, probe.MaxDownUp, "consecutive replies before a target is up again")
 	c.intRange(s.OutageHistory, p("outage_history"), 0, probe.MaxOutageKeep, "completed outages kept per target")
+	if f := s.HistoryRetention; f.Set && (f.Value < 0 || f.Value > history.MaxRetention) {
+		c.ps.add(f.Pos, p("history_retention"), "%q is out of range; want a duration from 0 (no history) to %s like 3h", f.Value, history.MaxRetention)
+	}
 	if f := s.IPProtocol; f.Set {
 		switch f.Value {
 		case probe.IPAny, probe.IPv4, probe.IPv6:
@@ -269,6 +273,10 @@ func (c *checker) groups() {
 		}
 		c.settings(&g.Settings, path)
 		c.discovery(g, path)
+		if c.cfg.historyRetention == nil {
+			c.cfg.historyRetention = map[string]time.Duration{}
+		}
+		c.cfg.historyRetention[g.Name.Value] = orDefault(pick(g.HistoryRetention, c.cfg.Defaults.HistoryRetention), history.DefaultRetention)
 		if len(g.Targets.Items) == 0 && g.Discovery.empty() {
 			pos := g.Targets.Pos
 			if !g.Targets.Set {

@@ -51,8 +51,9 @@ type Config struct {
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
 
-	spec      probe.Spec
-	discovery []DiscoveryGroup
+	spec             probe.Spec
+	discovery        []DiscoveryGroup
+	historyRetention map[string]time.Duration
 }
 
 // Source is the `source:` section: where this exporter probes from.
@@ -77,18 +78,21 @@ type Engine struct {
 // Settings are the per-group probe settings; `defaults:` holds the same
 // fields and gives groups the values they do not set.
 type Settings struct {
-	Interval       Field[time.Duration] `yaml:"interval"`
-	Timeout        Field[time.Duration] `yaml:"timeout"`
-	PayloadSize    Field[int]           `yaml:"payload_size"`
-	TTL            Field[int]           `yaml:"ttl"`
-	TOS            Field[int]           `yaml:"tos"`
-	DownAfter      Field[int]           `yaml:"down_after"`
-	UpAfter        Field[int]           `yaml:"up_after"`
-	OutageHistory  Field[int]           `yaml:"outage_history"`
-	IPProtocol     Field[string]        `yaml:"ip_protocol"`
-	AllowBroadcast Field[bool]          `yaml:"allow_broadcast"`
-	Histogram      Histogram            `yaml:"histogram"`
-	Labels         Labels               `yaml:"labels"`
+	Interval      Field[time.Duration] `yaml:"interval"`
+	Timeout       Field[time.Duration] `yaml:"timeout"`
+	PayloadSize   Field[int]           `yaml:"payload_size"`
+	TTL           Field[int]           `yaml:"ttl"`
+	TOS           Field[int]           `yaml:"tos"`
+	DownAfter     Field[int]           `yaml:"down_after"`
+	UpAfter       Field[int]           `yaml:"up_after"`
+	OutageHistory Field[int]           `yaml:"outage_history"`
+	// HistoryRetention is how long the status pages keep the per-minute
+	// history of each target (0: none); it is not part of the probe.Spec.
+	HistoryRetention Field[time.Duration] `yaml:"history_retention"`
+	IPProtocol       Field[string]        `yaml:"ip_protocol"`
+	AllowBroadcast   Field[bool]          `yaml:"allow_broadcast"`
+	Histogram        Histogram            `yaml:"histogram"`
+	Labels           Labels               `yaml:"labels"`
 }
 
 // Histogram selects the RTT histograms of a group.
@@ -184,6 +188,13 @@ func parse(data []byte, file string, lim limits) (*Config, error) {
 		return nil, fmt.Errorf("%s: config accepted but the engine refuses it: %w", file, err)
 	}
 	return cfg, nil
+}
+
+// HistoryRetention returns the history_retention of every group by group
+// name, defaults filled in (history.DefaultRetention). The map must not be
+// modified.
+func (c *Config) HistoryRetention() map[string]time.Duration {
+	return c.historyRetention
 }
 
 // Spec returns the probe.Spec the configuration describes: every CIDR

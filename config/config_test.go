@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icmp-exporter/icmp_exporter/internal/history"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
 
@@ -36,6 +38,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-down-after.yml", 2, "defaults.down_after", "0 is out of range; want 1 to 1000"},
 		{"invalid-up-after.yml", 3, "groups[0].up_after", "0 is out of range; want 1 to 1000"},
 		{"invalid-outage-history.yml", 3, "groups[0].outage_history", "want 0 to 10000"},
+		{"invalid-history-retention.yml", 3, "groups[0].history_retention", `"72h0m0s" is out of range; want a duration from 0 (no history) to 48h0m0s like 3h`},
 		{"invalid-cidr-too-large.yml", 4, "groups[0].targets[0]", "10.0.0.0/8 has 16777216 addresses, more than engine.max_cidr_addresses (65536)"},
 		{"invalid-cidr-host-bits.yml", 4, "groups[0].targets[0]", "did you mean 10.0.0.0/30?"},
 		{"invalid-cidr-syntax.yml", 4, "groups[0].targets[0]", `"10.0.0.0/33" is not a valid CIDR block`},
@@ -413,5 +416,32 @@ func TestLabelValuesAndUnquotedIPv6(t *testing.T) {
 	want := []probe.Label{{Name: "empty", Value: ""}, {Name: "rack", Value: "12"}}
 	if ts := spec.Targets[0]; !slices.Equal(ts.Labels, want) || ts.Addr != netip.MustParseAddr("::1") {
 		t.Errorf("got %+v, want labels %+v and address ::1", ts, want)
+	}
+}
+
+func TestHistoryRetention(t *testing.T) {
+	cfg, err := Parse([]byte(`
+defaults:
+  history_retention: 1h
+groups:
+  - name: inherits
+    targets: [127.0.0.1]
+  - name: none
+    history_retention: 0s
+    targets: [127.0.0.2]
+`), "retention.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Duration{"inherits": time.Hour, "none": 0}
+	if got := cfg.HistoryRetention(); !maps.Equal(got, want) {
+		t.Fatalf("HistoryRetention() = %v, want %v", got, want)
+	}
+	cfg, err = Parse([]byte("groups: [{name: plain, targets: [127.0.0.1]}]\n"), "plain.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.HistoryRetention()["plain"]; got != history.DefaultRetention {
+		t.Fatalf("default retention = %v, want %v", got, history.DefaultRetention)
 	}
 }

@@ -13,6 +13,23 @@ if [ $# -lt 1 ]; then
 fi
 bin=$1
 shift
+
+# start BINARY ARGS...: print where the status pages are, then exec.
+start() {
+  local listen=":10427" ui=1 a
+  for a in "${@:2}"; do
+    case $a in
+      --web.listen-address=*) listen=${a#*=} ;;
+      --no-web.ui.enabled | --web.ui.enabled=false) ui=0 ;;
+    esac
+  done
+  local host=${listen%:*} port=${listen##*:}
+  case $host in "" | 0.0.0.0 | "[::]") host=localhost ;; esac
+  if [ "$ui" -eq 1 ]; then
+    echo "icmp_exporter: open http://$host:$port/ui/ for the RTT graphs (first points within a minute); metrics at http://$host:$port/metrics" >&2
+  fi
+  exec "$@"
+}
 if [ ! -x "$bin" ]; then
   echo "$0: $bin is not an executable file (build it with: make build)" >&2
   exit 1
@@ -20,7 +37,7 @@ fi
 
 # Root: raw sockets work (and the exporter can widen nothing it needs).
 if [ "$(id -u)" -eq 0 ]; then
-  exec "$bin" "$@"
+  start "$bin" "$@"
 fi
 
 # File capability cap_net_raw on the binary.
@@ -36,7 +53,7 @@ if [ -n "$getcap_bin" ]; then
     flags=${clause#"$names"}
     if [[ ",$names," == *",cap_net_raw,"* || $names == "" || $names == "all" ]] &&
        [[ $flags == *e* && $flags == *p* ]]; then
-      exec "$bin" "$@"
+      start "$bin" "$@"
     fi
   done
   caps_known=1
@@ -48,7 +65,7 @@ fi
 if read -r lo hi < /proc/sys/net/ipv4/ping_group_range 2>/dev/null; then
   for g in $(id -G); do
     if [ "$g" -ge "$lo" ] && [ "$g" -le "$hi" ]; then
-      exec "$bin" "$@"
+      start "$bin" "$@"
     fi
   done
 fi
@@ -57,7 +74,7 @@ if [ "$caps_known" -eq 0 ]; then
   # Without getcap we cannot see file capabilities: let the exporter try; it
   # prints the same remedies if it cannot open a socket.
   echo "$0: getcap not found (package libcap2-bin); cannot check the capabilities of $bin, starting it anyway" >&2
-  exec "$bin" "$@"
+  start "$bin" "$@"
 fi
 
 cat >&2 <<MSG

@@ -38,6 +38,9 @@ type WebOptions struct {
 	Ready func() bool
 	// Version is shown on the landing page.
 	Version string
+	// Status, when set, serves the status pages (Status.Path) and the
+	// landing page links to them first.
+	Status *Status
 	// Logger receives errors of the metrics handler; nil discards.
 	Logger *slog.Logger
 }
@@ -57,6 +60,7 @@ type MetricsStreamer interface {
 //	/-/ready       200 once the engine runs, 503 before
 //	/-/reload      POST: reload the configuration (200 with any notes, or 500 naming where the
 //	               file is wrong); other methods 405; 403 when Reload is nil
+//	/ui/           status pages (WebOptions.Status; see internal/ui)
 //
 // Every path answers a query string longer than maxQueryBytes with 414, and
 // a malformed one or one with more than maxQueryNames name[] parameters
@@ -118,17 +122,24 @@ func NewHandler(o WebOptions) (http.Handler, error) {
 			fmt.Fprintln(w, "Not applied: "+n+".")
 		}
 	})
+	var links []web.LandingLinks
+	if o.Status != nil {
+		path := o.Status.Path()
+		mux.Handle(path, o.Status.Handler())
+		mux.Handle(strings.TrimSuffix(path, "/"), o.Status.Handler())
+		links = append(links, web.LandingLinks{Address: path, Text: "Status pages (graphs, outages)"})
+	}
 	if o.MetricsPath != "/" {
 		landing, err := web.NewLandingPage(web.LandingConfig{
 			Name:        "icmp_exporter",
 			Description: "Continuous ICMP echo prober for Prometheus and OpenTelemetry",
 			Version:     o.Version,
 			Profiling:   "false",
-			Links: []web.LandingLinks{
-				{Address: o.MetricsPath, Text: "Metrics"},
-				{Address: "/-/healthy", Text: "Health"},
-				{Address: "/-/ready", Text: "Readiness"},
-			},
+			Links: append(links,
+				web.LandingLinks{Address: o.MetricsPath, Text: "Metrics"},
+				web.LandingLinks{Address: "/-/healthy", Text: "Health"},
+				web.LandingLinks{Address: "/-/ready", Text: "Readiness"},
+			),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("build landing page: %w", err)

@@ -41,6 +41,9 @@ as_nobody() {
 
 check "root starts it with its arguments" 0 "started --config.file=x.yml --a" \
   bash "$tmp/run.sh" "$tmp/fake" --config.file=x.yml --a
+check "prints the status page URL" 0 "open http://localhost:10427/ui/" bash "$tmp/run.sh" "$tmp/fake"
+check "status page URL follows the listen address" 0 "open http://127.0.0.1:9999/ui/" \
+  bash "$tmp/run.sh" "$tmp/fake" --web.listen-address=127.0.0.1:9999
 check "missing binary" 1 "is not an executable file" bash "$tmp/run.sh" "$tmp/nope"
 check "no binary given" 2 "usage:" bash "$tmp/run.sh"
 check "unprivileged user gets the remedies (sudo)" 1 "sudo make run" as_nobody "1 0" bash "$tmp/run.sh" "$tmp/fake"

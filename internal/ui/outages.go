@@ -1,0 +1,59 @@
+package ui
+
+import (
+	"cmp"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+)
+
+type outagesData struct {
+	Page
+	Rows             []outageRow
+	Total, Ongoing   int
+	First, Last      int
+	PrevURL, NextURL string
+}
+
+// outages lists the outages the engine keeps for every target: ongoing
+// first, then the latest start first.
+func (h *Handler) outages(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	snap := h.snapshot()
+	type ref struct{ t, o int }
+	var refs []ref
+	for i := range snap.Targets {
+		for k := range snap.Targets[i].Outages {
+			refs = append(refs, ref{i, k})
+		}
+	}
+	slices.SortFunc(refs, func(a, b ref) int {
+		oa, ob := &snap.Targets[a.t].Outages[a.o], &snap.Targets[b.t].Outages[b.o]
+		return cmp.Or(cmpBool(oa.Ongoing, ob.Ongoing), ob.Start.Compare(oa.Start), cmp.Compare(a.t, b.t))
+	})
+	d := outagesData{Page: h.page("Outages", snap), Total: len(refs)}
+	for _, rf := range refs {
+		if snap.Targets[rf.t].Outages[rf.o].Ongoing {
+			d.Ongoing++
+		}
+	}
+	pageNo, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	pages := max(1, (len(refs)+h.o.PageSize-1)/h.o.PageSize)
+	pageNo = min(max(pageNo, 1), pages)
+	lo, hi := (pageNo-1)*h.o.PageSize, min(pageNo*h.o.PageSize, len(refs))
+	d.First, d.Last = lo+1, hi
+	link := func(p int) string { return h.o.Prefix + "/outages?" + url.Values{"page": {strconv.Itoa(p)}}.Encode() }
+	if pageNo > 1 {
+		d.PrevURL = link(pageNo - 1)
+	}
+	if pageNo < pages {
+		d.NextURL = link(pageNo + 1)
+	}
+	for _, rf := range refs[lo:hi] {
+		t := &snap.Targets[rf.t]
+		d.Rows = append(d.Rows, h.outageRow(t, t.Outages[rf.o], snap.Time))
+	}
+	h.render(w, "outages.html", d)
+}
