@@ -84,11 +84,10 @@ func (c *checker) engine() {
 	spec := &c.cfg.spec.Engine
 	spec.Datapath = probe.DatapathAuto
 	if e.Datapath.Set {
-		switch e.Datapath.Value {
-		case probe.DatapathAuto, probe.DatapathICMP, probe.DatapathAFPacket, probe.DatapathPFRing:
+		if slices.Contains(probe.Datapaths, e.Datapath.Value) {
 			spec.Datapath = e.Datapath.Value
-		default:
-			c.ps.add(e.Datapath.Pos, "engine.datapath", "%q is not a datapath; want auto, icmp, afpacket or pfring", e.Datapath.Value)
+		} else {
+			c.ps.add(e.Datapath.Pos, "engine.datapath", "%q is not a datapath; want one of %s", e.Datapath.Value, strings.Join(probe.Datapaths, ", "))
 		}
 	}
 	spec.MaxPPS = DefaultMaxPPS

@@ -61,7 +61,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-no-groups.yml", 0, "groups", "no groups"},
 		{"invalid-empty.yml", 0, "", "the file is empty"},
 		{"invalid-two-documents.yml", 4, "", "more than one YAML document"},
-		{"invalid-datapath.yml", 2, "engine.datapath", `"dpdk" is not a datapath; want auto, icmp, afpacket or pfring`},
+		{"invalid-datapath.yml", 2, "engine.datapath", `"dpdk" is not a datapath; want one of auto, icmp, afpacket, afxdp, pfring`},
 		{"invalid-max-pps.yml", 2, "engine.max_pps", "-5 is out of range"},
 		{"invalid-source-ipv4.yml", 2, "engine.source_ipv4", "not an IPv4 address"},
 		{"invalid-dns-refresh.yml", 2, "engine.dns_refresh", "want a duration between 1s and 24h0m0s"},

@@ -14,13 +14,13 @@ import (
 // TestDatapathsInLab runs each datapath in a lab probe namespace against
 // 500 IPv4 and 100 IPv6 test hosts while foreign echo traffic (another echo
 // id) flows to the same hosts: every probe is answered, RTTs come from
-// kernel TX and RX stamps, and foreign replies are either filtered before
-// the engine (afpacket's BPF) or seen and counted as foreign (raw sockets),
-// never recorded.
+// kernel stamps (TX and RX; afxdp: the XDP hook's RX stamp), and foreign
+// replies are either filtered before the engine (afpacket's BPF, afxdp's
+// XDP program) or seen and counted as foreign (raw sockets), never recorded.
 func TestDatapathsInLab(t *testing.T) {
 	l := lab.New(t, lab.Options{})
 	targets := append(l.Addrs(500, false), l.Addrs(100, true)...)
-	for _, dp := range []string{probe.DatapathICMP, probe.DatapathAFPacket} {
+	for _, dp := range []string{probe.DatapathICMP, probe.DatapathAFPacket, probe.DatapathAFXDP} {
 		t.Run(dp, func(t *testing.T) {
 			eng := startInLab(t, l, labSpec(dp, targets, 200*time.Millisecond), probe.Options{})
 			const foreign = 200
@@ -51,12 +51,16 @@ func TestDatapathsInLab(t *testing.T) {
 			if lost != 0 || e.Invalid != 0 || e.KernelDrops != 0 {
 				t.Errorf("lost %d invalid %d drops %d, want 0", lost, e.Invalid, e.KernelDrops)
 			}
-			if e.RepliesByTimestamp[0] < replies*9/10 {
-				t.Errorf("only %d of %d replies timed with kernel TX+RX stamps", e.RepliesByTimestamp[0], replies)
+			stamp := 0 // kernel TX and RX
+			if dp == probe.DatapathAFXDP {
+				stamp = 1 // kernel (XDP hook) RX minus the stamp before the send
+			}
+			if e.RepliesByTimestamp[stamp] < replies*9/10 {
+				t.Errorf("only %d of %d replies timed with %s stamps", e.RepliesByTimestamp[stamp], replies, probe.TimestampSourceNames[stamp])
 			}
 			switch mode := eng.Info().Mode; {
-			case dp == probe.DatapathAFPacket || mode == "ping":
-				// the BPF filter, or the kernel's ping-socket demux by echo id,
+			case dp == probe.DatapathAFPacket || dp == probe.DatapathAFXDP || mode == "ping":
+				// the BPF filter, the XDP program, or the kernel's ping-socket demux by echo id,
 				// keeps foreign replies away from the engine.
 				if e.Foreign != 0 || e.PacketsReceived != replies {
 					t.Errorf("%s: %d foreign and %d received for %d replies: foreign traffic reached the engine", mode, e.Foreign, e.PacketsReceived, replies)

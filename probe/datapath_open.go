@@ -27,6 +27,8 @@ func OpenDatapath(es EngineSpec, ntargets int) (Datapath, error) {
 		return openAFPacket(es)
 	case DatapathPFRing:
 		return openPFRing(es)
+	case DatapathAFXDP:
+		return openAFXDP(es)
 	}
 	return nil, fmt.Errorf("datapath %q: %w", es.Datapath, ErrNotSupported)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -13,7 +14,12 @@ const (
 	DatapathICMP     = "icmp"
 	DatapathAFPacket = "afpacket"
 	DatapathPFRing   = "pfring"
+	DatapathAFXDP    = "afxdp"
 )
+
+// Datapaths lists every accepted EngineSpec.Datapath value, in the order
+// error messages name them.
+var Datapaths = []string{DatapathAuto, DatapathICMP, DatapathAFPacket, DatapathAFXDP, DatapathPFRing}
 
 // Histogram modes accepted in HistogramSpec.Mode.
 const (
@@ -168,10 +174,8 @@ const (
 // Validate checks a Spec for values the engine cannot run with. Config
 // validation is stricter and reports file:line; Validate guards library users.
 func (s *Spec) Validate() error {
-	switch s.Engine.Datapath {
-	case "", DatapathAuto, DatapathICMP, DatapathAFPacket, DatapathPFRing:
-	default:
-		return fmt.Errorf("engine datapath %q: want auto, icmp, afpacket or pfring", s.Engine.Datapath)
+	if s.Engine.Datapath != "" && !slices.Contains(Datapaths, s.Engine.Datapath) {
+		return fmt.Errorf("engine datapath %q: want one of %s", s.Engine.Datapath, strings.Join(Datapaths, ", "))
 	}
 	if s.Engine.MaxPPS < 0 {
 		return fmt.Errorf("engine max_pps %d: must be >= 0", s.Engine.MaxPPS)
