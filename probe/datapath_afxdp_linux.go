@@ -62,7 +62,7 @@ type afXDP struct {
 	mode    string
 	nl      *netlink.Handle
 	nlDone  chan struct{}
-	idle    func(blocking bool)
+	idle    func(idleEvent)
 	closed  atomic.Bool
 	// everRecv: a receiver uses the UMEM, so only it may unmap it (see Close)
 	everRecv atomic.Bool
@@ -129,7 +129,10 @@ func openAFXDP(es EngineSpec) (Datapath, error) {
 		return nil, err
 	}
 	d.info = DatapathInfo{Name: DatapathAFXDP, Mode: d.mode, ID4: slow.info.ID4, ID6: slow.info.ID6,
-		TimestampSource: TimestampKernelRX, Drops: d.kernelDrops}
+		TimestampSource: TimestampKernelRX, Drops: d.kernelDrops,
+		// One RX ring per queue, each in arrival order with its XDP stamp;
+		// with several queues the rings interleave, so only one is ordered.
+		StampsInOrder: len(d.socks) == 1}
 	return d, nil
 }
 
@@ -357,7 +360,22 @@ func (d *afXDP) kernelDrops() uint64 {
 	return n
 }
 
-func (d *afXDP) setIdleHook(f func(bool)) { d.idle = f }
+func (d *afXDP) setIdleHook(f func(idleEvent)) { d.idle = f }
+
+// pending reports whether an RX ring holds descriptors Recv has not read.
+// The producer index is the kernel's; the consumer index is written only
+// by the receiver, read here with an atomic load.
+func (d *afXDP) pending() bool {
+	if d.closed.Load() {
+		return false
+	}
+	for _, s := range d.socks {
+		if atomic.LoadUint32(s.rx.cons) != atomic.LoadUint32(s.rx.prod) {
+			return true
+		}
+	}
+	return false
+}
 
 func (d *afXDP) Info() DatapathInfo { return d.info }
 
@@ -601,7 +619,7 @@ func (d *afXDP) Recv(msgs []Received) (int, error) {
 		}
 		if n > 0 {
 			if d.idle != nil && d.rxEmpty() {
-				d.idle(false)
+				d.idle(idleEmptied)
 			}
 			return n, nil
 		}
@@ -609,9 +627,13 @@ func (d *afXDP) Recv(msgs []Received) (int, error) {
 			d.pfd[i].Revents = 0
 		}
 		if d.idle != nil {
-			d.idle(true)
+			d.idle(idleBlocking) // every frame that arrived before now has been returned
 		}
-		if _, err := unix.Poll(d.pfd, -1); err != nil && !errors.Is(err, unix.EINTR) {
+		_, err := unix.Poll(d.pfd, -1)
+		if d.idle != nil {
+			d.idle(idleWoke)
+		}
+		if err != nil && !errors.Is(err, unix.EINTR) {
 			return 0, fmt.Errorf("poll AF_XDP sockets: %w", err)
 		}
 		for _, s := range d.socks {
