@@ -136,7 +136,7 @@ func TestReservedNamesCoverExposition(t *testing.T) {
 			}
 		}
 	}
-	for _, name := range []string{"source", "group", "target", "ip", "type", "le"} {
+	for _, name := range []string{"source", "group", "target", "ip", probe.ErrorTypeLabel, "le"} {
 		if !seen[name] {
 			t.Errorf("fixture exposition has no label %q; the fixture lost a case", name)
 		}
