@@ -498,10 +498,10 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 		return
 	}
 	t.lastFSMSend = s.sendMono
-	t.lastFailSend = s.sendMono
 	t.okRun = 0
 	if t.failRun == 0 || s.sendMono < t.failStart {
 		t.failStart = s.sendMono
+		t.failPrevSend = t.sendBefore(s.sendMono)
 	}
 	t.failRun++
 	if t.state == stateDown {
@@ -518,11 +518,11 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 	}
 	o := t.out
 	o.total++
-	// The outage began after the last answered probe left: with probes
+	// The outage began after the probe before failStart left: with probes
 	// skipped (overload, max_pps) that is more than one interval before.
 	res := t.spec.Interval
-	if t.lastOKSend >= 0 {
-		res = max(res, time.Duration(t.failStart-t.lastOKSend))
+	if t.failPrevSend >= 0 {
+		res = max(res, time.Duration(t.failStart-t.failPrevSend))
 	}
 	o.cur = Outage{Start: c.wall(t.failStart), Ongoing: true, Resolution: res, ProbesLost: uint64(t.failRun)}
 	o.res = res
@@ -541,13 +541,13 @@ func (c *core) succeed(t *target, sendMono int64) {
 		return
 	}
 	t.lastFSMSend = sendMono
-	t.lastOKSend = sendMono
 	t.failRun = 0
 	if t.state == stateUp {
 		return
 	}
 	if t.okRun == 0 {
 		t.okStart = sendMono
+		t.okPrevSend = t.sendBefore(sendMono)
 	}
 	t.okRun++
 	if t.okRun < t.spec.UpAfter {
@@ -562,8 +562,8 @@ func (c *core) succeed(t *target, sendMono int64) {
 	st := t.out
 	o := st.cur
 	o.End, o.Ongoing = c.wall(t.okStart), false
-	if t.lastFailSend >= 0 { // the outage ended after the last failed probe left
-		o.Resolution = max(o.Resolution, time.Duration(t.okStart-t.lastFailSend))
+	if t.okPrevSend >= 0 { // the outage ended after the probe before okStart left
+		o.Resolution = max(o.Resolution, time.Duration(t.okStart-t.okPrevSend))
 	}
 	st.res = o.Resolution
 	d := o.End.Sub(o.Start).Seconds()

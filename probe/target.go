@@ -60,11 +60,13 @@ type target struct {
 	okStart     int64 // send time (mono) of the first answered probe of the current run
 	stateChange int64 // mono
 	lastFSMSend int64 // send time of the newest probe whose result drove the FSM
-	// lastOKSend and lastFailSend are the send times of the newest answered
-	// and the newest failed probe that drove the FSM (-1 before any): the
-	// true start of an outage lies after lastOKSend, its true end after
-	// lastFailSend (see Outage.Resolution).
-	lastOKSend, lastFailSend int64
+	// failPrevSend and okPrevSend are the send times of the probes sent
+	// just before failStart and okStart (-1 when unknown): the true start
+	// of an outage lies after failPrevSend, its true end after okPrevSend
+	// (see Outage.Resolution). They are read off the window when a run
+	// starts, because with a timeout longer than the interval the probes
+	// around an edge end out of send order.
+	failPrevSend, okPrevSend int64
 
 	// out is allocated at the target's first outage: most targets never
 	// have one, and it is a third of the per-target state.
@@ -126,7 +128,7 @@ func newTarget(spec *TargetSpec) *target {
 		heapIdx:    -1,
 		window:     make([]slot, windowSize(spec)),
 		lastTTL:    -1,
-		lastOKSend: -1, lastFailSend: -1,
+		failPrevSend: -1, okPrevSend: -1,
 		rtt: newHist(spec.Histogram),
 	}
 }
@@ -163,6 +165,18 @@ func (t *target) respec(spec *TargetSpec) {
 	if spec.Host == "" {
 		t.ip = spec.Addr
 	}
+}
+
+// sendBefore returns the send time of the newest probe in the window sent
+// before mono, or -1. It scans the window: call it on state edges only.
+func (t *target) sendBefore(mono int64) int64 {
+	best := int64(-1)
+	for i := range t.window {
+		if s := &t.window[i]; s.state != slotFree && s.sendMono < mono && s.sendMono > best {
+			best = s.sendMono
+		}
+	}
+	return best
 }
 
 // findSlot returns the slot of the probe with serial, or nil. Slots are
