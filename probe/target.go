@@ -123,11 +123,11 @@ func TimeoutLimit(interval time.Duration) time.Duration {
 
 func newTarget(spec *TargetSpec) *target {
 	return &target{
-		spec:       spec,
-		ip:         spec.Addr,
-		heapIdx:    -1,
-		window:     make([]slot, windowSize(spec)),
-		lastTTL:    -1,
+		spec:         spec,
+		ip:           spec.Addr,
+		heapIdx:      -1,
+		window:       make([]slot, windowSize(spec)),
+		lastTTL:      -1,
 		failPrevSend: -1, okPrevSend: -1,
 		rtt: newHist(spec.Histogram),
 	}
