@@ -45,11 +45,6 @@ func findHist(t *testing.T, c prometheus.Collector, want ...string) *dto.Histogr
 	return nil
 }
 
-type span struct {
-	Offset int32
-	Length uint32
-}
-
 func spansOf(h *dto.Histogram) []span {
 	var out []span
 	for _, s := range h.GetPositiveSpan() {
