@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 	"github.com/icmp-exporter/icmp_exporter/test/promtest"
 )
 
@@ -45,8 +46,8 @@ func loadRules(t *testing.T) *promtest.RuleFile {
 }
 
 func TestPromtool(t *testing.T) {
-	promtool := promtest.Binary(t, "promtool")
-	amtool := promtest.Binary(t, "amtool")
+	promtool := lab.Tool(t, "promtool")
+	amtool := lab.Tool(t, "amtool")
 	tests, err := filepath.Glob("tests/*.yml")
 	if err != nil || len(tests) == 0 {
 		t.Fatalf("no promtool tests in tests/: %v", err)

@@ -20,7 +20,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/icmp-exporter/icmp_exporter/test/lab"
-	"github.com/icmp-exporter/icmp_exporter/test/promtest"
 )
 
 // startExporter builds the exporter and runs it in the probe namespace on a
@@ -96,7 +95,7 @@ func waitAllUp(t *testing.T, x *lab.Exporter, addrs []netip.Addr, timeout time.D
 // scrape.
 func TestExporterLab(t *testing.T) {
 	l := lab.New(t, lab.Options{})
-	tool := promtest.Binary(t, "promtool")
+	tool := lab.Tool(t, "promtool")
 	addrs := append(l.Addrs(900, false), l.Addrs(100, true)...)
 	x := startExporter(t, l, addrs, 200*time.Millisecond)
 	body := waitAllUp(t, x, addrs, 90*time.Second)
