@@ -22,7 +22,7 @@ const (
 	thresholds  = "icmp_exporter.thresholds"
 )
 
-// requiredAlerts are the alerts issue 5 asks for.
+// requiredAlerts are the alerts the rule file must define.
 func requiredAlerts() []string {
 	return []string{
 		"ICMPTargetDown", "ICMPPacketLossHigh", "ICMPLatencyIncrease", "ICMPTargetFlapping",

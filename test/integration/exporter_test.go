@@ -89,7 +89,7 @@ func waitAllUp(t *testing.T, x *lab.Exporter, addrs []netip.Addr, timeout time.D
 	return body
 }
 
-// TestExporterLab is issue 2 (c): the built exporter in the probe namespace
+// TestExporterLab runs the built exporter in the probe namespace
 // on a generated config of 1000 lab targets, scraped over HTTP: icmp_up is 1
 // for every target and `promtool check metrics` finds nothing on the live
 // scrape.
@@ -203,7 +203,7 @@ func procStatus(pid int, field string) (string, error) {
 	return "", fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
-// TestExporter10k is issue 2 (d): one figure, the exporter's CPU use over a
+// TestExporter10k measures one figure, the exporter's CPU use over a
 // 20 s window (no scrapes in it) and its peak RSS while it probes 10 000 lab
 // targets every second. It checks that all targets are up, logs the figures
 // and writes them to bench/results/lab-10k.txt; it asserts nothing about speed.
