@@ -14,13 +14,7 @@ import (
 // include all of want (name=value).
 func findHist(t *testing.T, c prometheus.Collector, want ...string) *dto.Histogram {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	for _, mf := range mfs {
+	for _, mf := range gatherProto(t, c) {
 		if mf.GetName() != "icmp_rtt_seconds" {
 			continue
 		}

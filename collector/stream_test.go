@@ -32,15 +32,9 @@ var streamFormats = []struct {
 // registry holding c, encoded by expfmt in format f (what promhttp does).
 func gatherEncoded(t testing.TB, c prometheus.Collector, f expfmt.Format) []byte {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
 	var buf bytes.Buffer
 	enc := expfmt.NewEncoder(&buf, f)
-	for _, mf := range mfs {
+	for _, mf := range gatherProto(t, c) {
 		if err := enc.Encode(mf); err != nil {
 			t.Fatalf("encode %s: %v", mf.GetName(), err)
 		}
