@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/scale.sh: the scale benchmark of icmp_exporter (issue 4 part 5).
+# bench/scale.sh: the scale benchmark of icmp_exporter.
 #
 # Builds the exporter, builds a two-namespace lab (a probe namespace whose only
 # route is a veth to a target namespace whose kernel answers for all of

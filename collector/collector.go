@@ -91,22 +91,11 @@ func New(src SnapshotSource, opts Options) *Collector {
 	for t, name := range probe.ErrorTypeNames {
 		c.typePairs[t] = &dto.LabelPair{Name: new(errorTypeLabel), Value: new(name)}
 	}
-	d := func(name, help string, labels ...string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, labels, nil)
-	}
-	c.engineInfo = d("icmp_engine_info", "Datapath in use, its mode, and the best RTT timestamp source it offers; always 1.", "datapath", "mode", "timestamp_source")
-	c.sourceInfo = d("icmp_source_info", "Where this exporter probes from; always 1. latitude and longitude are empty when not configured.", "source", "latitude", "longitude")
-	c.pktSent = d("icmp_engine_packets_sent_total", "Echo requests the datapath sent.")
-	c.pktRecv = d("icmp_engine_packets_received_total", "Packets the datapath delivered to the engine (replies, errors, foreign and invalid packets).")
-	c.foreign = d("icmp_engine_foreign_replies_total", "Echo replies whose tag did not verify: not sent by this process, or spoofed.")
-	c.invalid = d("icmp_engine_invalid_packets_total", "Truncated or malformed packets.")
-	c.sendErrors = d("icmp_engine_send_errors_total", "Failed sends of echo requests.")
-	c.kernelDrops = d("icmp_engine_kernel_drops_total", "Packets the kernel dropped before the engine read them (socket or ring overflow).")
-	c.ringFreezes = d("icmp_engine_ring_freezes_total", "Times the afpacket receive ring was full (its queue frozen); 0 for other datapaths.")
-	c.skipped = d("icmp_engine_probes_skipped_total", "Probes not sent because the engine could not keep the schedule (overload), over all targets.")
-	c.repliesByTS = d("icmp_engine_replies_total", "Replies by the timestamp source their RTT was computed from.", "timestamp_source")
-	c.scheduleLag = d("icmp_engine_schedule_lag_seconds", "Largest delay of a send batch behind its schedule over the last 5 to 10 seconds.")
-	c.targets = d("icmp_engine_targets", "Targets the engine probes.")
+	d := func(f *family) *prometheus.Desc { return prometheus.NewDesc(f.name, f.help, f.labels, nil) }
+	c.engineInfo, c.sourceInfo = d(&famEngineInfo), d(&famSourceInfo)
+	c.pktSent, c.pktRecv, c.foreign, c.invalid = d(&famPktSent), d(&famPktRecv), d(&famForeign), d(&famInvalid)
+	c.sendErrors, c.kernelDrops, c.ringFreezes = d(&famSendErrors), d(&famKernelDrops), d(&famRingFreezes)
+	c.skipped, c.repliesByTS, c.scheduleLag, c.targets = d(&famEngSkipped), d(&famRepliesByTS), d(&famSchedLag), d(&famTargets)
 	return c
 }
 

@@ -23,20 +23,7 @@ const goldenPath = "testdata/fixture.prom"
 // gatherText returns the text exposition of a registry holding c.
 func gatherText(t testing.TB, c prometheus.Collector) []byte {
 	t.Helper()
-	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil {
-			t.Fatalf("encode %s: %v", mf.GetName(), err)
-		}
-	}
-	return buf.Bytes()
+	return gatherEncoded(t, c, expfmt.NewFormat(expfmt.TypeTextPlain))
 }
 
 func TestGolden(t *testing.T) {

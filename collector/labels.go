@@ -25,9 +25,7 @@ const errorTypeLabel = probe.ErrorTypeLabel
 type descSet struct {
 	err error // a user label name is reserved or invalid; targets are skipped
 
-	up, sent, replies, lost, late, dup, skipped, errors, dns *prometheus.Desc
-	rtt, ttl, outages, outageDur, resolution, stateChange    *prometheus.Desc
-	lastStart, lastEnd, lastDur                              *prometheus.Desc
+	desc [numFamilies]*prometheus.Desc // indexed by famID
 	// groupRTT is icmp_rtt_seconds with labels source, group and the user
 	// labels, for aggregation "group".
 	groupRTT *prometheus.Desc
@@ -37,39 +35,6 @@ type descSet struct {
 	// encoded labels regardless of the escaping scheme a scrape negotiates.
 	legacy bool
 }
-
-// family is the metadata of one per-target metric family: the descriptors
-// of the Collector and the streaming encoder (stream.go) are built from the
-// same values, so both paths expose the same names, help texts and types.
-type family struct {
-	name, help string
-	typ        dto.MetricType
-}
-
-var (
-	gaugeT   = dto.MetricType_GAUGE
-	counterT = dto.MetricType_COUNTER
-	histT    = dto.MetricType_HISTOGRAM
-
-	famUp          = family{"icmp_up", "Whether the target is up (1) or down (0), from the up/down state machine (down_after, up_after).", gaugeT}
-	famSent        = family{"icmp_probes_sent_total", "Echo requests sent to the target.", counterT}
-	famReplies     = family{"icmp_replies_total", "Echo replies received within the timeout.", counterT}
-	famLost        = family{"icmp_probes_lost_total", "Probes without a reply within the timeout.", counterT}
-	famLate        = family{"icmp_late_replies_total", "Valid echo replies that arrived after the timeout (not counted as replies).", counterT}
-	famDup         = family{"icmp_duplicate_replies_total", "Echo replies to probes that were already answered.", counterT}
-	famSkipped     = family{"icmp_probes_skipped_total", "Probes not sent because the engine could not keep the schedule (overload); never counted as lost.", counterT}
-	famErrors      = family{"icmp_errors_total", "Probes that ended in an ICMP error quoting them, or whose send failed, by error_type.", counterT}
-	famDNS         = family{"icmp_dns_errors_total", "Failed resolutions of the target's host name.", counterT}
-	famRTT         = family{"icmp_rtt_seconds", "Round-trip times of echo replies received within the timeout.", histT}
-	famTTL         = family{"icmp_reply_ttl", "IP TTL (IPv6 hop limit) of the last echo reply.", gaugeT}
-	famOutages     = family{"icmp_outages_total", "Outages (periods during which the target was down) that started.", counterT}
-	famOutageDur   = family{"icmp_outage_duration_seconds", "Durations of completed outages.", histT}
-	famLastStart   = family{"icmp_last_outage_start_timestamp_seconds", "Unix time of the start of the last outage (send time of its first failed probe).", gaugeT}
-	famLastEnd     = family{"icmp_last_outage_end_timestamp_seconds", "Unix time of the end of the last outage (send time of the first answered probe); 0 while it is ongoing.", gaugeT}
-	famLastDur     = family{"icmp_last_outage_duration_seconds", "Duration of the last outage; grows while it is ongoing.", gaugeT}
-	famResolution  = family{"icmp_outage_resolution_seconds", "Bound on the error of the target's outage start and end times: the gap between the sends around each edge of its last outage (the probing interval before any, more when probes were skipped).", gaugeT}
-	famStateChange = family{"icmp_state_change_timestamp_seconds", "Unix time of the last change of icmp_up (the engine start if it never changed).", gaugeT}
-)
 
 func labelKey(labels []probe.Label) string {
 	var b strings.Builder
@@ -122,26 +87,13 @@ func newDescSet(labels []probe.Label) *descSet {
 		return desc
 	}
 	withType := append(slices.Clip(tl), errorTypeLabel)
-	ds := &descSet{
-		up:          d(famUp.name, famUp.help, tl),
-		sent:        d(famSent.name, famSent.help, tl),
-		replies:     d(famReplies.name, famReplies.help, tl),
-		lost:        d(famLost.name, famLost.help, tl),
-		late:        d(famLate.name, famLate.help, tl),
-		dup:         d(famDup.name, famDup.help, tl),
-		skipped:     d(famSkipped.name, famSkipped.help, tl),
-		errors:      d(famErrors.name, famErrors.help, withType),
-		dns:         d(famDNS.name, famDNS.help, tl),
-		rtt:         d(famRTT.name, famRTT.help, tl),
-		ttl:         d(famTTL.name, famTTL.help, tl),
-		outages:     d(famOutages.name, famOutages.help, tl),
-		outageDur:   d(famOutageDur.name, famOutageDur.help, tl),
-		lastStart:   d(famLastStart.name, famLastStart.help, tl),
-		lastEnd:     d(famLastEnd.name, famLastEnd.help, tl),
-		lastDur:     d(famLastDur.name, famLastDur.help, tl),
-		resolution:  d(famResolution.name, famResolution.help, tl),
-		stateChange: d(famStateChange.name, famStateChange.help, tl),
-		groupRTT:    d(famRTT.name, famRTT.help, gl),
+	ds := &descSet{groupRTT: d(famRTT.name, famRTT.help, gl)}
+	for _, f := range targetFamilies {
+		l := tl
+		if f == &famErrors {
+			l = withType
+		}
+		ds.desc[f.id] = d(f.name, f.help, l)
 	}
 	ds.legacy = true
 	for _, l := range labels {
@@ -163,7 +115,7 @@ type targetEntry struct {
 	ds     *descSet
 	// pairs are the target's labels sorted by name, shared by all its series.
 	pairs []*dto.LabelPair
-	// errPairs add the error_type label for icmp_errors_total, built on first use.
+	// errPairs add the type label for icmp_errors_total, built on first use.
 	errPairs [probe.NumErrorTypes][]*dto.LabelPair
 	// classic holds a copy of the classic bucket bounds last seen; the
 	// written buckets point into it.
@@ -211,7 +163,7 @@ func makePairs(values, names []string, user []probe.Label) []*dto.LabelPair {
 	return pairs
 }
 
-// errorPairs returns the entry's labels plus error_type="<name of t>".
+// errorPairs returns the entry's labels plus type="<name of t>".
 func (c *Collector) errorPairs(e *targetEntry, t probe.ErrorType) []*dto.LabelPair {
 	if p := e.errPairs[t]; p != nil {
 		return p

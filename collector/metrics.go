@@ -89,6 +89,9 @@ type arena struct {
 	spans      []spanBox
 	spanPtrs   []*dto.BucketSpan
 	deltas     []int64
+	// spanTmp and deltaTmp hold the layout of the histogram being built.
+	spanTmp  []span
+	deltaTmp []int64
 }
 
 // carve returns n fresh elements from *chunk (capacity n, so appends cannot
@@ -151,67 +154,26 @@ func (a *arena) classic(m *histMetric, bounds []float64, cum []uint64) {
 // counts are allowed anywhere. schema and zeroThreshold must point to values
 // that never change.
 //
-// Spans and deltas are laid out like client_golang does: a gap of one or two
-// empty buckets is written as zero deltas inside a span, a longer gap starts
-// a new span. Because the zero threshold is positive, a histogram without
-// observations is still recognised as native and needs no empty span.
+// Spans and deltas are laid out by nativeLayout. Because the zero threshold
+// is positive, a histogram without observations is still recognised as
+// native and needs no empty span.
 func (a *arena) native(m *histMetric, schema *int32, zeroThreshold *float64, zero uint64, offset int32, buckets []uint64) {
 	m.zeroCount = zero
 	m.dto.Schema = schema
 	m.dto.ZeroThreshold = zeroThreshold
 	m.dto.ZeroCount = &m.zeroCount
 
-	// First pass: count spans and deltas.
-	nSpans, nDeltas := 0, 0
-	next, first := 0, true
-	for i, c := range buckets {
-		if c == 0 {
-			continue
-		}
-		idx := int(offset) + i
-		if gap := idx - next; first || gap > 2 {
-			nSpans++
-			nDeltas++
-		} else {
-			nDeltas += gap + 1
-		}
-		next, first = idx+1, false
-	}
-	if nSpans == 0 {
+	a.spanTmp, a.deltaTmp = nativeLayout(a.spanTmp[:0], a.deltaTmp[:0], offset, buckets)
+	if len(a.spanTmp) == 0 {
 		return
 	}
-	spans := carve(&a.spans, nSpans, smallChunk)
-	spanPtrs := carve(&a.spanPtrs, nSpans, smallChunk)
-	deltas := carve(&a.deltas, nDeltas, smallChunk)
-
-	// Second pass: fill them.
-	si, di := -1, 0
-	var prev int64
-	next, first = 0, true
-	for i, c := range buckets {
-		if c == 0 {
-			continue
-		}
-		idx := int(offset) + i
-		if gap := idx - next; first || gap > 2 {
-			si++
-			spans[si].offset = int32(gap)
-		} else {
-			for range gap {
-				deltas[di] = -prev
-				prev = 0
-				di++
-				spans[si].length++
-			}
-		}
-		deltas[di] = int64(c) - prev
-		prev = int64(c)
-		di++
-		spans[si].length++
-		next, first = idx+1, false
-	}
+	spans := carve(&a.spans, len(a.spanTmp), smallChunk)
+	spanPtrs := carve(&a.spanPtrs, len(a.spanTmp), smallChunk)
+	deltas := carve(&a.deltas, len(a.deltaTmp), smallChunk)
+	copy(deltas, a.deltaTmp)
 	for i := range spans {
 		s := &spans[i]
+		s.offset, s.length = a.spanTmp[i].offset, a.spanTmp[i].length
 		s.s.Offset = &s.offset
 		s.s.Length = &s.length
 		spanPtrs[i] = &s.s

@@ -14,13 +14,7 @@ import (
 // include all of want (name=value).
 func findHist(t *testing.T, c prometheus.Collector, want ...string) *dto.Histogram {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	for _, mf := range mfs {
+	for _, mf := range gatherProto(t, c) {
 		if mf.GetName() != "icmp_rtt_seconds" {
 			continue
 		}
@@ -43,11 +37,6 @@ func findHist(t *testing.T, c prometheus.Collector, want ...string) *dto.Histogr
 	}
 	t.Fatalf("no icmp_rtt_seconds series with labels %v", want)
 	return nil
-}
-
-type span struct {
-	Offset int32
-	Length uint32
 }
 
 func spansOf(h *dto.Histogram) []span {

@@ -3,38 +3,16 @@ package collector
 import (
 	"bytes"
 	"errors"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 	"github.com/prometheus/common/expfmt"
 )
 
-// promtool finds promtool on PATH or in the repository's .cache/bin (where
-// scripts/deps.d/20-prometheus.sh puts it). Missing promtool fails the test
-// as root (CI installs it) and skips it otherwise.
-func promtool(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("promtool"); err == nil {
-		return p
-	}
-	p, err := filepath.Abs(filepath.Join("..", ".cache", "bin", "promtool"))
-	if err == nil {
-		if _, err = os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Geteuid() == 0 {
-		t.Fatalf("promtool not found on PATH or in ../.cache/bin (run scripts/deps.sh): %v", err)
-	}
-	t.Skipf("promtool not installed and not root (run scripts/deps.sh as root): %v", err)
-	return ""
-}
-
 func TestPromtoolCheckMetrics(t *testing.T) {
-	bin := promtool(t)
+	bin := lab.Tool(t, "promtool")
 	tests := []struct {
 		name string
 		snap *probe.Snapshot

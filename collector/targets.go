@@ -18,7 +18,7 @@ type groupAgg struct {
 	name  string
 	gen   uint64
 	first *targetEntry // entry of the first target seen in this scrape
-	mode  string
+	rx    probe.RTTExport
 
 	count, zero uint64
 	sum         float64
@@ -31,8 +31,8 @@ type groupAgg struct {
 	pairs    []*dto.LabelPair
 }
 
-func (g *groupAgg) reset(first *targetEntry, mode string, bounds []float64) {
-	g.first, g.mode = first, mode
+func (g *groupAgg) reset(first *targetEntry, rx probe.RTTExport, bounds []float64) {
+	g.first, g.rx = first, rx
 	g.count, g.zero, g.sum = 0, 0, 0
 	g.dense = g.dense[:0]
 	g.bounds = bounds
@@ -90,14 +90,6 @@ func sameBounds(a, b []float64) bool {
 	return true
 }
 
-// histMode returns the effective histogram mode of a target.
-func histMode(s *probe.TargetSpec) string {
-	if s.Histogram.Mode == "" {
-		return probe.HistogramNative
-	}
-	return s.Histogram.Mode
-}
-
 // prepare starts a scrape of s: it looks up the entries of all targets,
 // orders them (c.ents, c.emitOrder), sums the RTT histograms of groups with
 // aggregation "group" (c.groupSeq) and drops cache entries that s no longer
@@ -113,8 +105,8 @@ func (c *Collector) prepare(s *probe.Snapshot) {
 			continue
 		}
 		t := &s.Targets[i]
-		if mode := histMode(t.Spec); mode != probe.HistogramNone && t.Spec.Histogram.Aggregation == probe.AggregateGroup {
-			c.aggregate(e, t, mode)
+		if rx, ok := t.RTTExport(); ok && rx.Group {
+			c.aggregate(e, t, rx)
 		}
 	}
 	c.sweep(seen)
@@ -133,63 +125,62 @@ func scrapeTime(s *probe.Snapshot) time.Time {
 	return s.Time
 }
 
+// collectTargets sends the per-target families of s as metrics carved from
+// one arena.
 func (c *Collector) collectTargets(ch chan<- prometheus.Metric, s *probe.Snapshot) {
 	c.prepare(s)
-	a := &arena{}
-	now := scrapeTime(s)
-	for _, i := range c.emitOrder {
-		t := &s.Targets[i]
-		e := c.ents[i]
-		ds := e.ds
-		p := e.pairs
-		ch <- a.gauge(ds.up, p, boolFloat(t.Up))
-		ch <- a.counter(ds.sent, p, float64(t.Sent))
-		ch <- a.counter(ds.replies, p, float64(t.Replies))
-		ch <- a.counter(ds.lost, p, float64(t.Lost))
-		ch <- a.counter(ds.late, p, float64(t.Late))
-		ch <- a.counter(ds.dup, p, float64(t.Duplicates))
-		ch <- a.counter(ds.skipped, p, float64(t.Skipped))
-		for et, n := range t.Errors {
-			// Error series appear with the first error of their type, like
-			// the children of a CounterVec: six mostly-zero series per
-			// target would double the cardinality of a large setup.
-			if n > 0 {
-				ch <- a.counter(ds.errors, c.errorPairs(e, probe.ErrorType(et)), float64(n))
-			}
-		}
-		if t.Spec.Host != "" {
-			ch <- a.counter(ds.dns, p, float64(t.DNSErrors))
-		}
-		if t.LastTTL >= 0 && t.Replies > 0 {
-			ch <- a.gauge(ds.ttl, p, float64(t.LastTTL))
-		}
-		ch <- a.counter(ds.outages, p, float64(t.OutagesTotal))
-		ch <- a.gauge(ds.resolution, p, t.OutageResolution().Seconds())
-		ch <- a.gauge(ds.stateChange, p, unixSeconds(t.StateChange))
+	c.emitFamilies(&registryEncoder{c: c, a: &arena{}, ch: ch}, s, nil)
+}
 
-		if mode := histMode(t.Spec); mode != probe.HistogramNone && t.Spec.Histogram.Aggregation != probe.AggregateGroup {
-			ch <- c.rttHist(a, ds.rtt, p, e, &t.RTT, mode)
-		}
+// registryEncoder sends the series of one family to a Collect channel.
+type registryEncoder struct {
+	c  *Collector
+	a  *arena
+	ch chan<- prometheus.Metric
+	f  *family
+}
 
-		if t.OutagesTotal > 0 || len(t.Outages) > 0 {
-			m := a.hist(ds.outageDur, p, completedOutages(t), t.OutageDurationSum)
-			a.classic(m, c.outageBounds, t.OutageDurations[:])
-			ch <- m
-			if n := len(t.Outages); n > 0 {
-				o := &t.Outages[n-1]
-				ch <- a.gauge(ds.lastStart, p, unixSeconds(o.Start))
-				end := 0.0
-				if !o.Ongoing {
-					end = unixSeconds(o.End)
-				}
-				ch <- a.gauge(ds.lastEnd, p, end)
-				ch <- a.gauge(ds.lastDur, p, max(o.Duration(now), 0).Seconds())
-			}
+func (r *registryEncoder) family(f *family, emit func(seriesEncoder)) {
+	r.f = f
+	emit(r)
+}
+
+func (r *registryEncoder) desc(l labels) (*prometheus.Desc, []*dto.LabelPair) {
+	d := l.e.ds.desc[r.f.id]
+	if l.group {
+		d = l.e.ds.groupRTT
+	}
+	if l.pairs != nil {
+		return d, l.pairs
+	}
+	return d, l.e.pairs
+}
+
+func (r *registryEncoder) scalar(l labels, v float64) {
+	d, p := r.desc(l)
+	if r.f.typ == counterT {
+		r.ch <- r.a.counter(d, p, v)
+	} else {
+		r.ch <- r.a.gauge(d, p, v)
+	}
+}
+
+func (r *registryEncoder) hist(l labels, h histData) {
+	d, p := r.desc(l)
+	m := r.a.hist(d, p, h.count, h.sum)
+	if len(h.bounds) > 0 {
+		bounds := h.bounds
+		if !h.fixedBounds {
+			// The snapshot's bounds are overwritten by the next scrape;
+			// the written metric may outlive it.
+			bounds = l.e.classicBounds(bounds)
 		}
+		r.a.classic(m, bounds, h.cum)
 	}
-	for _, g := range c.groupSeq {
-		ch <- c.groupHist(a, g)
+	if h.native {
+		r.a.native(m, &r.c.schema, &r.c.zeroThreshold, h.zero, h.offset, h.buckets)
 	}
+	r.ch <- m
 }
 
 // order looks up the entries of all targets (c.ents, indexed like
@@ -243,18 +234,6 @@ func comparePairs(a, b []*dto.LabelPair) int {
 	return 0
 }
 
-// completedOutages is the number of completed outages of t: all outages but
-// the ongoing one.
-// Outages longer than the last bound are only in the count (+Inf), so the
-// count is never below the last cumulative bucket.
-func completedOutages(t *probe.TargetSnapshot) uint64 {
-	n := t.OutagesTotal
-	if k := len(t.Outages); k > 0 && t.Outages[k-1].Ongoing && n > 0 {
-		n--
-	}
-	return max(n, t.OutageDurations[len(t.OutageDurations)-1])
-}
-
 // labelPairs returns the group's labels: source, group and the user labels
 // of the group's first target.
 func (g *groupAgg) labelPairs() []*dto.LabelPair {
@@ -266,21 +245,8 @@ func (g *groupAgg) labelPairs() []*dto.LabelPair {
 	return g.pairs
 }
 
-// rttHist builds the RTT histogram of one target in the given mode.
-func (c *Collector) rttHist(a *arena, d *prometheus.Desc, p []*dto.LabelPair, e *targetEntry, h *probe.Histogram, mode string) *histMetric {
-	m := a.hist(d, p, h.Count, h.Sum)
-	if mode == probe.HistogramClassic || mode == probe.HistogramBoth {
-		n := min(len(h.Bounds), len(h.Classic))
-		a.classic(m, e.classicBounds(h.Bounds[:n]), h.Classic[:n])
-	}
-	if mode == probe.HistogramNative || mode == probe.HistogramBoth {
-		a.native(m, &c.schema, &c.zeroThreshold, h.ZeroCount, h.Offset, h.Buckets)
-	}
-	return m
-}
-
 // aggregate adds one target's RTT histogram to its group's sum.
-func (c *Collector) aggregate(e *targetEntry, t *probe.TargetSnapshot, mode string) {
+func (c *Collector) aggregate(e *targetEntry, t *probe.TargetSnapshot, rx probe.RTTExport) {
 	name := t.Spec.Group
 	g := c.groups[name]
 	if g == nil {
@@ -291,26 +257,25 @@ func (c *Collector) aggregate(e *targetEntry, t *probe.TargetSnapshot, mode stri
 	if g.gen != c.gen {
 		g.gen = c.gen
 		var bounds []float64
-		if mode == probe.HistogramClassic || mode == probe.HistogramBoth {
-			n := min(len(h.Bounds), len(h.Classic))
-			bounds = e.classicBounds(h.Bounds[:n])
+		if rx.Classic {
+			b, _ := h.ClassicBuckets()
+			bounds = e.classicBounds(b)
 		}
-		g.reset(e, mode, bounds)
+		g.reset(e, rx, bounds)
 		c.groupSeq = append(c.groupSeq, g)
 	}
 	g.add(h, h.Bounds)
 }
 
-// groupHist writes a group's summed RTT histogram, with the labels source,
-// group and the user labels of the group's first target.
-func (c *Collector) groupHist(a *arena, g *groupAgg) *histMetric {
-	m := a.hist(g.first.ds.groupRTT, g.labelPairs(), g.count, g.sum)
-	if g.mode == probe.HistogramClassic || g.mode == probe.HistogramBoth {
-		// a.classic copies the counts: g.classic is reused next scrape.
-		a.classic(m, g.bounds, g.classic)
+// data is the group's summed RTT histogram.
+func (g *groupAgg) data() histData {
+	d := histData{count: g.count, sum: g.sum, fixedBounds: true}
+	if g.rx.Classic {
+		n := min(len(g.bounds), len(g.classic))
+		d.bounds, d.cum = g.bounds[:n], g.classic[:n]
 	}
-	if g.mode == probe.HistogramNative || g.mode == probe.HistogramBoth {
-		a.native(m, &c.schema, &c.zeroThreshold, g.zero, g.offset, g.dense)
+	if g.rx.Native {
+		d.native, d.zero, d.offset, d.buckets = true, g.zero, g.offset, g.dense
 	}
-	return m
+	return d
 }

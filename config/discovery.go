@@ -102,30 +102,29 @@ func (r *RelabelConfig) UnmarshalYAML(n *yaml.Node) error {
 // (v's type or the type v's is derived from) does not have: yaml.v3 does
 // not pass KnownFields on to Node.Decode.
 func decodeStrict(n *yaml.Node, v any, schema reflect.Type) error {
+	var ve valueError
 	if n.Kind != yaml.MappingNode {
-		return typeError(nodePos(n), "want a mapping, got %s", describeNode(n))
+		ve.add(nodePos(n), "", "want a mapping, got %s", describeValue(n))
+		return ve.orNil()
 	}
 	allowed := yamlKeys(schema)
-	var errs []string
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		if !slices.Contains(allowed, k.Value) {
-			errs = append(errs, fmt.Sprintf("line %d: column %d: field %s not found in type %s",
-				k.Line, k.Column, k.Value, schema))
+		if k := n.Content[i]; !slices.Contains(allowed, k.Value) {
+			ve.add(nodePos(k), "."+k.Value, "unknown field; allowed here: %s", strings.Join(allowed, ", "))
 		}
 	}
-	if len(errs) > 0 {
-		return &yaml.TypeError{Errors: errs}
+	if len(ve.problems) > 0 {
+		return ve.orNil()
 	}
 	if err := n.Decode(v); err != nil {
-		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			return err
-		}
-		return typeError(nodePos(n), "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		ve.add(nodePos(n), "", "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return ve.orNil()
 	}
 	return nil
 }
+
+// yamlKeys are the keys a mapping decoded into struct type t may have.
+func yamlKeys(t reflect.Type) []string { return sortedKeys(structFields(t)) }
 
 // fileSDPattern is the file name pattern Prometheus' file discovery accepts.
 var fileSDPattern = regexp.MustCompile(`^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`)
@@ -279,15 +278,9 @@ func (g *DiscoveryGroup) Target(lbls labels.Labels) (probe.TargetSpec, error) {
 	})
 	if ov != nil {
 		var s Settings
-		if err := ov.Decode(&s); err != nil {
-			var te *yaml.TypeError
-			if !errors.As(err, &te) {
-				return probe.TargetSpec{}, fmt.Errorf("target %s: %w", addr, err)
-			}
-			for _, e := range te.Errors {
-				ps.add(Pos{}, "", "override label: %s", strings.TrimPrefix(e, "line 0: column 0: "))
-			}
-			return probe.TargetSpec{}, ps.err()
+		newDecoder(ps, ov).value(ov, reflect.ValueOf(&s).Elem(), "")
+		if err := ps.err(); err != nil {
+			return probe.TargetSpec{}, overrideNames(err)
 		}
 		c.settings(&s, "")
 		syn := *g.group

@@ -9,6 +9,12 @@
 // allowed". All problems of a file are reported at once, sorted by line, in
 // an *Error.
 //
+// The file is parsed into a yaml.Node tree that the package checks against
+// its schema (the struct types and their yaml tags) itself, so positions and
+// paths come from the tree, not from the text of a YAML library's errors.
+// Aliases and merge keys (<<: *anchor) work; aliases that multiply the
+// values beyond a bound are refused.
+//
 // # Defaults
 //
 // A group takes every setting it does not set itself from the `defaults:`

@@ -29,9 +29,9 @@ type Field[T any] struct {
 	Set   bool
 }
 
-// UnmarshalYAML implements yaml.Unmarshaler. Bad values become
-// *yaml.TypeError, so that decoding continues and every bad value of a
-// file is reported.
+// UnmarshalYAML implements yaml.Unmarshaler. A bad value is a
+// *valueError that Parse reports at its position; the other fields of the
+// file are still checked.
 func (f *Field[T]) UnmarshalYAML(n *yaml.Node) error {
 	f.Pos, f.Set = nodePos(n), true
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
@@ -65,36 +65,68 @@ func (f *Field[T]) UnmarshalYAML(n *yaml.Node) error {
 		*v = make([]float64, len(n.Content))
 		for i, c := range n.Content {
 			if m := decodeFloat(c, &(*v)[i]); m != "" {
-				return typeError(nodePos(c), "item %d: %s", i, m)
+				return badValue(nodePos(c), fmt.Sprintf("[%d]", i), "item %d: %s", i, m)
 			}
 		}
 	default:
 		panic(fmt.Sprintf("config: Field of unsupported type %T", f.Value))
 	}
 	if msg != "" {
-		return typeError(f.Pos, "%s", msg)
+		return badValue(f.Pos, "", "%s", msg)
 	}
 	return nil
 }
 
-// typeError reports a bad value in the format that Parse maps back to a
-// field path: "line L: column C: message".
-func typeError(p Pos, format string, args ...any) error {
-	return &yaml.TypeError{Errors: []string{
-		fmt.Sprintf("line %d: column %d: %s", p.Line, p.Column, fmt.Sprintf(format, args...)),
-	}}
+// valueError lists what is wrong with one value of the file, or with items
+// inside it.
+type valueError struct {
+	problems []valueProblem
 }
 
+// valueProblem is one problem of a value: sub extends the value's field
+// path (like [2] or .site) when it is about an item inside the value.
+type valueProblem struct {
+	pos Pos
+	sub string
+	msg string
+}
+
+func (e *valueError) add(pos Pos, sub, format string, args ...any) {
+	e.problems = append(e.problems, valueProblem{pos: pos, sub: sub, msg: fmt.Sprintf(format, args...)})
+}
+
+// Error lists the problems as "line L: column C: message", one per line.
+func (e *valueError) Error() string {
+	lines := make([]string, len(e.problems))
+	for i, p := range e.problems {
+		lines[i] = fmt.Sprintf("line %d: column %d: %s", p.pos.Line, p.pos.Column, p.msg)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// orNil returns e, or nil when it holds no problem.
+func (e *valueError) orNil() error {
+	if len(e.problems) == 0 {
+		return nil
+	}
+	return e
+}
+
+// badValue returns a valueError with one problem.
+func badValue(pos Pos, sub, format string, args ...any) error {
+	e := &valueError{}
+	e.add(pos, sub, format, args...)
+	return e
+}
+
+// describeNode quotes a scalar value for messages about a value of the
+// right kind but a wrong content; describeValue (decode.go) also names the
+// kind.
 func describeNode(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
+	if n.Kind == yaml.ScalarNode {
 		return strconv.Quote(n.Value)
 	}
-	return "nothing usable"
+	return describeValue(n)
 }
 
 func decodeDuration(n *yaml.Node, d *time.Duration) string {
@@ -156,10 +188,13 @@ type Labels struct {
 // scalar values.
 func (l *Labels) UnmarshalYAML(n *yaml.Node) error {
 	l.Pos, l.Set = nodePos(n), true
-	if n.Kind != yaml.MappingNode {
-		return typeError(l.Pos, "want a mapping of label names to values like {site: lab}, got %s", describeNode(n))
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
 	}
-	var errs []string
+	if n.Kind != yaml.MappingNode {
+		return badValue(l.Pos, "", "want a mapping of label names to values like {site: lab}, got %s", describeNode(n))
+	}
+	errs := &valueError{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		vpos := nodePos(v)
@@ -168,11 +203,10 @@ func (l *Labels) UnmarshalYAML(n *yaml.Node) error {
 		}
 		switch {
 		case k.Kind != yaml.ScalarNode:
-			errs = append(errs, fmt.Sprintf("line %d: column %d: label name must be a string", k.Line, k.Column))
+			errs.add(nodePos(k), "", "label name must be a string")
 			continue
 		case v.Kind != yaml.ScalarNode:
-			errs = append(errs, fmt.Sprintf("line %d: column %d: want a string value, got %s",
-				vpos.Line, vpos.Column, describeNode(v)))
+			errs.add(vpos, "."+k.Value, "want a string value, got %s", describeNode(v))
 			continue
 		}
 		val := v.Value
@@ -181,10 +215,7 @@ func (l *Labels) UnmarshalYAML(n *yaml.Node) error {
 		}
 		l.Items = append(l.Items, Label{Name: k.Value, Value: val, Pos: nodePos(k)})
 	}
-	if len(errs) > 0 {
-		return &yaml.TypeError{Errors: errs}
-	}
-	return nil
+	return errs.orNil()
 }
 
 // Target is one entry of a group's targets list: an IP address, a CIDR
@@ -204,24 +235,23 @@ type Targets struct {
 // UnmarshalYAML implements yaml.Unmarshaler: a list of strings.
 func (t *Targets) UnmarshalYAML(n *yaml.Node) error {
 	t.Pos, t.Set = nodePos(n), true
-	if n.Kind != yaml.SequenceNode {
-		return typeError(t.Pos, "want a list like [127.0.0.1, \"::1\", localhost, 10.0.0.0/30], got %s", describeNode(n))
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
 	}
-	var errs []string
-	for _, c := range n.Content {
+	if n.Kind != yaml.SequenceNode {
+		return badValue(t.Pos, "", "want a list like [127.0.0.1, \"::1\", localhost, 10.0.0.0/30], got %s", describeNode(n))
+	}
+	errs := &valueError{}
+	for i, c := range n.Content {
 		pos := nodePos(c)
 		if c.Kind == yaml.AliasNode && c.Alias != nil {
 			c = c.Alias
 		}
 		if c.Kind != yaml.ScalarNode || c.ShortTag() == "!!null" {
-			errs = append(errs, fmt.Sprintf("line %d: column %d: want an address, CIDR block or host name, got %s",
-				pos.Line, pos.Column, describeNode(c)))
+			errs.add(pos, fmt.Sprintf("[%d]", i), "want an address, CIDR block or host name, got %s", describeNode(c))
 			continue
 		}
 		t.Items = append(t.Items, Target{Value: c.Value, Pos: pos})
 	}
-	if len(errs) > 0 {
-		return &yaml.TypeError{Errors: errs}
-	}
-	return nil
+	return errs.orNil()
 }

@@ -154,3 +154,78 @@ type Snapshot struct {
 	Engine  EngineStats
 	Targets []TargetSnapshot
 }
+
+// Which series a target has. The Prometheus collector (both its registry and
+// its streaming path) and the OTLP producer all ask these methods, so that
+// the views of one snapshot never disagree about a series.
+
+// HasError reports whether the target has the error series of type et: it
+// appears with the first error of its type, like a child of a CounterVec
+// (six mostly-zero series per target would double the cardinality).
+func (t *TargetSnapshot) HasError(et ErrorType) bool { return t.Errors[et] > 0 }
+
+// HasDNSErrors reports whether the target has the DNS error series: only
+// targets written as host names resolve.
+func (t *TargetSnapshot) HasDNSErrors() bool { return t.Spec.Host != "" }
+
+// HasTTL reports whether the TTL of the last reply is known: only after a
+// reply.
+func (t *TargetSnapshot) HasTTL() bool { return t.LastTTL >= 0 && t.Replies > 0 }
+
+// HasOutageDurations reports whether the target has the outage duration
+// histogram: from its first outage on.
+func (t *TargetSnapshot) HasOutageDurations() bool { return t.OutagesTotal > 0 || len(t.Outages) > 0 }
+
+// LastOutage returns the last outage (the ongoing one if the target is
+// down), and false if the target never had one: the last-outage series
+// exist only then.
+func (t *TargetSnapshot) LastOutage() (Outage, bool) {
+	if len(t.Outages) == 0 {
+		return Outage{}, false
+	}
+	return t.Outages[len(t.Outages)-1], true
+}
+
+// CompletedOutages is the count of the outage duration histogram: every
+// outage but the ongoing one. Outages longer than the last bound are only in
+// the count (+Inf), so it is never below the last cumulative bucket.
+func (t *TargetSnapshot) CompletedOutages() uint64 {
+	n := t.OutagesTotal
+	if k := len(t.Outages); k > 0 && t.Outages[k-1].Ongoing && n > 0 {
+		n--
+	}
+	return max(n, t.OutageDurations[len(t.OutageDurations)-1])
+}
+
+// RTTExport says how a target's RTT histogram is exported, from its
+// HistogramSpec.
+type RTTExport struct {
+	Group   bool // summed into one histogram per group instead of one per target
+	Native  bool // native (exponential) buckets
+	Classic bool // classic buckets with the bounds Histogram.ClassicBuckets returns
+}
+
+// RTTExport returns how the target's RTT histogram is exported, and false
+// when it has none (mode none). An empty mode is native.
+func (t *TargetSnapshot) RTTExport() (RTTExport, bool) {
+	h := t.Spec.Histogram
+	mode := h.Mode
+	if mode == "" {
+		mode = HistogramNative
+	}
+	if mode == HistogramNone {
+		return RTTExport{}, false
+	}
+	return RTTExport{
+		Group:   h.Aggregation == AggregateGroup,
+		Native:  mode == HistogramNative || mode == HistogramBoth,
+		Classic: mode == HistogramClassic || mode == HistogramBoth,
+	}, true
+}
+
+// ClassicBuckets returns the classic bucket bounds and their cumulative
+// counts, cut to the shorter of Bounds and Classic; +Inf is Count.
+func (h *Histogram) ClassicBuckets() (bounds []float64, cum []uint64) {
+	n := min(len(h.Bounds), len(h.Classic))
+	return h.Bounds[:n], h.Classic[:n]
+}

@@ -113,7 +113,7 @@ func withAttr(base []attribute.KeyValue, kv attribute.KeyValue) attribute.Set {
 // groupAgg accumulates the RTT histogram of a group with aggregation "group".
 type groupAgg struct {
 	set     attribute.Set
-	mode    string
+	rx      probe.RTTExport
 	count   uint64
 	sum     float64
 	zero    uint64
@@ -268,43 +268,35 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		late = append(late, ipt(set, t.Late))
 		dups = append(dups, ipt(set, t.Duplicates))
 		skipped = append(skipped, ipt(set, t.Skipped))
-		for et, c := range t.Errors {
-			if c > 0 { // a counter appears with its first error
-				errs = append(errs, ipt(withAttr(a.kvs, AttrErrorType.String(probe.ErrorTypeNames[et])), c))
+		for et := range probe.NumErrorTypes {
+			if t.HasError(et) {
+				errs = append(errs, ipt(withAttr(a.kvs, AttrErrorType.String(probe.ErrorTypeNames[et])), t.Errors[et]))
 			}
 		}
-		if t.Spec.Host != "" {
+		if t.HasDNSErrors() {
 			dnsErrs = append(dnsErrs, ipt(set, t.DNSErrors))
 		}
-		if t.LastTTL >= 0 && t.Replies > 0 {
+		if t.HasTTL() {
 			ttl = append(ttl, metricdata.DataPoint[int64]{Attributes: set, Time: now, Value: int64(t.LastTTL)})
 		}
 		outages = append(outages, ipt(set, t.OutagesTotal))
-		completed := t.OutagesTotal
-		if k := len(t.Outages); k > 0 {
-			last := t.Outages[k-1]
-			if last.Ongoing && completed > 0 {
-				completed--
-			}
-			end := 0.0
-			if !last.Ongoing {
-				end = unixSeconds(last.End)
-			}
+		if last, ok := t.LastOutage(); ok {
+			// End is the zero time (0) while the outage is ongoing.
 			lastStart = append(lastStart, fpt(set, unixSeconds(last.Start)))
-			lastEnd = append(lastEnd, fpt(set, end))
-			lastDur = append(lastDur, fpt(set, last.Duration(now).Seconds()))
+			lastEnd = append(lastEnd, fpt(set, unixSeconds(last.End)))
+			lastDur = append(lastDur, fpt(set, max(last.Duration(now), 0).Seconds()))
 		}
-		if t.OutagesTotal > 0 { // like /metrics: once the target had an outage
-			outageDur = append(outageDur, classicPoint(set, start, now, completed, t.OutageDurationSum, t.OutageDurations[:], probe.OutageBuckets[:]))
+		if t.HasOutageDurations() {
+			outageDur = append(outageDur, classicPoint(set, start, now, t.CompletedOutages(), t.OutageDurationSum, t.OutageDurations[:], probe.OutageBuckets[:]))
 		}
 		resolution = append(resolution, fpt(set, t.OutageResolution().Seconds()))
 		stateChange = append(stateChange, fpt(set, unixSeconds(t.StateChange)))
 
-		h := t.Spec.Histogram
-		if h.Mode == probe.HistogramNone {
+		rx, ok := t.RTTExport()
+		if !ok {
 			continue
 		}
-		if h.Aggregation == probe.AggregateGroup {
+		if rx.Group {
 			if groups == nil {
 				groups = make(map[string]*groupAgg)
 			}
@@ -315,22 +307,23 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 				for _, l := range t.Spec.Labels {
 					kvs = append(kvs, attribute.String(l.Name, l.Value))
 				}
-				g = &groupAgg{set: attribute.NewSet(kvs...), mode: h.Mode}
+				g = &groupAgg{set: attribute.NewSet(kvs...), rx: rx}
 				groups[t.Spec.Group] = g
 				groupOrder = append(groupOrder, t.Spec.Group)
 			}
 			g.add(&t.RTT)
 			continue
 		}
-		if h.Mode == probe.HistogramClassic {
-			rttClassic = append(rttClassic, classicPoint(set, start, now, t.RTT.Count, t.RTT.Sum, t.RTT.Classic, t.RTT.Bounds))
+		if !rx.Native { // classic only; both exports the native buckets
+			bounds, cum := t.RTT.ClassicBuckets()
+			rttClassic = append(rttClassic, classicPoint(set, start, now, t.RTT.Count, t.RTT.Sum, cum, bounds))
 			continue
 		}
 		rttExp = append(rttExp, expPoint(set, start, now, t.RTT.Count, t.RTT.Sum, t.RTT.ZeroCount, t.RTT.Offset, t.RTT.Buckets))
 	}
 	for _, name := range groupOrder {
 		g := groups[name]
-		if g.mode == probe.HistogramClassic {
+		if !g.rx.Native {
 			rttClassic = append(rttClassic, classicPoint(g.set, start, now, g.count, g.sum, g.classic, g.bounds))
 			continue
 		}

@@ -2,13 +2,12 @@ package otlp
 
 import (
 	"context"
-	"errors"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/icmp-exporter/icmp_exporter/probe"
+	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
 // TestRealEngine wires a real probe.Engine pinging loopback (the only
@@ -25,12 +24,7 @@ func TestRealEngine(t *testing.T) {
 		}},
 	}
 	engine, err := probe.New(spec, probe.Options{})
-	if err != nil {
-		if os.Geteuid() != 0 && (errors.Is(err, os.ErrPermission) || errors.Is(err, probe.ErrNotSupported)) {
-			t.Skipf("needs ping sockets or CAP_NET_RAW: %v", err)
-		}
-		t.Fatalf("start engine: %v", err)
-	}
+	lab.SkipUnprivileged(t, err, "ping sockets or CAP_NET_RAW to start the engine", probe.ErrNotSupported)
 	defer engine.Close()
 
 	rc := newGRPCReceiver(t, "127.0.0.1:0")

@@ -19,30 +19,6 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
-// otelcolBinary finds the collector built by scripts/deps.d/40-otelcol.sh:
-// $OTELCOL_BIN, otelcol-icmp on PATH, or .cache/bin in the repository.
-func otelcolBinary(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("OTELCOL_BIN"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("otelcol-icmp"); err == nil {
-		return p
-	}
-	p, err := filepath.Abs("../../.cache/bin/otelcol-icmp")
-	if err == nil {
-		if _, err = os.Stat(p); err == nil {
-			return p
-		}
-	}
-	if os.Geteuid() == 0 {
-		// CI runs as root after scripts/deps.sh: a missing collector is a failure there.
-		t.Fatalf("OpenTelemetry Collector not found (%v): run scripts/deps.d/40-otelcol.sh", err)
-	}
-	t.Skipf("OpenTelemetry Collector not built (%v): run scripts/deps.d/40-otelcol.sh", err)
-	return ""
-}
-
 func freePort(t *testing.T) int {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
@@ -64,7 +40,7 @@ type otelcol struct {
 
 func startOtelcol(t *testing.T) *otelcol {
 	t.Helper()
-	bin := otelcolBinary(t)
+	bin := lab.Tool(t, "otelcol-icmp") // built by scripts/deps.d/40-otelcol.sh
 	c := &otelcol{out: &lab.SyncBuffer{}, exited: make(chan struct{})}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ { // a free port may be taken meanwhile by a concurrent test

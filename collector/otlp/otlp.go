@@ -59,7 +59,7 @@ type Pusher struct {
 	lastSuccess time.Time
 	lastPoints  int
 
-	exportsDesc, failedDesc, lastOKDesc, pointsDesc *prometheus.Desc
+	metrics *statsCollector // the Pusher's prometheus.Collector
 }
 
 // Option changes a Pusher (tests).
@@ -110,15 +110,8 @@ func New(ctx context.Context, cfg config.OTLP, src SnapshotSource, res Resource,
 		maxPoints: DefaultMaxBatchPoints,
 		stop:      make(chan struct{}),
 		done:      make(chan struct{}),
-		exportsDesc: prometheus.NewDesc("icmp_otlp_exports_total",
-			"OTLP export cycles attempted (each may send several requests).", nil, nil),
-		failedDesc: prometheus.NewDesc("icmp_otlp_exports_failed_total",
-			"OTLP export cycles that failed after retries.", nil, nil),
-		lastOKDesc: prometheus.NewDesc("icmp_otlp_last_export_success_timestamp_seconds",
-			"Unix time of the last successful OTLP export; 0 before the first.", nil, nil),
-		pointsDesc: prometheus.NewDesc("icmp_otlp_export_data_points",
-			"Data points in the last OTLP export cycle.", nil, nil),
 	}
+	p.metrics = newStatsCollector(p.Stats)
 	for _, o := range opts {
 		o(p)
 	}
@@ -371,24 +364,56 @@ func (p *Pusher) Shutdown(ctx context.Context) error {
 }
 
 // Describe implements prometheus.Collector.
-func (p *Pusher) Describe(ch chan<- *prometheus.Desc) {
-	ch <- p.exportsDesc
-	ch <- p.failedDesc
-	ch <- p.lastOKDesc
-	ch <- p.pointsDesc
-}
+func (p *Pusher) Describe(ch chan<- *prometheus.Desc) { p.metrics.Describe(ch) }
 
 // Collect implements prometheus.Collector.
-func (p *Pusher) Collect(ch chan<- prometheus.Metric) {
-	s := p.Stats()
+func (p *Pusher) Collect(ch chan<- prometheus.Metric) { p.metrics.Collect(ch) }
+
+// statsCollector exposes export counters: icmp_otlp_exports_total,
+// icmp_otlp_exports_failed_total,
+// icmp_otlp_last_export_success_timestamp_seconds and
+// icmp_otlp_export_data_points.
+type statsCollector struct {
+	stats                                           func() Stats
+	exportsDesc, failedDesc, lastOKDesc, pointsDesc *prometheus.Desc
+}
+
+// NewStatsCollector returns a prometheus.Collector of the export counters
+// that stats returns, as a Pusher exposes its own. Safe for concurrent use
+// when stats is.
+func NewStatsCollector(stats func() Stats) prometheus.Collector { return newStatsCollector(stats) }
+
+func newStatsCollector(stats func() Stats) *statsCollector {
+	return &statsCollector{
+		stats: stats,
+		exportsDesc: prometheus.NewDesc("icmp_otlp_exports_total",
+			"OTLP export cycles attempted (each may send several requests).", nil, nil),
+		failedDesc: prometheus.NewDesc("icmp_otlp_exports_failed_total",
+			"OTLP export cycles that failed after retries.", nil, nil),
+		lastOKDesc: prometheus.NewDesc("icmp_otlp_last_export_success_timestamp_seconds",
+			"Unix time of the last successful OTLP export; 0 before the first.", nil, nil),
+		pointsDesc: prometheus.NewDesc("icmp_otlp_export_data_points",
+			"Data points in the last OTLP export cycle.", nil, nil),
+	}
+}
+
+func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.exportsDesc
+	ch <- c.failedDesc
+	ch <- c.lastOKDesc
+	ch <- c.pointsDesc
+}
+
+func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.stats()
 	last := 0.0
 	if !s.LastSuccess.IsZero() {
 		last = float64(s.LastSuccess.UnixNano()) / 1e9
 	}
-	ch <- prometheus.MustNewConstMetric(p.exportsDesc, prometheus.CounterValue, float64(s.Exports))
-	ch <- prometheus.MustNewConstMetric(p.failedDesc, prometheus.CounterValue, float64(s.Failures))
-	ch <- prometheus.MustNewConstMetric(p.lastOKDesc, prometheus.GaugeValue, last)
-	ch <- prometheus.MustNewConstMetric(p.pointsDesc, prometheus.GaugeValue, float64(s.LastDataPoints))
+	ch <- prometheus.MustNewConstMetric(c.exportsDesc, prometheus.CounterValue, float64(s.Exports))
+	ch <- prometheus.MustNewConstMetric(c.failedDesc, prometheus.CounterValue, float64(s.Failures))
+	ch <- prometheus.MustNewConstMetric(c.lastOKDesc, prometheus.GaugeValue, last)
+	ch <- prometheus.MustNewConstMetric(c.pointsDesc, prometheus.GaugeValue, float64(s.LastDataPoints))
 }
 
 var (

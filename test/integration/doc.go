@@ -1,4 +1,4 @@
-// Package integration holds the end-to-end tests of issue 2: the probe
+// Package integration holds the end-to-end tests: the probe
 // engine in process and the built exporter binary, both running in a
 // network-namespace lab (test/lab) against thousands of targets that the
 // kernel of the lab's target namespace answers.

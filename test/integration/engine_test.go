@@ -99,7 +99,7 @@ func meanRTT(ts *probe.TargetSnapshot) float64 {
 	return ts.RTT.Sum / float64(ts.RTT.Count)
 }
 
-// TestEngineLab is issue 2 (a) and (b): an in-process engine in the probe
+// TestEngineLab runs an in-process engine in the probe
 // namespace against 1000 lab targets (900 IPv4, 100 IPv6) at 200ms. Every
 // target comes up with no loss and plausible RTTs; an nftables drop of ten
 // of them takes exactly those down, and they come back after the undo with

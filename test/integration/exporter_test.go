@@ -20,7 +20,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/icmp-exporter/icmp_exporter/test/lab"
-	"github.com/icmp-exporter/icmp_exporter/test/promtest"
 )
 
 // startExporter builds the exporter and runs it in the probe namespace on a
@@ -90,13 +89,13 @@ func waitAllUp(t *testing.T, x *lab.Exporter, addrs []netip.Addr, timeout time.D
 	return body
 }
 
-// TestExporterLab is issue 2 (c): the built exporter in the probe namespace
+// TestExporterLab runs the built exporter in the probe namespace
 // on a generated config of 1000 lab targets, scraped over HTTP: icmp_up is 1
 // for every target and `promtool check metrics` finds nothing on the live
 // scrape.
 func TestExporterLab(t *testing.T) {
 	l := lab.New(t, lab.Options{})
-	tool := promtest.Binary(t, "promtool")
+	tool := lab.Tool(t, "promtool")
 	addrs := append(l.Addrs(900, false), l.Addrs(100, true)...)
 	x := startExporter(t, l, addrs, 200*time.Millisecond)
 	body := waitAllUp(t, x, addrs, 90*time.Second)
@@ -204,7 +203,7 @@ func procStatus(pid int, field string) (string, error) {
 	return "", fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
-// TestExporter10k is issue 2 (d): one figure, the exporter's CPU use over a
+// TestExporter10k measures one figure, the exporter's CPU use over a
 // 20 s window (no scrapes in it) and its peak RSS while it probes 10 000 lab
 // targets every second. It checks that all targets are up, logs the figures
 // and writes them to bench/results/lab-10k.txt; it asserts nothing about speed.

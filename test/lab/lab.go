@@ -79,14 +79,9 @@ type Lab struct {
 // test when not running as root and fails it when the lab cannot be built.
 func New(t testing.TB, opts Options) *Lab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("lab needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN) to create network namespaces")
-	}
-	for _, tool := range []string{"ip", "nft"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("lab needs %s (run scripts/deps.sh): %v", tool, err)
-		}
-	}
+	RequireRoot(t, "creating network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
+	Tool(t, "ip")
+	Tool(t, "nft")
 	if !opts.Prefix4.IsValid() {
 		opts.Prefix4 = DefaultPrefix4
 	}

@@ -240,9 +240,7 @@ func TestDrop(t *testing.T) {
 }
 
 func TestCleanupAndStale(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to create network namespaces")
-	}
+	RequireRoot(t, "creating network namespaces")
 	// A namespace of a dead process (our PID with a wrong start time) and
 	// one of a live process (PID 1) with the lab prefix.
 	st1, err := startTime(1)

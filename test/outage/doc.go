@@ -1,4 +1,4 @@
-// Package outage holds the network-namespace tests of issue 3: outages made
+// Package outage holds the network-namespace tests of outages made
 // by nftables drop rules with known times in a lab (test/lab), measured
 // by the `icmp_exporter downtime` command and by the exporter's outage
 // metrics, at a 10 ms interval for one host and at 20 ms for 1 000 hosts

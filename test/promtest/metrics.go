@@ -1,40 +1,66 @@
 package promtest
 
 import (
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+
+	"github.com/icmp-exporter/icmp_exporter/collector"
+	"github.com/icmp-exporter/icmp_exporter/collector/otlp"
+	"github.com/icmp-exporter/icmp_exporter/internal/app"
+	"github.com/icmp-exporter/icmp_exporter/internal/shard"
+	"github.com/prometheus/client_golang/prometheus"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	dto "github.com/prometheus/client_model/go"
 )
 
-// ExporterMetrics returns the metric names icmp_exporter exposes (histograms
-// by their base name), as listed in the README's metric reference.
-func ExporterMetrics() []string {
-	return []string{
-		"icmp_up", "icmp_probes_sent_total", "icmp_replies_total", "icmp_probes_lost_total",
-		"icmp_late_replies_total", "icmp_duplicate_replies_total", "icmp_probes_skipped_total",
-		"icmp_errors_total", "icmp_dns_errors_total", "icmp_rtt_seconds", "icmp_reply_ttl",
-		"icmp_outages_total", "icmp_outage_duration_seconds", "icmp_last_outage_start_timestamp_seconds",
-		"icmp_last_outage_end_timestamp_seconds", "icmp_last_outage_duration_seconds",
-		"icmp_outage_resolution_seconds", "icmp_state_change_timestamp_seconds",
-		"icmp_engine_info", "icmp_source_info", "icmp_engine_packets_sent_total",
-		"icmp_engine_packets_received_total", "icmp_engine_foreign_replies_total",
-		"icmp_engine_invalid_packets_total", "icmp_engine_send_errors_total", "icmp_engine_kernel_drops_total",
-		"icmp_engine_probes_skipped_total", "icmp_engine_replies_total", "icmp_engine_schedule_lag_seconds",
-		"icmp_engine_targets", "icmp_config_last_reload_successful",
-		"icmp_config_last_reload_success_timestamp_seconds", "icmp_exporter_build_info", "icmp_shard_info",
+// exporterFamilies are the metric families icmp_exporter exposes, by name,
+// with whether each is a histogram: the collector's own descriptions
+// (collector.Families) and the families of the other collectors main
+// registers (build info, reload, shard, OTLP export counters), gathered
+// from them.
+var exporterFamilies = sync.OnceValue(func() map[string]bool {
+	fams := map[string]bool{}
+	for _, f := range collector.Families() {
+		fams[f.Name] = f.Type == dto.MetricType_HISTOGRAM
 	}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(
+		versioncollector.NewCollector("icmp_exporter"),
+		app.NewReloadMetrics(),
+		shard.Shard{}.InfoCollector(),
+		otlp.NewStatsCollector(func() otlp.Stats { return otlp.Stats{} }),
+	)
+	mfs, err := reg.Gather()
+	if err != nil {
+		panic("promtest: gather the exporter's process collectors: " + err.Error())
+	}
+	for _, mf := range mfs {
+		fams[mf.GetName()] = mf.GetType() == dto.MetricType_HISTOGRAM
+	}
+	return fams
+})
+
+// ExporterMetrics returns the metric names icmp_exporter exposes
+// (histograms by their base name), sorted.
+func ExporterMetrics() []string {
+	return slices.Sorted(maps.Keys(exporterFamilies()))
 }
 
 // KnownMetric reports whether name is a metric of the exporter (histogram
 // series suffixes included), of Prometheus' scrape (up, scrape_*), or of the
 // client library's process and Go collectors.
 func KnownMetric(name string) bool {
+	fams := exporterFamilies()
 	for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-		if base, ok := strings.CutSuffix(name, suffix); ok && (base == "icmp_rtt_seconds" || base == "icmp_outage_duration_seconds") {
+		if base, ok := strings.CutSuffix(name, suffix); ok && fams[base] {
 			return true
 		}
 	}
-	return slices.Contains(ExporterMetrics(), name) || name == "up" ||
+	_, ok := fams[name]
+	return ok || name == "up" ||
 		strings.HasPrefix(name, "scrape_") || strings.HasPrefix(name, "process_") || strings.HasPrefix(name, "go_")
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -148,5 +149,45 @@ func TestLoadDashboards(t *testing.T) {
 	}
 	if _, err := LoadDashboards(bad); err == nil {
 		t.Error("a broken dashboard loaded without error")
+	}
+}
+
+// TestExporterMetricsDocumented: every family the exporter exposes is in
+// the metric reference (docs/metrics.md, OTLP's own in docs/otlp.md), and
+// the list has the families of every source.
+func TestExporterMetricsDocumented(t *testing.T) {
+	root, err := lab.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc []byte
+	for _, f := range []string{"metrics.md", "otlp.md"} {
+		b, err := os.ReadFile(filepath.Join(root, "docs", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc = append(doc, b...)
+	}
+	names := ExporterMetrics()
+	for _, want := range []string{"icmp_up", "icmp_rtt_seconds", "icmp_engine_info", "icmp_exporter_build_info",
+		"icmp_config_last_reload_successful", "icmp_shard_info", "icmp_otlp_exports_total"} {
+		if !slices.Contains(names, want) {
+			t.Errorf("ExporterMetrics lacks %s", want)
+		}
+	}
+	for _, n := range names {
+		if !strings.Contains(string(doc), n) {
+			t.Errorf("%s is not documented in docs/metrics.md or docs/otlp.md", n)
+		}
+	}
+	for _, n := range []string{"icmp_rtt_seconds_bucket", "icmp_outage_duration_seconds_count", "up", "go_goroutines"} {
+		if !KnownMetric(n) {
+			t.Errorf("KnownMetric(%q) = false", n)
+		}
+	}
+	for _, n := range []string{"icmp_up_bucket", "icmp_rtt", "icmp_nonexistent_total"} {
+		if KnownMetric(n) {
+			t.Errorf("KnownMetric(%q) = true", n)
+		}
 	}
 }

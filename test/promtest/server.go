@@ -21,26 +21,6 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
-// Binary returns the path of a tool from Debian's prometheus packages
-// (prometheus, promtool, amtool): from PATH, else from .cache/bin of the
-// module root, where scripts/deps.d/20-prometheus.sh puts it. It fails the
-// test with the remedy when the tool is missing.
-func Binary(t testing.TB, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	root, err := lab.ModuleRoot()
-	if err == nil {
-		p := filepath.Join(root, ".cache", "bin", name)
-		if _, err = os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("%s not found (run scripts/deps.d/20-prometheus.sh, or make deps): %v", name, err)
-	return ""
-}
-
 // Options configure Start.
 type Options struct {
 	// Config is the prometheus.yml content. Paths in it (rule_files) must be absolute.
@@ -73,7 +53,7 @@ type Server struct {
 // test failed.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	bin := Binary(t, "prometheus")
+	bin := lab.Tool(t, "prometheus")
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfg, []byte(opts.Config), 0o644); err != nil {

@@ -1,0 +1,160 @@
+package collector
+
+import (
+	"time"
+
+	"github.com/icmp-exporter/icmp_exporter/probe"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// This file chooses the series of the per-target families, once for every
+// exposition path: Collect (registryEncoder), the text encoder and the
+// protobuf encoder all receive the same series from emitFamilies. Which
+// series a target has is decided by the methods of probe.TargetSnapshot,
+// which the OTLP producer uses too.
+
+// labels are the labels of one series: the cached labels of target entry
+// e, or pairs when not nil (icmp_errors_total: e's labels plus type; a
+// group histogram: the group's labels, with e its first target).
+type labels struct {
+	e     *targetEntry
+	pairs []*dto.LabelPair
+	group bool // the group's RTT histogram (descriptor descSet.groupRTT)
+}
+
+// histData is one histogram to encode. Classic buckets are present when
+// bounds is not empty (cum[i] is the cumulative count of bounds[i]); native
+// fields when native is set (buckets[i] counts index offset+i). fixedBounds
+// is true when bounds never change after the scrape (Collect may then keep
+// them without a copy).
+type histData struct {
+	count       uint64
+	sum         float64
+	bounds      []float64
+	cum         []uint64
+	fixedBounds bool
+	native      bool
+	zero        uint64
+	offset      int32
+	buckets     []uint64
+}
+
+// seriesEncoder encodes the series of the current family.
+type seriesEncoder interface {
+	scalar(l labels, v float64)
+	hist(l labels, h histData)
+}
+
+// familyEncoder writes one family: emit calls the seriesEncoder once per
+// series (possibly more than once in all, for protobuf's size pass). A
+// family without series is not written.
+type familyEncoder interface {
+	family(f *family, emit func(seriesEncoder))
+}
+
+// emitFamilies writes the per-target families of s (after prepare) with fe,
+// in targetFamilies order, those whose name include accepts (nil: all).
+func (c *Collector) emitFamilies(fe familyEncoder, s *probe.Snapshot, include func(name string) bool) {
+	now := scrapeTime(s)
+	for _, f := range targetFamilies {
+		if include == nil || include(f.name) {
+			fe.family(f, func(x seriesEncoder) { c.emit(x, f, s, now) })
+		}
+	}
+}
+
+// emit sends the series of family f from snapshot s.
+func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time.Time) {
+	switch f {
+	case &famErrors:
+		for _, i := range c.emitOrder {
+			t, e := &s.Targets[i], c.ents[i]
+			for et := range probe.NumErrorTypes {
+				if t.HasError(et) {
+					x.scalar(labels{e: e, pairs: c.errorPairs(e, et)}, float64(t.Errors[et]))
+				}
+			}
+		}
+	case &famRTT:
+		for _, i := range c.emitOrder {
+			t := &s.Targets[i]
+			if rx, ok := t.RTTExport(); ok && !rx.Group {
+				x.hist(labels{e: c.ents[i]}, rttData(&t.RTT, rx))
+			}
+		}
+		for _, g := range c.groupSeq {
+			x.hist(labels{e: g.first, pairs: g.labelPairs(), group: true}, g.data())
+		}
+	case &famOutageDur:
+		for _, i := range c.emitOrder {
+			t := &s.Targets[i]
+			if t.HasOutageDurations() {
+				x.hist(labels{e: c.ents[i]}, histData{count: t.CompletedOutages(), sum: t.OutageDurationSum,
+					bounds: c.outageBounds, cum: t.OutageDurations[:], fixedBounds: true})
+			}
+		}
+	default:
+		for _, i := range c.emitOrder {
+			if v, ok := scalarValue(f, &s.Targets[i], now); ok {
+				x.scalar(labels{e: c.ents[i]}, v)
+			}
+		}
+	}
+}
+
+// rttData is the RTT histogram of one target exported as rx says.
+func rttData(h *probe.Histogram, rx probe.RTTExport) histData {
+	d := histData{count: h.Count, sum: h.Sum}
+	if rx.Classic {
+		d.bounds, d.cum = h.ClassicBuckets()
+	}
+	if rx.Native {
+		d.native, d.zero, d.offset, d.buckets = true, h.ZeroCount, h.Offset, h.Buckets
+	}
+	return d
+}
+
+// scalarValue is the value of the counter or gauge family f for target t,
+// and whether t has that series.
+func scalarValue(f *family, t *probe.TargetSnapshot, now time.Time) (float64, bool) {
+	switch f {
+	case &famUp:
+		return boolFloat(t.Up), true
+	case &famSent:
+		return float64(t.Sent), true
+	case &famReplies:
+		return float64(t.Replies), true
+	case &famLost:
+		return float64(t.Lost), true
+	case &famLate:
+		return float64(t.Late), true
+	case &famDup:
+		return float64(t.Duplicates), true
+	case &famSkipped:
+		return float64(t.Skipped), true
+	case &famDNS:
+		return float64(t.DNSErrors), t.HasDNSErrors()
+	case &famTTL:
+		return float64(t.LastTTL), t.HasTTL()
+	case &famOutages:
+		return float64(t.OutagesTotal), true
+	case &famResolution:
+		return t.OutageResolution().Seconds(), true
+	case &famStateChange:
+		return unixSeconds(t.StateChange), true
+	}
+	o, ok := t.LastOutage()
+	if !ok {
+		return 0, false
+	}
+	switch f {
+	case &famLastStart:
+		return unixSeconds(o.Start), true
+	case &famLastEnd:
+		// End is the zero time (0) while the outage is ongoing.
+		return unixSeconds(o.End), true
+	case &famLastDur:
+		return max(o.Duration(now), 0).Seconds(), true
+	}
+	panic("collector: no scalar value for family " + f.name)
+}
