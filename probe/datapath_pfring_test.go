@@ -40,40 +40,6 @@ var (
 	remoteV6 = netip.MustParseAddr("fd00:210::7")
 )
 
-// ether builds an Ethernet frame from src to dst MAC, with optional VLAN
-// tags, around payload of the given ethertype.
-func ether(src, dst [6]byte, etype uint16, payload []byte, vlans ...uint16) []byte {
-	b := append(append([]byte{}, dst[:]...), src[:]...)
-	for _, v := range vlans {
-		b = append(b, 0x81, 0x00, byte(v>>8), byte(v))
-	}
-	b = append(b, byte(etype>>8), byte(etype))
-	return append(b, payload...)
-}
-
-// ipv4 builds an IPv4 packet (no options) with protocol proto.
-func ipv4(src, dst netip.Addr, proto byte, frag uint16, ttl byte, payload []byte) []byte {
-	n := 20 + len(payload)
-	h := []byte{0x45, 0, byte(n >> 8), byte(n), 0, 1, byte(frag >> 8), byte(frag), ttl, proto, 0, 0}
-	h = append(h, src.AsSlice()...)
-	h = append(h, dst.AsSlice()...)
-	return append(h, payload...)
-}
-
-// ipv6 builds an IPv6 packet whose first next header is nh.
-func ipv6(src, dst netip.Addr, nh, hops byte, payload []byte) []byte {
-	n := len(payload)
-	h := []byte{0x60, 0, 0, 0, byte(n >> 8), byte(n), nh, hops}
-	h = append(h, src.AsSlice()...)
-	h = append(h, dst.AsSlice()...)
-	return append(h, payload...)
-}
-
-// icmpMsg is an ICMP(v6) message of type typ with id and a short payload.
-func icmpMsg(typ byte, id uint16) []byte {
-	return []byte{typ, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 'p', 'a', 'y', 'l', 'o', 'a', 'd', '!'}
-}
-
 func TestPFRingFilter(t *testing.T) {
 	// libpfring compiles the filter with libpcap for Ethernet frames
 	// (pcap_compile_nopcap, DLT_EN10MB); pcap.NewBPF does the same.

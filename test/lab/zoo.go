@@ -1,0 +1,113 @@
+//go:build linux
+
+package lab
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Shapes of the probe side's link (Options.Link). Each holds the probe
+// namespace's addresses on another kind of interface stacked on or over the
+// veth pair, as real hosts do: a capture on every interface then sees a
+// packet on more than one of them.
+const (
+	// LinkVeth: the addresses are on the veth itself (the default).
+	LinkVeth = "veth"
+	// LinkBridge: the veth is a port of bridge br0, which holds the
+	// addresses (a KVM or container host).
+	LinkBridge = "bridge"
+	// LinkMacvlan: macvlan mv0 (mode bridge, a MAC of its own) on the
+	// veth holds the addresses; the veth holds none.
+	LinkMacvlan = "macvlan"
+	// LinkVXLAN: the veth carries a VXLAN overlay (VNI 42, UDP 4789) between
+	// vx0 in both namespaces; the overlay addresses OverlayProbe4/6 and
+	// OverlayTarget4/6 hold the routes to the targets.
+	LinkVXLAN = "vxlan"
+)
+
+// Overlay addresses of LinkVXLAN.
+var (
+	OverlayProbe4  = netip.MustParseAddr("10.250.254.1")
+	OverlayTarget4 = netip.MustParseAddr("10.250.254.2")
+	OverlayProbe6  = netip.MustParseAddr("fd00:254::1")
+	OverlayTarget6 = netip.MustParseAddr("fd00:254::2")
+)
+
+// MAC addresses of the stacked interfaces.
+const (
+	macvlanMAC  = "02:1c:ab:00:00:03"
+	vxProbeMAC  = "02:1c:ab:00:00:11"
+	vxTargetMAC = "02:1c:ab:00:00:12"
+)
+
+func (l *Lab) checkLink() error {
+	switch l.Link {
+	case "", LinkVeth, LinkBridge, LinkMacvlan, LinkVXLAN:
+		return nil
+	}
+	return fmt.Errorf("options: link %q: want %q, %q, %q or %q", l.Link, LinkVeth, LinkBridge, LinkMacvlan, LinkVXLAN)
+}
+
+// linkCommands returns the `ip` commands that give the probe side its
+// shape: addresses, permanent neighbour entries (no ARP or neighbour
+// discovery, whose queues would drop the first burst of probes to a fresh
+// lab) and, per shape, the stacked interface. They set ProbeIf, Hop4, Hop6.
+func (l *Lab) linkCommands() [][]string {
+	p, tg := l.Probe, l.Target
+	addrs := func(ns, dev string, a4, a6 netip.Addr, bits4 string) [][]string {
+		return [][]string{
+			{"-n", ns, "addr", "add", a4.String() + bits4, "dev", dev},
+			{"-n", ns, "addr", "add", a6.String() + "/64", "dev", dev, "nodad"},
+		}
+	}
+	neigh := func(ns, dev string, a4, a6 netip.Addr, mac string) [][]string {
+		return [][]string{
+			{"-n", ns, "neigh", "replace", a4.String(), "lladdr", mac, "dev", dev, "nud", "permanent"},
+			{"-n", ns, "neigh", "replace", a6.String(), "lladdr", mac, "dev", dev, "nud", "permanent"},
+		}
+	}
+	var c [][]string
+	c = append(c, addrs(tg, "veth0", TargetAddr4, TargetAddr6, "/30")...)
+	c = append(c, neigh(p, "veth0", TargetAddr4, TargetAddr6, targetMAC)...)
+	probeMACNow := probeMAC
+	switch l.Link {
+	case LinkBridge:
+		l.ProbeIf = "br0"
+		c = append(c,
+			[]string{"-n", p, "link", "add", "br0", "address", probeMAC, "type", "bridge"},
+			[]string{"-n", p, "link", "set", "veth0", "master", "br0"},
+			[]string{"-n", p, "link", "set", "br0", "up"})
+		c = append(c, neigh(p, "br0", TargetAddr4, TargetAddr6, targetMAC)...)
+	case LinkMacvlan:
+		l.ProbeIf, probeMACNow = "mv0", macvlanMAC
+		c = append(c,
+			[]string{"-n", p, "link", "add", "mv0", "link", "veth0", "address", macvlanMAC, "type", "macvlan", "mode", "bridge"},
+			[]string{"-n", p, "link", "set", "mv0", "up"})
+		c = append(c, neigh(p, "mv0", TargetAddr4, TargetAddr6, targetMAC)...)
+	case LinkVXLAN:
+		// The underlay keeps the veth addresses; the overlay carries the probes.
+		c = append(c, addrs(p, "veth0", ProbeAddr4, ProbeAddr6, "/30")...)
+		c = append(c, neigh(tg, "veth0", ProbeAddr4, ProbeAddr6, probeMAC)...)
+		for _, side := range []struct {
+			ns, mac, local, remote, peerMAC string
+		}{
+			{p, vxProbeMAC, ProbeAddr4.String(), TargetAddr4.String(), vxTargetMAC},
+			{tg, vxTargetMAC, TargetAddr4.String(), ProbeAddr4.String(), vxProbeMAC},
+		} {
+			c = append(c,
+				[]string{"-n", side.ns, "link", "add", "vx0", "address", side.mac, "type", "vxlan", "id", "42",
+					"local", side.local, "remote", side.remote, "dstport", "4789", "dev", "veth0"},
+				[]string{"-n", side.ns, "link", "set", "vx0", "up"})
+		}
+		c = append(c, addrs(p, "vx0", OverlayProbe4, OverlayProbe6, "/30")...)
+		c = append(c, addrs(tg, "vx0", OverlayTarget4, OverlayTarget6, "/30")...)
+		c = append(c, neigh(p, "vx0", OverlayTarget4, OverlayTarget6, vxTargetMAC)...)
+		c = append(c, neigh(tg, "vx0", OverlayProbe4, OverlayProbe6, vxProbeMAC)...)
+		l.ProbeIf, l.Hop4, l.Hop6 = "vx0", OverlayTarget4, OverlayTarget6
+		return c
+	}
+	c = append(c, addrs(p, l.ProbeIf, ProbeAddr4, ProbeAddr6, "/30")...)
+	c = append(c, neigh(tg, "veth0", ProbeAddr4, ProbeAddr6, probeMACNow)...)
+	return c
+}
