@@ -87,3 +87,44 @@ func TestCaptureSeesEachPacketOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkLocalTargets: IPv6 link-local targets written with their zone
+// (fe80::b:1%veth0, or %br0 on a bridge) are probed through that interface
+// and their replies are credited to them, on every datapath.
+func TestLinkLocalTargets(t *testing.T) {
+	for _, link := range []string{lab.LinkVeth, lab.LinkBridge} {
+		t.Run(link, func(t *testing.T) {
+			l := lab.New(t, lab.Options{Link: link})
+			targets := l.LinkLocal(3)
+			for _, mode := range []string{"ping", "raw", "afpacket"} {
+				t.Run(mode, func(t *testing.T) {
+					dp := probe.DatapathICMP
+					switch mode {
+					case "raw":
+						l.PingSockets(false)
+						t.Cleanup(func() { l.PingSockets(true) })
+					case "afpacket":
+						dp = probe.DatapathAFPacket
+					}
+					spec := zooSpec(dp, targets, 100*time.Millisecond, time.Second)
+					eng := startEngine(t, l, spec, probe.Options{})
+					time.Sleep(2 * time.Second)
+					snap := settle(t, eng, spec, 2*time.Second)
+					for _, ts := range snap.Targets {
+						var errs uint64
+						for _, n := range ts.Errors {
+							errs += n
+						}
+						if ts.Sent < 10 || ts.Replies != ts.Sent || ts.Lost != 0 || errs != 0 || ts.Duplicates != 0 || ts.IP.Zone() != l.ProbeIf {
+							t.Errorf("%s (ip %s): sent %d replies %d lost %d errors %v dups %d; want every probe answered",
+								ts.Spec.Name, ts.IP, ts.Sent, ts.Replies, ts.Lost, ts.Errors, ts.Duplicates)
+						}
+					}
+					if e := snap.Engine; e.Foreign != 0 || e.Invalid != 0 {
+						t.Errorf("foreign %d invalid %d, want 0", e.Foreign, e.Invalid)
+					}
+				})
+			}
+		})
+	}
+}

@@ -79,6 +79,7 @@ type Lab struct {
 	// Hop4 and Hop6 are the target namespace's addresses the probe
 	// namespace routes through (TargetAddr4/6, or OverlayTarget4/6).
 	Hop4, Hop6 netip.Addr
+	probeMAC   string // MAC address of ProbeIf
 
 	nftSeq atomic.Uint64 // nftables table counter
 

@@ -109,5 +109,55 @@ func (l *Lab) linkCommands() [][]string {
 	}
 	c = append(c, addrs(p, l.ProbeIf, ProbeAddr4, ProbeAddr6, "/30")...)
 	c = append(c, neigh(tg, "veth0", ProbeAddr4, ProbeAddr6, probeMACNow)...)
+	l.probeMAC = probeMACNow
 	return c
+}
+
+// ProbeLinkLocal is the probe namespace's IPv6 link-local address on
+// ProbeIf once LinkLocal was called.
+var ProbeLinkLocal = netip.MustParseAddr("fe80::a:1")
+
+// LinkLocal gives the target namespace n IPv6 link-local addresses on the
+// link to the probe namespace (fe80::b:1, fe80::b:2, ...; no duplicate
+// address detection, permanent neighbour entries both ways) and returns
+// them with the probe side's interface as zone, as a user writes them
+// (fe80::b:1%veth0). Not with LinkVXLAN.
+func (l *Lab) LinkLocal(n int) []netip.Addr {
+	l.t.Helper()
+	if l.Link == LinkVXLAN {
+		l.t.Fatal("lab: LinkLocal: not with a VXLAN link")
+	}
+	cmds := [][]string{
+		{"-n", l.Probe, "addr", "add", ProbeLinkLocal.String() + "/64", "dev", l.ProbeIf, "nodad"},
+		{"-n", l.Target, "neigh", "replace", ProbeLinkLocal.String(), "lladdr", l.probeMAC, "dev", "veth0", "nud", "permanent"},
+	}
+	var out []netip.Addr
+	a := netip.MustParseAddr("fe80::b:0")
+	for range n {
+		a = a.Next()
+		cmds = append(cmds,
+			[]string{"-n", l.Target, "addr", "add", a.String() + "/64", "dev", "veth0", "nodad"},
+			[]string{"-n", l.Probe, "neigh", "replace", a.String(), "lladdr", targetMAC, "dev", l.ProbeIf, "nud", "permanent"})
+		out = append(out, a.WithZone(l.ProbeIf))
+	}
+	for _, args := range cmds {
+		if err := run("ip", args...); err != nil {
+			l.t.Fatalf("lab: link-local addresses: %v", err)
+		}
+	}
+	return out
+}
+
+// PingSockets allows (the lab's default) or forbids ICMP ping sockets in
+// the probe namespace (net.ipv4.ping_group_range), so an engine with the
+// icmp datapath uses ping sockets or falls back to raw sockets.
+func (l *Lab) PingSockets(allow bool) {
+	l.t.Helper()
+	v := "0 2147483647"
+	if !allow {
+		v = "1 0"
+	}
+	if err := l.sysctls(l.Probe, map[string]string{"net/ipv4/ping_group_range": v}); err != nil {
+		l.t.Fatalf("lab: %v", err)
+	}
 }
