@@ -419,11 +419,18 @@ func (d *icmpDatapath) sendRun(s *icmpSock, pkts []Packet) (int, error) {
 	}
 	sent := 0
 	var lastErr error
+	retried := -1
 	for i := 0; i < len(pkts); {
 		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&d.smsgs[i])), uintptr(len(pkts)-i), 0, 0, 0)
 		switch {
 		case errno == unix.EINTR:
 			continue
+		case errno != 0 && retried != i:
+			// An ICMP error received for an earlier probe leaves a pending
+			// socket error (sk_err, set with IP_RECVERR and for hard errors)
+			// that the next send returns instead of sending: the packet at
+			// i may be fine. Try it once more; a real failure repeats.
+			retried = i
 		case errno != 0:
 			pkts[i].Failed = true
 			lastErr = fmt.Errorf("sendmmsg to %s: %w", pkts[i].Dst, errno)

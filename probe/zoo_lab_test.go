@@ -128,3 +128,93 @@ func TestLinkLocalTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestRealKernelErrors: ICMP errors and redirects from a real kernel (the
+// target namespace as a router): time exceeded for TTL-limited probes,
+// destination unreachable from an nftables reject and from an unreachable
+// route, then replies once the route changes; a redirect, which must not
+// fail the probe (the redirected probe is dropped further on: lost, not an
+// error). Counted exactly on every datapath, IPv4 and IPv6.
+func TestRealKernelErrors(t *testing.T) {
+	for _, mode := range []string{"ping", "raw", "afpacket"} {
+		t.Run(mode, func(t *testing.T) {
+			l := lab.New(t, lab.Options{})
+			dp := probe.DatapathICMP
+			switch mode {
+			case "raw":
+				l.PingSockets(false)
+			case "afpacket":
+				dp = probe.DatapathAFPacket
+			}
+			l.StartResponder(func(lab.Request) []lab.Action { return []lab.Action{{}} })
+			l.Router()
+			next := func(p netip.Prefix, n int) netip.Addr {
+				a := p.Addr()
+				for range n {
+					a = a.Next()
+				}
+				return a
+			}
+			ttl4, ttl6 := next(lab.ResponderPrefix4, 1), next(lab.ResponderPrefix6, 1)
+			rej4, rej6 := next(lab.ResponderPrefix4, 2), next(lab.ResponderPrefix6, 2)
+			rt4, rt6 := next(lab.RoutedPrefix4, 1), next(lab.RoutedPrefix6, 1)
+			redir := next(lab.RedirectPrefix4, 1)
+			l.Reject(rej4, rej6)
+			l.Route(lab.RoutedPrefix4, "unreachable")
+			l.Route(lab.RoutedPrefix6, "unreachable")
+			spec := zooSpec(dp, []netip.Addr{ttl4, ttl6, rej4, rej6, rt4, rt6, redir}, 100*time.Millisecond, time.Second)
+			for i := range spec.Targets[:2] {
+				spec.Targets[i].TTL = 1
+			}
+			redirects, unreach := l.ICMPOut("OutRedirects"), l.ICMPOut("OutDestUnreachs")
+			eng := startEngine(t, l, spec, probe.Options{})
+			time.Sleep(2 * time.Second)
+			l.Route(lab.RoutedPrefix4, "local", "dev", "lo")
+			l.Route(lab.RoutedPrefix6, "local", "dev", "lo")
+			time.Sleep(2 * time.Second)
+			snap := settle(t, eng, spec, 2*time.Second)
+			if n := l.ICMPOut("OutRedirects") - redirects; n == 0 {
+				t.Error("the router sent no redirect")
+			} else {
+				t.Logf("the router sent %d redirects", n)
+			}
+			unreach = l.ICMPOut("OutDestUnreachs") - unreach // IPv4 only: the reject and the route
+			var unreach4 uint64
+			for _, ts := range snap.Targets {
+				if ts.IP == rej4 || ts.IP == rt4 {
+					unreach4 += ts.Errors[probe.ErrDestUnreachable]
+				}
+			}
+			if unreach4 != unreach {
+				t.Errorf("IPv4 unreachable errors counted %d, the router sent %d", unreach4, unreach)
+			}
+			for _, ts := range snap.Targets {
+				var errs uint64
+				for _, n := range ts.Errors {
+					errs += n
+				}
+				ok := ts.Sent >= 30 && ts.Lost == 0 && ts.Late == 0 && ts.Duplicates == 0
+				switch ts.IP {
+				case ttl4, ttl6:
+					ok = ok && ts.Errors[probe.ErrTimeExceeded] == ts.Sent && errs == ts.Sent
+				case rej4, rej6:
+					ok = ok && ts.Errors[probe.ErrDestUnreachable] == ts.Sent && errs == ts.Sent
+				case rt6: // unreachable, then answered after the route change
+					ok = ok && ts.Errors[probe.ErrDestUnreachable] >= 10 && ts.Replies >= 10 && ts.Errors[probe.ErrDestUnreachable]+ts.Replies == ts.Sent && errs == ts.Errors[probe.ErrDestUnreachable]
+				case rt4: // the same, but the kernel rate-limits these IPv4 errors (per source, shared with
+					// its redirects): the probes without one are lost; the errors match the router's count (above).
+					ok = ts.Sent >= 30 && ts.Late == 0 && ts.Duplicates == 0 && ts.Replies >= 10 &&
+						ts.Errors[probe.ErrDestUnreachable]+ts.Replies+ts.Lost == ts.Sent && errs == ts.Errors[probe.ErrDestUnreachable]
+				case redir: // redirected, then dropped: lost, never an error
+					ok = ts.Sent >= 30 && ts.Lost == ts.Sent && errs == 0
+				}
+				if !ok {
+					t.Errorf("%s: sent %d replies %d lost %d late %d dups %d errors %v", ts.IP, ts.Sent, ts.Replies, ts.Lost, ts.Late, ts.Duplicates, ts.Errors)
+				}
+			}
+			if e := snap.Engine; e.Foreign != 0 || e.Invalid != 0 {
+				t.Errorf("foreign %d invalid %d, want 0", e.Foreign, e.Invalid)
+			}
+		})
+	}
+}

@@ -5,6 +5,9 @@ package lab
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"strconv"
+	"strings"
 )
 
 // Shapes of the probe side's link (Options.Link). Each holds the probe
@@ -160,4 +163,116 @@ func (l *Lab) PingSockets(allow bool) {
 	if err := l.sysctls(l.Probe, map[string]string{"net/ipv4/ping_group_range": v}); err != nil {
 		l.t.Fatalf("lab: %v", err)
 	}
+}
+
+// Prefixes for a router's errors from the target namespace's kernel (see
+// Router): the probe namespace routes them through the target namespace.
+var (
+	RoutedPrefix4   = netip.MustParsePrefix("10.212.0.0/24")
+	RoutedPrefix6   = netip.MustParsePrefix("fd00:212::/64")
+	RedirectPrefix4 = netip.MustParsePrefix("10.213.0.0/24")
+)
+
+// Router makes the target namespace a router between the probe namespace
+// and the responder's TUN device (StartResponder must run first), so ICMP
+// errors come from a real kernel:
+//   - probes to the responder with TTL 1 expire there: time exceeded;
+//   - RoutedPrefix4/6 are routed by the target namespace as Route says
+//     (e.g. "unreachable", "prohibit", or "local" with "dev lo" to answer);
+//     IPv4 sends such errors at most once a second per source (a global
+//     setting, net.ipv4.route.error_cost, that a lab does not change);
+//   - RedirectPrefix4 is routed by the probe namespace through the target
+//     namespace, which forwards it back over the same link (to the probe
+//     namespace, which drops it: it does not forward) and sends the probe
+//     namespace an ICMP redirect, rate-limited by the kernel to a few.
+func (l *Lab) Router() {
+	l.t.Helper()
+	p, tg := l.Probe, l.Target
+	for _, args := range [][]string{
+		{"-n", p, "route", "add", RoutedPrefix4.String(), "via", l.Hop4.String(), "dev", l.ProbeIf},
+		{"-n", p, "-6", "route", "add", RoutedPrefix6.String(), "via", l.Hop6.String(), "dev", l.ProbeIf},
+		{"-n", p, "route", "add", RedirectPrefix4.String(), "via", l.Hop4.String(), "dev", l.ProbeIf},
+		{"-n", tg, "route", "add", RedirectPrefix4.String(), "via", ProbeAddr4.String(), "dev", "veth0"},
+	} {
+		if err := run("ip", args...); err != nil {
+			l.t.Fatalf("lab: router: %v", err)
+		}
+	}
+	if err := l.sysctls(tg, map[string]string{
+		"net/ipv4/conf/all/send_redirects": "1", "net/ipv4/conf/veth0/send_redirects": "1",
+	}); err != nil {
+		l.t.Fatalf("lab: router: %v", err)
+	}
+}
+
+// Route replaces the target namespace's route for prefix (RoutedPrefix4 or
+// RoutedPrefix6) with one of type typ and the extra arguments, e.g.
+// Route(RoutedPrefix4, "unreachable") or Route(RoutedPrefix4, "local", "dev", "lo").
+func (l *Lab) Route(prefix netip.Prefix, typ string, args ...string) {
+	l.t.Helper()
+	if prefix != RoutedPrefix4 && prefix != RoutedPrefix6 {
+		l.t.Fatalf("lab: route %s: only RoutedPrefix4 and RoutedPrefix6", prefix)
+	}
+	fam := "-4"
+	if prefix.Addr().Is6() {
+		fam = "-6"
+	}
+	if err := run("ip", append([]string{"-n", l.Target, fam, "route", "replace", typ, prefix.String()}, args...)...); err != nil {
+		l.t.Fatalf("lab: %v", err)
+	}
+}
+
+// Reject installs an nftables rule in the target namespace that answers
+// forwarded echo requests to addrs with an ICMP (ICMPv6) destination
+// unreachable (host / address unreachable), as a firewall does.
+func (l *Lab) Reject(addrs ...netip.Addr) {
+	l.t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, "table inet icmplab_reject_%d {\n\tchain rej {\n\t\ttype filter hook forward priority 0; policy accept;\n", l.nftSeq.Add(1))
+	for _, a := range addrs {
+		if a.Is4() {
+			fmt.Fprintf(&b, "\t\tip daddr %s icmp type echo-request reject with icmp type host-unreachable\n", a)
+		} else {
+			fmt.Fprintf(&b, "\t\tip6 daddr %s icmpv6 type echo-request reject with icmpv6 type addr-unreachable\n", a)
+		}
+	}
+	b.WriteString("\t}\n}\n")
+	if err := l.nft([]byte(b.String())); err != nil {
+		l.t.Fatalf("lab: reject: %v", err)
+	}
+}
+
+// ICMPOut reads a counter of the target namespace's kernel from the Icmp
+// line of /proc/net/snmp (e.g. "OutRedirects", "OutTimeExcds").
+func (l *Lab) ICMPOut(name string) uint64 {
+	l.t.Helper()
+	var v uint64
+	err := l.DoTarget(func() error {
+		b, err := os.ReadFile("/proc/thread-self/net/snmp")
+		if err != nil {
+			return err
+		}
+		var head []string
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			if len(f) == 0 || f[0] != "Icmp:" {
+				continue
+			}
+			if head == nil {
+				head = f
+				continue
+			}
+			for i := range head {
+				if head[i] == name && i < len(f) {
+					v, err = strconv.ParseUint(f[i], 10, 64)
+					return err
+				}
+			}
+		}
+		return fmt.Errorf("no Icmp counter %s in /proc/net/snmp", name)
+	})
+	if err != nil {
+		l.t.Fatalf("lab: %v", err)
+	}
+	return v
 }
