@@ -159,6 +159,7 @@ func (c *checker) settings(s *Settings, path string) {
 	c.intRange(s.DownAfter, p("down_after"), 1, probe.MaxDownUp, "consecutive lost probes before a target is down")
 	c.intRange(s.UpAfter, p("up_after"), 1, probe.MaxDownUp, "consecutive replies before a target is up again")
 	c.intRange(s.OutageHistory, p("outage_history"), 0, probe.MaxOutageKeep, "completed outages kept per target")
+	c.allowBroadcast(s.AllowBroadcast, p("allow_broadcast"))
 	if f := s.IPProtocol; f.Set {
 		switch f.Value {
 		case probe.IPAny, probe.IPv4, probe.IPv6:

@@ -75,7 +75,7 @@ type Settings struct {
 	UpAfter        Field[int]           `yaml:"up_after"`
 	OutageHistory  Field[int]           `yaml:"outage_history"`
 	IPProtocol     Field[string]        `yaml:"ip_protocol"`
-	AllowBroadcast Field[bool]          `yaml:"allow_broadcast"`
+	AllowBroadcast Field[bool]          `yaml:"allow_broadcast"` // removed: only false is accepted (allowBroadcast)
 	Histogram      Histogram            `yaml:"histogram"`
 	Labels         Labels               `yaml:"labels"`
 }

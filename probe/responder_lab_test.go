@@ -131,16 +131,10 @@ var responderCases = []responderCase{
 // checks every counter of every target exactly, and the RTT of delayed
 // replies against the delay the responder applied.
 func TestResponderCases(t *testing.T) {
-	for _, mode := range []string{"ping", "raw", "afpacket"} {
+	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
 			l := lab.New(t, lab.Options{})
-			dp := probe.DatapathICMP
-			switch mode {
-			case "raw":
-				l.PingSockets(false)
-			case "afpacket":
-				dp = probe.DatapathAFPacket
-			}
+			dp := useMode(l, mode)
 			byAddr := map[netip.Addr]*responderCase{}
 			var addrs []netip.Addr
 			for i := range responderCases {

@@ -22,6 +22,20 @@ func zooSpec(dp string, addrs []netip.Addr, interval, timeout time.Duration) pro
 	return spec
 }
 
+// modes are the ways the engine receives here: ping sockets, raw sockets
+// (the icmp datapath where ping sockets are not permitted), afpacket.
+var modes = []string{"ping", "raw", "afpacket"}
+
+// useMode sets the probe namespace up for mode and returns the datapath
+// that runs it.
+func useMode(l *lab.Lab, mode string) string {
+	l.PingSockets(mode != "raw")
+	if mode == "afpacket" {
+		return probe.DatapathAFPacket
+	}
+	return probe.DatapathICMP
+}
+
 // startEngine runs an engine on spec in the lab's probe namespace until the
 // test ends.
 func startEngine(t *testing.T, l *lab.Lab, spec probe.Spec, opts probe.Options) *probe.Engine {
@@ -96,16 +110,10 @@ func TestLinkLocalTargets(t *testing.T) {
 		t.Run(link, func(t *testing.T) {
 			l := lab.New(t, lab.Options{Link: link})
 			targets := l.LinkLocal(3)
-			for _, mode := range []string{"ping", "raw", "afpacket"} {
+			for _, mode := range modes {
 				t.Run(mode, func(t *testing.T) {
-					dp := probe.DatapathICMP
-					switch mode {
-					case "raw":
-						l.PingSockets(false)
-						t.Cleanup(func() { l.PingSockets(true) })
-					case "afpacket":
-						dp = probe.DatapathAFPacket
-					}
+					dp := useMode(l, mode)
+					t.Cleanup(func() { l.PingSockets(true) })
 					spec := zooSpec(dp, targets, 100*time.Millisecond, time.Second)
 					eng := startEngine(t, l, spec, probe.Options{})
 					time.Sleep(2 * time.Second)
@@ -136,16 +144,10 @@ func TestLinkLocalTargets(t *testing.T) {
 // fail the probe (the redirected probe is dropped further on: lost, not an
 // error). Counted exactly on every datapath, IPv4 and IPv6.
 func TestRealKernelErrors(t *testing.T) {
-	for _, mode := range []string{"ping", "raw", "afpacket"} {
+	for _, mode := range modes {
 		t.Run(mode, func(t *testing.T) {
 			l := lab.New(t, lab.Options{})
-			dp := probe.DatapathICMP
-			switch mode {
-			case "raw":
-				l.PingSockets(false)
-			case "afpacket":
-				dp = probe.DatapathAFPacket
-			}
+			dp := useMode(l, mode)
 			l.StartResponder(func(lab.Request) []lab.Action { return []lab.Action{{}} })
 			l.Router()
 			next := func(p netip.Prefix, n int) netip.Addr {
