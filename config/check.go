@@ -171,6 +171,7 @@ func (c *checker) settings(s *Settings, path string) {
 	if f := s.HistoryRetention; f.Set && (f.Value < 0 || f.Value > history.MaxRetention) {
 		c.ps.add(f.Pos, p("history_retention"), "%q is out of range; want a duration from 0 (no history) to %s like 3h", f.Value, history.MaxRetention)
 	}
+	c.allowBroadcast(s.AllowBroadcast, p("allow_broadcast"))
 	if f := s.IPProtocol; f.Set {
 		switch f.Value {
 		case probe.IPAny, probe.IPv4, probe.IPv6:

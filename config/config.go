@@ -85,7 +85,7 @@ type Settings struct {
 	// history of each target (0: none); it is not part of the probe.Spec.
 	HistoryRetention Field[time.Duration] `yaml:"history_retention"`
 	IPProtocol       Field[string]        `yaml:"ip_protocol"`
-	AllowBroadcast   Field[bool]          `yaml:"allow_broadcast"`
+	AllowBroadcast   Field[bool]          `yaml:"allow_broadcast"` // removed: only false is accepted (allowBroadcast)
 	Histogram        Histogram            `yaml:"histogram"`
 	Labels           Labels               `yaml:"labels"`
 }

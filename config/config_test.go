@@ -42,9 +42,10 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-cidr-too-large.yml", 4, "groups[0].targets[0]", "10.0.0.0/8 has 16777216 addresses, more than engine.max_cidr_addresses (65536)"},
 		{"invalid-cidr-host-bits.yml", 4, "groups[0].targets[0]", "did you mean 10.0.0.0/30?"},
 		{"invalid-cidr-syntax.yml", 4, "groups[0].targets[0]", `"10.0.0.0/33" is not a valid CIDR block`},
-		{"invalid-multicast.yml", 5, "groups[0].targets[1]", "ff02::1 is a multicast address; set allow_broadcast: true"},
+		{"invalid-multicast.yml", 5, "groups[0].targets[1]", "ff02::1 is a multicast address; broadcast, multicast and unspecified addresses cannot be probed"},
 		{"invalid-multicast-cidr.yml", 4, "groups[0].targets[0]", "contains 224.0.0.1 (a multicast address)"},
-		{"invalid-broadcast.yml", 4, "groups[0].targets[0]", "the broadcast address; set allow_broadcast: true"},
+		{"invalid-broadcast.yml", 4, "groups[0].targets[0]", "the broadcast address; broadcast, multicast and unspecified addresses cannot be probed (their replies come from member addresses"},
+		{"invalid-allow-broadcast-true.yml", 3, "groups[0].allow_broadcast", "is no longer supported: broadcast, multicast and unspecified addresses cannot be probed"},
 		{"invalid-unspecified.yml", 4, "groups[0].targets[0]", "the unspecified address"},
 		{"invalid-duplicate-group.yml", 4, "groups[1].name", `group "local" is defined twice (first at line 2)`},
 		{"invalid-duplicate-target.yml", 6, "groups[0].targets[2]", "127.0.0.1 is listed twice in this group (first at line 4)"},
@@ -220,7 +221,7 @@ func TestValidFull(t *testing.T) {
 		"blocks/10.0.2.7",
 		"blocks/2001:db8::", "blocks/2001:db8::1", "blocks/2001:db8::2", "blocks/2001:db8::3",
 		"blocks/example.com",
-		"bcast/255.255.255.255", "bcast/224.0.0.1", "bcast/0.0.0.0",
+		"far/192.0.2.9",
 	}
 	if !slices.Equal(names, wantNames) {
 		t.Errorf("targets\n%q\nwant\n%q", names, wantNames)
@@ -252,8 +253,8 @@ func TestValidFull(t *testing.T) {
 			DownAfter: 5, UpAfter: 2, OutageHistory: 0,
 			Histogram: probe.HistogramSpec{Mode: "none", Aggregation: "group"},
 		}},
-		{"explicit timeout above interval", byName["bcast/0.0.0.0"], probe.TargetSpec{
-			Group: "bcast", Name: "0.0.0.0", Addr: netip.MustParseAddr("0.0.0.0"),
+		{"explicit timeout above interval", byName["far/192.0.2.9"], probe.TargetSpec{
+			Group: "far", Name: "192.0.2.9", Addr: netip.MustParseAddr("192.0.2.9"),
 			Labels:   []probe.Label{{Name: "site", Value: "lab"}, {Name: "team", Value: "net"}},
 			Interval: 2 * time.Second, Timeout: 30 * time.Second, PayloadSize: 56, DownAfter: 5, UpAfter: 1,
 			OutageHistory: 10,

@@ -25,10 +25,23 @@ func special(a netip.Addr) string {
 	return ""
 }
 
+// noGroupAddrs says why broadcast, multicast and unspecified targets are
+// refused and what to do instead.
+const noGroupAddrs = "broadcast, multicast and unspecified addresses cannot be probed (their replies come from " +
+	"member addresses, which the exporter cannot credit to the group address); list the member addresses as targets"
+
+// allowBroadcast refuses allow_broadcast: true (the option was removed;
+// false, the only behaviour, is still accepted).
+func (c *checker) allowBroadcast(f Field[bool], path string) {
+	if f.Set && f.Value {
+		c.ps.add(f.Pos, path, "is no longer supported: %s", noGroupAddrs)
+	}
+}
+
 // expand turns the targets of group g into TargetSpecs appended to the spec.
 func (c *checker) expand(g *Group, path string) {
 	tmpl, ok := c.template(g, path)
-	allowBcast := orDefault(pick(g.AllowBroadcast, c.cfg.Defaults.AllowBroadcast), false)
+	const allowBcast = false // see allowBroadcast
 	// Within a group, every address and host name is probed once.
 	addrs := make(map[netip.Addr]Pos, len(g.Targets.Items))
 	hosts := map[string]Pos{}
@@ -72,7 +85,7 @@ func addressOrHost(s string, allowBcast bool) (netip.Addr, string) {
 	if a, err := netip.ParseAddr(s); err == nil {
 		a = a.Unmap()
 		if why := special(a); why != "" && !allowBcast {
-			return netip.Addr{}, fmt.Sprintf("%s is %s; set allow_broadcast: true on the group to probe it", s, why)
+			return netip.Addr{}, fmt.Sprintf("%s is %s; %s", s, why, noGroupAddrs)
 		}
 		return a, ""
 	}
@@ -123,7 +136,7 @@ func (c *checker) cidr(tmpl probe.TargetSpec, t Target, tp string, allowBcast bo
 			continue
 		}
 		if why := special(a); why != "" && !allowBcast {
-			c.ps.add(t.Pos, tp, "%s contains %s (%s); set allow_broadcast: true on the group to probe it", s, a, why)
+			c.ps.add(t.Pos, tp, "%s contains %s (%s); %s", s, a, why, noGroupAddrs)
 			return
 		}
 		if prev, dup := addrs[a]; dup {

@@ -133,8 +133,12 @@ func (c *core) rebuildAddrs() {
 		if !t.ip.IsValid() {
 			continue
 		}
-		t.nextSame = c.byAddr[t.ip]
-		c.byAddr[t.ip] = t
+		// Keyed without the zone: packets never carry one. Targets of one
+		// link-local address on two links share a chain; the serial tells
+		// their probes apart.
+		k := t.ip.WithZone("")
+		t.nextSame = c.byAddr[k]
+		c.byAddr[k] = t
 	}
 }
 
@@ -270,7 +274,7 @@ func (c *core) sent(pkts []Packet, now int64) {
 		if !ok {
 			continue
 		}
-		for t := c.byAddr[p.Dst]; t != nil; t = t.nextSame {
+		for t := c.byAddr[p.Dst.WithZone("")]; t != nil; t = t.nextSame {
 			s := t.findSlot(serial)
 			if s == nil || s.state != slotOut {
 				continue

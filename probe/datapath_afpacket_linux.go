@@ -24,7 +24,10 @@ const (
 	ringBlocks    = 512
 	ringFrameSize = 2048
 	ringRetireMs  = 4
-	ringSnap      = 256 // bytes of each packet the filter keeps
+	// ringSnap is how many bytes of each packet the filter keeps: a whole
+	// packet of a 1500-byte MTU and more, so decodeFrame can verify the
+	// ICMP checksum of every reply and error that fits one frame.
+	ringSnap = 1600
 )
 
 // afPacket receives on a TPACKET_V3 mmap ring of an AF_PACKET socket
@@ -56,6 +59,57 @@ type afPacket struct {
 	pkt   uint32 // packets of the current block already returned
 	next  uint32 // offset of the next packet in the current block
 	held  bool   // the current block is ours (TP_STATUS_USER) and not yet returned
+	seen  stackSeen
+}
+
+// stackSeen remembers the last arriving frames, to see one packet only once
+// when the ring captures it on several stacked interfaces.
+//
+// The ring captures on every interface (unless the engine names one). A
+// packet that arrives on a device with an upper device is delivered to
+// packet taps on the lower device first and then again on the upper one,
+// as the same buffer: a bridge port then the bridge, a macvlan's lower
+// device then the macvlan, a bond slave then the bond, a team port then
+// the team, a VLAN's real device (with VLAN offload: the tag is already
+// stripped) then the VLAN device. The kernel stamps a buffer once, when it
+// first receives it (net_timestamp_check, kept across those rounds; the
+// socket enables the stamping with SO_TIMESTAMPNS), so these copies have
+// the same capture time and the same bytes, on different interfaces. A
+// duplicate made by the network is another buffer with its own stamp and
+// still counts as a duplicate. Encapsulations (VXLAN, GRE, IPsec) are seen
+// once as ICMP: the outer packet is UDP or another protocol and the filter
+// drops it.
+//
+// Binding the socket to ETH_P_IP and ETH_P_IPV6 instead of ETH_P_ALL would
+// see a packet only where the IP layer takes it, but such sockets do not
+// see outgoing packets, which give the TX stamps.
+type stackSeen struct {
+	next int
+	recs [8]seenFrame
+}
+
+type seenFrame struct {
+	stamp   int64
+	ifindex int32
+	n       int
+	head    [64]byte
+}
+
+// again records an arriving frame and reports whether the same packet (same
+// stamp and bytes) was just seen on another interface.
+func (s *stackSeen) again(stamp int64, ifindex int32, data []byte) bool {
+	h := data[:min(len(data), 64)]
+	for i := range s.recs {
+		r := &s.recs[i]
+		if r.stamp == stamp && r.ifindex != ifindex && r.n == len(data) && string(r.head[:len(h)]) == string(h) {
+			return true
+		}
+	}
+	r := &s.recs[s.next]
+	s.next = (s.next + 1) % len(s.recs)
+	r.stamp, r.ifindex, r.n = stamp, ifindex, len(data)
+	copy(r.head[:], h)
+	return false
 }
 
 var _ Datapath = (*afPacket)(nil)
@@ -90,6 +144,11 @@ func (d *afPacket) open(es EngineSpec) error {
 		return fmt.Errorf("open AF_PACKET socket (needs CAP_NET_RAW: run as root or setcap cap_net_raw+ep): %w", err)
 	}
 	d.fd = fd
+	// Have the kernel stamp every packet when it first receives it (see
+	// stackSeen): a socket asking for stamps turns that on.
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1); err != nil {
+		return fmt.Errorf("enable SO_TIMESTAMPNS: %w", err)
+	}
 	// Drop everything until the real filter is attached, then flush: no
 	// foreign frame sneaks into the ring in between.
 	if err := setFilter(fd, []unix.SockFilter{{Code: 0x06, K: 0}}); err != nil {
@@ -339,7 +398,12 @@ func (d *afPacket) Recv(msgs []Received) (int, error) {
 func (d *afPacket) fill(rc *Received, ph *unix.Tpacket3Hdr, off int) bool {
 	sll := (*unix.RawSockaddrLinklayer)(unsafe.Pointer(&d.ring[off+tpacketAlign(unix.SizeofTpacket3Hdr)]))
 	data := d.ring[off+int(ph.Net) : off+int(ph.Net)+int(ph.Snaplen)]
-	return decodeFrame(rc, data, sll.Pkttype == unix.PACKET_OUTGOING, int64(ph.Sec)*1e9+int64(ph.Nsec))
+	stamp := int64(ph.Sec)*1e9 + int64(ph.Nsec)
+	out := sll.Pkttype == unix.PACKET_OUTGOING
+	if !out && d.seen.again(stamp, sll.Ifindex, data) {
+		return false // the same packet, seen again on a stacked interface
+	}
+	return decodeFrame(rc, data, out, stamp)
 }
 
 func tpacketAlign(n int) int {

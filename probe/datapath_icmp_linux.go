@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,7 @@ type icmpDatapath struct {
 	ppfds []unix.PollFd // pending() only (sender goroutine)
 
 	// send side
+	zones  map[string]uint32 // interface index of each IPv6 zone seen
 	smsgs  []unix.Mmsghdr
 	siov   []unix.Iovec
 	snames []unix.RawSockaddrInet6
@@ -409,7 +411,7 @@ func (d *icmpDatapath) sendRun(s *icmpSock, pkts []Packet) (int, error) {
 		*m = unix.Mmsghdr{}
 		name := &d.snames[k]
 		if s.v6 {
-			*name = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: p.Dst.As16()}
+			*name = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: p.Dst.As16(), Scope_id: d.zoneIndex(s.fd, p.Dst.Zone())}
 			m.Hdr.Namelen = unix.SizeofSockaddrInet6
 		} else {
 			sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(name))
@@ -443,11 +445,18 @@ func (d *icmpDatapath) sendRun(s *icmpSock, pkts []Packet) (int, error) {
 	}
 	sent := 0
 	var lastErr error
+	retried := -1
 	for i := 0; i < len(pkts); {
 		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&d.smsgs[i])), uintptr(len(pkts)-i), 0, 0, 0)
 		switch {
 		case errno == unix.EINTR:
 			continue
+		case errno != 0 && retried != i:
+			// An ICMP error received for an earlier probe leaves a pending
+			// socket error (sk_err, set with IP_RECVERR and for hard errors)
+			// that the next send returns instead of sending: the packet at
+			// i may be fine. Try it once more; a real failure repeats.
+			retried = i
 		case errno != 0:
 			pkts[i].Failed = true
 			lastErr = fmt.Errorf("sendmmsg to %s: %w", pkts[i].Dst, errno)
@@ -458,6 +467,30 @@ func (d *icmpDatapath) sendRun(s *icmpSock, pkts []Packet) (int, error) {
 		}
 	}
 	return sent, lastErr
+}
+
+// zoneIndex returns the interface index of an IPv6 zone (a link-local
+// target's "%eth0" or "%2"), 0 for none or an unknown interface (the send
+// then fails and is counted). Names are looked up once per zone, with an
+// ioctl on the socket: in the socket's network namespace.
+func (d *icmpDatapath) zoneIndex(fd int, zone string) uint32 {
+	if zone == "" {
+		return 0
+	}
+	if i, ok := d.zones[zone]; ok {
+		return i
+	}
+	var i uint32
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		i = uint32(n)
+	} else if ifr, err := unix.NewIfreq(zone); err == nil && unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr) == nil {
+		i = ifr.Uint32()
+	}
+	if d.zones == nil {
+		d.zones = map[string]uint32{}
+	}
+	d.zones[zone] = i
+	return i
 }
 
 // appendCmsgInt appends one control message carrying an int. It does not
@@ -627,18 +660,14 @@ func (d *icmpDatapath) fill(s *icmpSock, rc *Received, data, ctl []byte, errq bo
 		return false
 	}
 	if !s.v6 && !s.ping {
-		// Raw IPv4 sockets deliver the IP header: strip it, take the TTL.
-		if len(data) < 20 || data[0]>>4 != 4 {
+		// Raw IPv4 sockets deliver the IP header, and deliver before the
+		// kernel checks the ICMP checksum: decodeFrame strips the header,
+		// takes the TTL and checks the checksum, as on the capture
+		// datapaths. What it cannot decode is counted invalid.
+		if !decodeFrame(rc, data, false, rc.KernelStamp) {
 			rc.Buf = data[:0]
-			return true
 		}
-		ihl := int(data[0]&0x0f) * 4
-		if ihl < 20 || ihl > len(data) {
-			rc.Buf = data[:0]
-			return true
-		}
-		rc.TTL = int(data[8])
-		data = data[ihl:]
+		return true
 	}
 	rc.Buf = data
 	return true

@@ -6,11 +6,44 @@ package probe
 #cgo LDFLAGS: -lpfring
 #include <pfring.h>
 
+#include <string.h>
+#include <stdint.h>
+
 // shutdownRing makes a blocked pfring_recv() return (after at most the poll
 // duration) and every later one fail at once: pfring_shutdown() sets the
 // ring's is_shutting_down and break_recv_loop flags, which pfring_recv checks
 // on entry and after each poll.
 static void shutdownRing(void *ring) { pfring_shutdown((pfring *)ring); }
+
+// recvFrame reads one frame (blocking up to the poll duration when wait is
+// set) and copies at most cap bytes of it into buf. It returns 1 with
+// *caplen, *ns and *src set, 0 when no frame came, or pfring_recv's error.
+// The capture time comes from the field the module filled: the extended
+// header's timestamp_ns (the kernel module with PF_RING_TIMESTAMP or
+// PF_RING_LONG_HEADER, hardware stamps) else ts (the pcap: module and
+// others fill only it, in microseconds); *src says which: 2, 1, or 0 for
+// none. (gopacket's pfring reads only timestamp_ns.)
+static int recvFrame(void *ring, u_char *buf, u_int cap, u_int8_t wait, u_int32_t *caplen, int64_t *ns, int *src) {
+	struct pfring_pkthdr hdr;
+	u_char *p = NULL;
+	memset(&hdr, 0, sizeof hdr);
+	int rc = pfring_recv((pfring *)ring, &p, 0, &hdr, wait);
+	if (rc <= 0) return rc;
+	u_int32_t n = hdr.caplen < cap ? hdr.caplen : cap;
+	if (p != NULL) memcpy(buf, p, n);
+	*caplen = p != NULL ? n : 0;
+	if (hdr.extended_hdr.timestamp_ns != 0) {
+		*ns = (int64_t)hdr.extended_hdr.timestamp_ns;
+		*src = 2;
+	} else if (hdr.ts.tv_sec != 0 || hdr.ts.tv_usec != 0) {
+		*ns = (int64_t)hdr.ts.tv_sec * 1000000000 + (int64_t)hdr.ts.tv_usec * 1000;
+		*src = 1;
+	} else {
+		*ns = 0;
+		*src = 0;
+	}
+	return 1;
+}
 */
 import "C"
 
@@ -52,10 +85,11 @@ type ringSource interface {
 	// start installs the BPF filter (pcap syntax, compiled by libpcap),
 	// captures both directions and starts capturing.
 	start(filter string) error
-	// read blocks until a frame arrived and returns it (valid until the next
-	// read) and its capture time in Unix ns (0 when unknown); errRingIdle
-	// when the poll period passed without a frame.
-	read() (frame []byte, stamp int64, err error)
+	// read returns the next frame (valid until the next read) and its
+	// capture time in Unix ns (0 when the ring gave none). With wait it
+	// blocks until a frame arrived or the poll period passed, without it
+	// it returns at once; either way errRingIdle when there was no frame.
+	read(wait bool) (frame []byte, stamp int64, err error)
 	// drops reports the frames the ring dropped so far.
 	drops() (uint64, error)
 	// shutdown makes a blocked read return soon; safe from any goroutine.
@@ -73,9 +107,10 @@ type ringSource interface {
 // (see docs/pfring.md for why not by IP address). Sending goes through raw
 // ICMP sockets with sendmmsg, as with afpacket.
 //
-// It reads one frame per Recv: gopacket's pfring API only offers a blocking
-// read of one packet. The frame is copied out of the ring at once (PF_RING
-// hands the slot back to the kernel when it returns it).
+// Recv returns every frame already queued, up to the batch, so the engine
+// takes its lock once per batch, not per packet: one blocking read, then
+// reads that do not wait. Each frame is copied out of the ring at once
+// (PF_RING hands the slot back when it returns the next one).
 type pfRing struct {
 	tx   *icmpDatapath
 	src  ringSource
@@ -90,24 +125,76 @@ type pfRing struct {
 	released  bool
 	lastDrops uint64
 
-	buf []byte // receiver goroutine only: the frame last returned
+	bufs []byte // receiver goroutine only: the frames last returned, pfRingSnap bytes each
 }
 
 var _ Datapath = (*pfRing)(nil)
 
 func openPFRing(es EngineSpec) (Datapath, error) {
 	if es.Interface == "" {
-		return nil, errors.New("pfring datapath: engine interface is required: name the PF_RING-capable Ethernet interface to capture on (engine: {datapath: pfring, interface: eth0})")
+		return nil, errors.New("pfring datapath: engine interface is required: name the PF_RING-capable Ethernet interface to capture on (engine: {datapath: pfring, interface: eth0}, or a module's device such as zc:eth0)")
 	}
-	ifi, err := net.InterfaceByName(es.Interface)
-	if err != nil {
-		return nil, fmt.Errorf("pfring datapath: interface %s: %w", es.Interface, err)
-	}
-	src, err := openPFRingSource(es.Interface)
+	dev := es.Interface
+	module, kif, err := pfRingDevice(dev)
 	if err != nil {
 		return nil, err
 	}
-	return newPFRing(es, ifi, src)
+	ifi, err := net.InterfaceByName(kif)
+	if err != nil {
+		return nil, fmt.Errorf("pfring datapath: interface %s (of device %s): %w", kif, dev, err)
+	}
+	src, err := openPFRingSource(dev)
+	if err != nil {
+		return nil, err
+	}
+	es.Interface = kif // the send sockets bind to the kernel interface
+	d, err := newPFRing(es, ifi, src)
+	if err != nil {
+		return nil, err
+	}
+	d.info.Mode = "pfring"
+	if module != "" {
+		d.info.Mode += " " + module
+	}
+	d.info.TimestampSource = pfRingStamps(module)
+	return d, nil
+}
+
+// pfRingDevice splits a PF_RING device name into its module and the kernel
+// interface it captures on: "eth1" (the kernel module), "zc:eth1",
+// "pcap:eth1", "zc:eth1@2" (one queue). The kernel interface is needed for
+// its MAC address (direction) and for the send sockets. Devices without one
+// (a ZC cluster such as "zc:99@0") or several ("eth1,eth2") are refused.
+func pfRingDevice(dev string) (module, kif string, err error) {
+	kif = dev
+	if i := strings.LastIndexByte(kif, ':'); i >= 0 {
+		module, kif = kif[:i], kif[i+1:]
+	}
+	if i := strings.IndexByte(kif, '@'); i >= 0 {
+		kif = kif[:i]
+	}
+	switch {
+	case strings.ContainsAny(kif, ",;") || strings.Contains(module, ":"):
+		return "", "", fmt.Errorf("pfring datapath: device %q: name one interface (like eth1 or zc:eth1)", dev)
+	case kif == "" || strings.Trim(kif, "0123456789") == "":
+		return "", "", fmt.Errorf("pfring datapath: device %q names no kernel interface (a ZC cluster?): the datapath needs one interface whose MAC address tells our frames apart and whose kernel stack sends the probes; use a device like zc:eth1", dev)
+	}
+	return module, kif, nil
+}
+
+// pfRingStamps is the timestamp source a PF_RING module offers: the kernel
+// module (no prefix) stamps every frame in the kernel, and the pcap: module
+// passes libpcap's kernel stamps, both for our requests leaving and the
+// replies arriving. Other modules (zc:, xdp:, ...) stamp only with hardware
+// support: the datapath claims no stamps for them; replies whose frames do
+// carry one are still counted by their real source
+// (EngineStats.RepliesByTimestamp).
+func pfRingStamps(module string) string {
+	switch module {
+	case "", "pcap":
+		return TimestampKernelTXRX
+	}
+	return TimestampUserspace
 }
 
 // newPFRing checks the interface, opens the send sockets and starts src with
@@ -122,7 +209,7 @@ func newPFRing(es EngineSpec, ifi *net.Interface, src ringSource) (*pfRing, erro
 		src.close()
 		return nil, fmt.Errorf("pfring datapath needs CAP_NET_RAW for its send sockets: %w", err)
 	}
-	d := &pfRing{tx: tx, src: src, mac: [6]byte(ifi.HardwareAddr), buf: make([]byte, pfRingSnap)}
+	d := &pfRing{tx: tx, src: src, mac: [6]byte(ifi.HardwareAddr), bufs: make([]byte, recvBatch*pfRingSnap)}
 	d.info = DatapathInfo{Name: DatapathPFRing, Mode: "pfring", ID4: tx.info.ID4, ID6: tx.info.ID6,
 		TimestampSource: TimestampKernelTXRX, Drops: d.drops, StampsInOrder: true}
 	if err := src.start(pfRingFilter(d.info.ID4, d.info.ID6)); err != nil {
@@ -159,12 +246,14 @@ func (d *pfRing) Send(pkts []Packet) (int, error) {
 	return d.tx.Send(pkts)
 }
 
-// Recv returns the next frame that decodes as one of ours (at most one per
-// call). Received.Buf points into a datapath buffer that the next call
-// overwrites.
+// Recv returns the frames that decode as ours: it waits for the first,
+// then takes those already queued, up to len(msgs) and the batch.
+// Received.Buf points into datapath buffers that the next call overwrites.
 func (d *pfRing) Recv(msgs []Received) (int, error) {
 	d.inRecv.Store(true)
 	defer d.inRecv.Store(false)
+	msgs = msgs[:min(len(msgs), len(d.bufs)/pfRingSnap)]
+	n := 0
 	for {
 		if d.closed.Load() {
 			d.release()
@@ -173,21 +262,31 @@ func (d *pfRing) Recv(msgs []Received) (int, error) {
 		if len(msgs) == 0 {
 			return 0, nil
 		}
-		frame, stamp, err := d.src.read()
+		frame, stamp, err := d.src.read(n == 0)
 		switch {
 		case errors.Is(err, errRingIdle):
+			if n > 0 {
+				return n, nil // the queue is empty
+			}
 			continue
 		case err != nil:
+			if n > 0 {
+				return n, nil // the error comes again on the next call
+			}
 			if d.closed.Load() {
 				continue
 			}
 			time.Sleep(pfRingErrPause)
 			return 0, fmt.Errorf("read PF_RING: %w", err)
 		}
-		n := copy(d.buf, frame)
-		ip, outgoing, ok := stripEthernet(d.buf[:n], d.mac)
-		if ok && decodeFrame(&msgs[0], ip, outgoing, stamp) {
-			return 1, nil
+		buf := d.bufs[n*pfRingSnap : (n+1)*pfRingSnap]
+		c := copy(buf, frame)
+		ip, outgoing, ok := stripEthernet(buf[:c], d.mac)
+		if ok && decodeFrame(&msgs[n], ip, outgoing, stamp) {
+			n++
+			if n == len(msgs) {
+				return n, nil
+			}
 		}
 	}
 }
@@ -273,8 +372,9 @@ func (d *pfRing) release() {
 
 // pfRingSource is a PF_RING ring opened through gopacket.
 type pfRingSource struct {
-	r *pfring.Ring
-	c unsafe.Pointer // the ring's C handle (pfring *), for pfring_shutdown
+	r   *pfring.Ring
+	c   unsafe.Pointer // the ring's C handle (pfring *), for pfring_recv and pfring_shutdown
+	buf []byte         // the frame last read
 }
 
 func openPFRingSource(iface string) (*pfRingSource, error) {
@@ -289,7 +389,7 @@ func openPFRingSource(iface string) (*pfRingSource, error) {
 	if err != nil {
 		return nil, errPFRingOpen(iface, err)
 	}
-	return &pfRingSource{r: r, c: *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(r), c))}, nil
+	return &pfRingSource{r: r, c: *(*unsafe.Pointer)(unsafe.Add(unsafe.Pointer(r), c)), buf: make([]byte, pfRingSnap)}, nil
 }
 
 // ringHandleOffset finds the C handle inside gopacket's pfring.Ring, whose
@@ -335,17 +435,22 @@ func (s *pfRingSource) start(filter string) error {
 	return nil
 }
 
-func (s *pfRingSource) read() ([]byte, int64, error) {
-	data, ci, err := s.r.ZeroCopyReadPacketData()
-	if err != nil {
-		if errors.Is(err, pfring.NextNoPacketNonblocking) {
-			return nil, 0, errRingIdle
-		}
-		return nil, 0, err
+func (s *pfRingSource) read(wait bool) ([]byte, int64, error) {
+	var caplen C.u_int32_t
+	var ns C.int64_t
+	var src C.int
+	w := C.u_int8_t(0)
+	if wait {
+		w = 1
 	}
-	// gopacket builds the time from the header's timestamp_ns; 0 (no stamp)
-	// becomes the Unix epoch.
-	return data, max(ci.Timestamp.UnixNano(), 0), nil
+	rc := C.recvFrame(s.c, (*C.u_char)(unsafe.Pointer(&s.buf[0])), C.u_int(len(s.buf)), w, &caplen, &ns, &src)
+	switch {
+	case rc == 0:
+		return nil, 0, errRingIdle
+	case rc < 0:
+		return nil, 0, fmt.Errorf("pfring_recv: error %d", int(rc))
+	}
+	return s.buf[:caplen], int64(ns), nil
 }
 
 func (s *pfRingSource) drops() (uint64, error) {

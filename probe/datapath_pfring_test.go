@@ -40,40 +40,6 @@ var (
 	remoteV6 = netip.MustParseAddr("fd00:210::7")
 )
 
-// ether builds an Ethernet frame from src to dst MAC, with optional VLAN
-// tags, around payload of the given ethertype.
-func ether(src, dst [6]byte, etype uint16, payload []byte, vlans ...uint16) []byte {
-	b := append(append([]byte{}, dst[:]...), src[:]...)
-	for _, v := range vlans {
-		b = append(b, 0x81, 0x00, byte(v>>8), byte(v))
-	}
-	b = append(b, byte(etype>>8), byte(etype))
-	return append(b, payload...)
-}
-
-// ipv4 builds an IPv4 packet (no options) with protocol proto.
-func ipv4(src, dst netip.Addr, proto byte, frag uint16, ttl byte, payload []byte) []byte {
-	n := 20 + len(payload)
-	h := []byte{0x45, 0, byte(n >> 8), byte(n), 0, 1, byte(frag >> 8), byte(frag), ttl, proto, 0, 0}
-	h = append(h, src.AsSlice()...)
-	h = append(h, dst.AsSlice()...)
-	return append(h, payload...)
-}
-
-// ipv6 builds an IPv6 packet whose first next header is nh.
-func ipv6(src, dst netip.Addr, nh, hops byte, payload []byte) []byte {
-	n := len(payload)
-	h := []byte{0x60, 0, 0, 0, byte(n >> 8), byte(n), nh, hops}
-	h = append(h, src.AsSlice()...)
-	h = append(h, dst.AsSlice()...)
-	return append(h, payload...)
-}
-
-// icmpMsg is an ICMP(v6) message of type typ with id and a short payload.
-func icmpMsg(typ byte, id uint16) []byte {
-	return []byte{typ, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 'p', 'a', 'y', 'l', 'o', 'a', 'd', '!'}
-}
-
 func TestPFRingFilter(t *testing.T) {
 	// libpfring compiles the filter with libpcap for Ethernet frames
 	// (pcap_compile_nopcap, DLT_EN10MB); pcap.NewBPF does the same.
@@ -150,9 +116,17 @@ func newFakeRing() *fakeRing {
 
 func (f *fakeRing) start(filter string) error { f.started = filter; return nil }
 
-func (f *fakeRing) read() ([]byte, int64, error) {
+func (f *fakeRing) read(wait bool) ([]byte, int64, error) {
 	f.reading.Store(true)
 	defer f.reading.Store(false)
+	if !wait {
+		select {
+		case fr := <-f.frames:
+			return fr.data, fr.stamp, fr.err
+		default:
+			return nil, 0, errRingIdle
+		}
+	}
 	select {
 	case fr := <-f.frames:
 		return fr.data, fr.stamp, fr.err
@@ -171,7 +145,7 @@ func (f *fakeRing) close() {
 }
 
 func newTestPFRing(src ringSource) *pfRing {
-	d := &pfRing{src: src, mac: testMAC, buf: make([]byte, pfRingSnap)}
+	d := &pfRing{src: src, mac: testMAC, bufs: make([]byte, recvBatch*pfRingSnap)}
 	d.info = DatapathInfo{Name: DatapathPFRing, ID4: testID4, ID6: testID6, TimestampSource: TimestampKernelTXRX, Drops: d.drops}
 	return d
 }
@@ -218,8 +192,8 @@ func TestPFRingRecv(t *testing.T) {
 			src.frames <- fakeFrame{data: next, stamp: 1}
 			msgs := make([]Received, 4)
 			n, err := d.Recv(msgs)
-			if err != nil || n != 1 {
-				t.Fatalf("Recv = %d, %v; want 1, nil", n, err)
+			if want := map[bool]int{true: 1, false: 2}[tc.want == nil]; err != nil || n != want {
+				t.Fatalf("Recv = %d, %v; want %d (both queued frames in one batch, less the dropped one), nil", n, err, want)
 			}
 			got := msgs[0]
 			if tc.want == nil {
@@ -423,7 +397,10 @@ func openPcapRing(iface string) (*pcapRing, error) {
 }
 
 func (p *pcapRing) start(filter string) error { return p.h.SetBPFFilter(filter) }
-func (p *pcapRing) read() ([]byte, int64, error) {
+func (p *pcapRing) read(wait bool) ([]byte, int64, error) {
+	if !wait { // gopacket's pcap cannot read without blocking: batches of one
+		return nil, 0, errRingIdle
+	}
 	data, ci, err := p.h.ZeroCopyReadPacketData()
 	if errors.Is(err, pcap.NextErrorTimeoutExpired) {
 		return nil, 0, errRingIdle
@@ -517,5 +494,77 @@ func TestPFRingDatapathOverPcap(t *testing.T) {
 	}
 	if err := eng.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPFRingRecvBatch: frames already queued come back from one Recv (one
+// engine lock per batch), after one blocking read.
+func TestPFRingRecvBatch(t *testing.T) {
+	src := newFakeRing()
+	d := newTestPFRing(src)
+	for i := range 5 {
+		src.frames <- fakeFrame{data: ether(peerMAC, testMAC, 0x0800, ipv4(remoteV4, localV4, 1, 0, byte(50+i), icmpMsg(0, testID4))), stamp: int64(i + 1)}
+	}
+	msgs := make([]Received, 8)
+	n, err := d.Recv(msgs)
+	if err != nil || n != 5 {
+		t.Fatalf("Recv = %d, %v; want the 5 queued frames at once", n, err)
+	}
+	for i, m := range msgs[:n] {
+		if m.TTL != 50+i || m.KernelStamp != int64(i+1) || len(m.Buf) != 16 {
+			t.Errorf("frame %d: %+v", i, m)
+		}
+	}
+}
+
+// TestPFRingDevice: module-prefixed PF_RING devices name the kernel
+// interface they capture on; devices without one are refused.
+func TestPFRingDevice(t *testing.T) {
+	for _, tc := range []struct{ dev, module, kif, err string }{
+		{"eth1", "", "eth1", ""},
+		{"zc:eth1", "zc", "eth1", ""},
+		{"pcap:enp3s0", "pcap", "enp3s0", ""},
+		{"zc:eth1@2", "zc", "eth1", ""},
+		{"eth1@0", "", "eth1", ""},
+		{"zc:99@0", "", "", "no kernel interface"},
+		{"eth1,eth2", "", "", "name one interface"},
+	} {
+		module, kif, err := pfRingDevice(tc.dev)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: err %v, want %q", tc.dev, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || module != tc.module || kif != tc.kif {
+			t.Errorf("%s: %q %q %v, want %q %q", tc.dev, module, kif, err, tc.module, tc.kif)
+		}
+	}
+	if pfRingStamps("") != TimestampKernelTXRX || pfRingStamps("pcap") != TimestampKernelTXRX || pfRingStamps("zc") != TimestampUserspace {
+		t.Error("timestamp source by module")
+	}
+}
+
+// TestPFRingSourceStamps reads through the datapath's own pfring_recv call
+// (not gopacket's) from the test rings of the stand-in libpfring: the
+// capture time comes from timestamp_ns when the module fills it and from
+// ts when only that is filled (gopacket v1.1.19 reads only timestamp_ns,
+// and a pcap: ring's frames would all be stamped 1970).
+func TestPFRingSourceStamps(t *testing.T) {
+	for dev, want := range map[string]int64{"icmplab-stub-ns": 1700000000123456789, "icmplab-stub-ts": 1700000000123456000} {
+		src, err := openPFRingSource(dev)
+		if err != nil {
+			t.Skipf("no test rings in this libpfring (a real one?): %v", err)
+		}
+		for i := range 3 {
+			_, stamp, err := src.read(i == 0)
+			if err != nil || stamp != want {
+				t.Errorf("%s frame %d: stamp %d, %v; want %d", dev, i, stamp, err, want)
+			}
+		}
+		if _, _, err := src.read(false); !errors.Is(err, errRingIdle) {
+			t.Errorf("%s: after the frames: %v, want errRingIdle", dev, err)
+		}
+		src.close()
 	}
 }

@@ -55,13 +55,8 @@ func sendForeign(addrs []netip.Addr, v6 bool) error {
 		var sa unix.Sockaddr = &unix.SockaddrInet6{Addr: a.As16()}
 		if !v6 {
 			// The kernel fills in the ICMPv6 checksum; ICMP's is ours.
-			var s uint32
-			for j := 0; j < len(msg); j += 2 {
-				s += uint32(msg[j])<<8 | uint32(msg[j+1])
-			}
-			s = s&0xffff + s>>16
-			s = s&0xffff + s>>16
-			msg[2], msg[3] = byte(^s>>8), byte(^s)
+			s := ^ones(msg, 0)
+			msg[2], msg[3] = byte(s>>8), byte(s)
 			sa = &unix.SockaddrInet4{Addr: a.As4()}
 		}
 		if err := unix.Sendto(fd, msg, 0, sa); err != nil {

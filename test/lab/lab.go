@@ -57,6 +57,9 @@ type Options struct {
 	// and DefaultPrefix6. They must not overlap 10.250.255.0/30 or fd00:250::/64.
 	Prefix4 netip.Prefix
 	Prefix6 netip.Prefix
+	// Link is the shape of the probe side's link (see Link*); empty means
+	// LinkVeth.
+	Link string
 }
 
 // Lab is a probe namespace and a target namespace joined by a veth pair.
@@ -68,6 +71,15 @@ type Lab struct {
 	Target  string // name of the target namespace
 	Prefix4 netip.Prefix
 	Prefix6 netip.Prefix
+	// ProbeIf is the probe namespace's interface that holds its addresses
+	// (ProbeAddr4/6, or OverlayProbe4/6 with LinkVXLAN) and its routes.
+	ProbeIf string
+	// Link is the shape of the probe side's link (Options.Link).
+	Link string
+	// Hop4 and Hop6 are the target namespace's addresses the probe
+	// namespace routes through (TargetAddr4/6, or OverlayTarget4/6).
+	Hop4, Hop6 netip.Addr
+	probeMAC   string // MAC address of ProbeIf
 
 	nftSeq atomic.Uint64 // nftables table counter
 
@@ -108,6 +120,13 @@ func New(t testing.TB, opts Options) *Lab {
 		Target:  base + "-t",
 		Prefix4: opts.Prefix4.Masked(),
 		Prefix6: opts.Prefix6.Masked(),
+		ProbeIf: "veth0",
+		Link:    opts.Link,
+		Hop4:    TargetAddr4,
+		Hop6:    TargetAddr6,
+	}
+	if err := l.checkLink(); err != nil {
+		t.Fatalf("lab: %v", err)
 	}
 	t.Cleanup(l.cleanup)
 	if err := l.setup(); err != nil {
@@ -125,23 +144,16 @@ func (l *Lab) setup() error {
 		{"-n", p, "link", "add", "veth0", "address", probeMAC, "type", "veth", "peer", "name", "veth0", "address", targetMAC, "netns", tg},
 		{"-n", p, "link", "set", "lo", "up"},
 		{"-n", tg, "link", "set", "lo", "up"},
-		{"-n", p, "addr", "add", ProbeAddr4.String() + "/30", "dev", "veth0"},
-		{"-n", tg, "addr", "add", TargetAddr4.String() + "/30", "dev", "veth0"},
-		{"-n", p, "addr", "add", ProbeAddr6.String() + "/64", "dev", "veth0", "nodad"},
-		{"-n", tg, "addr", "add", TargetAddr6.String() + "/64", "dev", "veth0", "nodad"},
-		// Permanent neighbour entries: no ARP or neighbour discovery, whose
-		// queues would drop the first burst of probes to a fresh lab.
-		{"-n", p, "neigh", "replace", TargetAddr4.String(), "lladdr", targetMAC, "dev", "veth0", "nud", "permanent"},
-		{"-n", p, "neigh", "replace", TargetAddr6.String(), "lladdr", targetMAC, "dev", "veth0", "nud", "permanent"},
-		{"-n", tg, "neigh", "replace", ProbeAddr4.String(), "lladdr", probeMAC, "dev", "veth0", "nud", "permanent"},
-		{"-n", tg, "neigh", "replace", ProbeAddr6.String(), "lladdr", probeMAC, "dev", "veth0", "nud", "permanent"},
 		{"-n", p, "link", "set", "veth0", "up"},
 		{"-n", tg, "link", "set", "veth0", "up"},
+	}
+	cmds = append(cmds, l.linkCommands()...)
+	cmds = append(cmds, [][]string{
 		{"-n", tg, "route", "add", "local", l.Prefix4.String(), "dev", "lo"},
 		{"-n", tg, "-6", "route", "add", "local", l.Prefix6.String(), "dev", "lo"},
-		{"-n", p, "route", "add", l.Prefix4.String(), "via", TargetAddr4.String(), "dev", "veth0"},
-		{"-n", p, "-6", "route", "add", l.Prefix6.String(), "via", TargetAddr6.String(), "dev", "veth0"},
-	}
+		{"-n", p, "route", "add", l.Prefix4.String(), "via", l.Hop4.String(), "dev", l.ProbeIf},
+		{"-n", p, "-6", "route", "add", l.Prefix6.String(), "via", l.Hop6.String(), "dev", l.ProbeIf},
+	}...)
 	for _, args := range cmds {
 		if err := run("ip", args...); err != nil {
 			return err

@@ -22,6 +22,7 @@ var toolScripts = map[string]string{
 	"promtool":     "scripts/deps.d/20-prometheus.sh",
 	"amtool":       "scripts/deps.d/20-prometheus.sh",
 	"otelcol-icmp": "scripts/deps.d/40-otelcol.sh",
+	"jsonnet":      "scripts/deps.d/45-jsonnet.sh",
 }
 
 // Tool returns the path of the external program name: the file named by

@@ -93,7 +93,7 @@ func writeRules(t *testing.T) string {
 	}
 	const override = `(import 'mixin/lib/render.libsonnet').rulesFile(
   (import 'mixin/mixin.libsonnet') + { _config+:: { thresholds+: { targetDownSeconds: 3 } } })`
-	cmd := exec.Command(promtest.Binary(t, "jsonnet"), "-S", "-e", override)
+	cmd := exec.Command(lab.Tool(t, "jsonnet"), "-S", "-e", override)
 	cmd.Dir = root
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
