@@ -79,8 +79,9 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$(mktemp -d /tmp/icmpbench.XXXXXX)
 suffix="$$-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
-P="icmpbench-$suffix-p"
-T="icmpbench-$suffix-t"
+LAB="icmpbench-$suffix"
+P="$LAB-p"
+T="$LAB-t"
 exp_pid=""
 aux_pid=""
 
@@ -93,6 +94,9 @@ cleanup() {
   for pid in $exp_pid $aux_pid; do
     wait "$pid" 2>/dev/null || true
   done
+  if [ -x "$work/labnet" ]; then
+    "$work/labnet" down -name "$LAB" || true
+  fi
   for ns in "$P" "$T"; do
     [ -e "/run/netns/$ns" ] && ip netns delete "$ns" 2>/dev/null || true
   done
@@ -129,34 +133,18 @@ GO=$(command -v go || echo /usr/local/go/bin/go)
 version=$("$bin" --version 2>&1 | head -1)
 
 # ---- lab -----------------------------------------------------------------
-# Same topology as test/lab, with a /15 so that 100k targets fit.
+# The lab of test/lab (its Go code, through test/lab/cmd/labnet), with a /15
+# so that 100k targets fit.
 log "building the lab: $P -> $T"
 PREFIX=10.210.0.0/15
-ipn() { ip -n "$1" "${@:2}"; }
-ip netns add "$P"
-ip netns add "$T"
-ip -n "$P" link add veth0 address 02:1c:ab:00:00:01 type veth peer name veth0 address 02:1c:ab:00:00:02 netns "$T"
-ipn "$P" link set lo up
-ipn "$T" link set lo up
-ipn "$P" addr add 10.250.255.1/30 dev veth0
-ipn "$T" addr add 10.250.255.2/30 dev veth0
-ipn "$P" neigh replace 10.250.255.2 lladdr 02:1c:ab:00:00:02 dev veth0 nud permanent
-ipn "$T" neigh replace 10.250.255.1 lladdr 02:1c:ab:00:00:01 dev veth0 nud permanent
-ipn "$P" link set veth0 up
-ipn "$T" link set veth0 up
-ipn "$T" route add local "$PREFIX" dev lo
-ipn "$P" route add "$PREFIX" via 10.250.255.2 dev veth0
-ip netns exec "$P" sh -c 'echo "0 2147483647" > /proc/sys/net/ipv4/ping_group_range'
-ip netns exec "$T" sh -c '
-  echo 0 > /proc/sys/net/ipv4/icmp_ratelimit
-  echo 10000000 > /proc/sys/net/ipv4/icmp_msgs_per_sec
-  echo 10000000 > /proc/sys/net/ipv4/icmp_msgs_burst
-  echo 0 > /proc/sys/net/ipv4/icmp_echo_ignore_all'
+(cd "$root" && CGO_ENABLED=0 "$GO" build -o "$work/labnet" ./test/lab/cmd/labnet) || die "build test/lab/cmd/labnet"
+"$work/labnet" up -name "$LAB" -prefix4 "$PREFIX" >"$work/lab.env" || die "labnet up failed"
 # The network rule, checked: the probe namespace routes nothing but the lab.
 routes=$(ip -n "$P" -4 route show | sort)
 [ "$(wc -l <<<"$routes")" -eq 2 ] && grep -q "^10.210.0.0/15 via 10.250.255.2" <<<"$routes" \
   || die "probe namespace has unexpected routes: $routes"
-[ -z "$(ip -n "$P" -6 route show | grep -v '^fe80::/64\|^multicast\|^ff00::/8')" ] || die "probe namespace has IPv6 routes"
+[ -z "$(ip -n "$P" -6 route show | grep -v '^fd00:210::/64 via fd00:250::2 \|^fd00:250::/64 dev veth0 \|^fe80::/64\|^multicast\|^ff00::/8')" ] \
+  || die "probe namespace has unexpected IPv6 routes: $(ip -n "$P" -6 route show)"
 
 # Targets: 10.210.0.1 .. skipping .0 and .255 of every /24 (130048 at most).
 awk -v n="$maxn" 'BEGIN { c = 0

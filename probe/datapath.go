@@ -6,7 +6,8 @@ import (
 )
 
 // Datapath moves probe packets between the engine and the network. The
-// engine has one sender goroutine calling Send and one receiver goroutine
+// engine has one sender goroutine calling Send and, unless the datapath
+// can be read without blocking (the built-in ones), one receiver goroutine
 // calling Recv; a Datapath must allow those two to run concurrently, and
 // Close to be called from any goroutine to unblock Recv.
 //
@@ -96,34 +97,15 @@ type Received struct {
 	KernelStamp int64
 }
 
-// idleEvent is what a datapath tells the engine about its receive queues,
-// from inside Recv (the receiver goroutine).
-type idleEvent uint8
-
-const (
-	// idleBlocking: Recv is about to block. Every packet that arrived
-	// before now has been returned by an earlier Recv, and so processed
-	// (the receiver calls Recv only after processing the previous batch).
-	idleBlocking idleEvent = iota
-	// idleWoke: Recv woke from blocking and reads the queues next. Until
-	// this event the engine cannot tell a receiver that is waiting for
-	// packets from one that was woken but has not run yet.
-	idleWoke
-	// idleEmptied: the packets this Recv returns emptied the queues (they
-	// still need to be processed).
-	idleEmptied
-)
-
-// idleHooker is implemented by datapaths that can say when their receive
-// queues were empty. The engine declares probes lost only up to the moment
-// up to which every arrived packet has been processed
-// (Engine.expiryHorizon), so a receiver that fell behind on a loaded machine
-// never turns replies that arrived in time into losses, and it sends no
-// new probes while the receiver lags (they are skipped, never lost).
-type idleHooker interface {
-	setIdleHook(func(idleEvent))
-	// pending reports whether a receive queue holds packets that Recv has
-	// not read yet (for afpacket: in a retired block). Called by the
-	// sender goroutine while Recv may run; it never blocks.
-	pending() bool
+// polledReceiver is implemented by datapaths whose receive queues can be
+// read without blocking. The engine then has no receiver goroutine: its
+// sender goroutine reads the queues at every wake-up (once per send
+// window), right before it declares losses, so one goroutine does all
+// the packet work and "lost" means "no reply arrived in time".
+type polledReceiver interface {
+	// recvNow fills msgs with packets that arrived, without blocking, and
+	// returns how many; empty says the queues held no more. Buffers follow
+	// the rules of Recv (valid until the next call). Never called
+	// concurrently with Recv, nor after Close.
+	recvNow(msgs []Received) (n int, empty bool, err error)
 }

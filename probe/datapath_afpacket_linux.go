@@ -46,14 +46,12 @@ type afPacket struct {
 	info DatapathInfo
 
 	closed   atomic.Bool
-	everRecv atomic.Bool // a receiver uses the ring: only it may unmap it
+	everRecv atomic.Bool // a blocking receiver uses the ring: only it may unmap it
 	fdOnce   sync.Once
 
 	drops, freezes atomic.Uint64
-	idle           func(idleEvent)
-	ppfd           []unix.PollFd // pending() only (sender goroutine)
 
-	// receive side (receiver goroutine only)
+	// receive side (the goroutine that calls Recv or recvNow only)
 	pfd   []unix.PollFd
 	block int    // current block
 	pkt   uint32 // packets of the current block already returned
@@ -188,7 +186,6 @@ func (d *afPacket) open(es EngineSpec) error {
 		return fmt.Errorf("eventfd: %w", err)
 	}
 	d.pfd = []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(d.evfd), Events: unix.POLLIN}}
-	d.ppfd = []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 	return nil
 }
 
@@ -299,17 +296,6 @@ func assemble(id4, id6 uint16) []unix.SockFilter {
 
 func (d *afPacket) Info() DatapathInfo { return d.info }
 
-func (d *afPacket) setIdleHook(f func(idleEvent)) { d.idle = f }
-
-// pending polls the ring without blocking: the kernel reports it readable
-// when a retired block waits for us (frames in the open block are covered
-// by DeliveryDelay).
-func (d *afPacket) pending() bool {
-	d.ppfd[0].Revents = 0
-	n, err := unix.Poll(d.ppfd, 0)
-	return err != nil || n > 0
-}
-
 func (d *afPacket) Send(pkts []Packet) (int, error) {
 	if d.closed.Load() {
 		return 0, net.ErrClosed
@@ -321,7 +307,7 @@ func (d *afPacket) Send(pkts []Packet) (int, error) {
 func (d *afPacket) pollStats() {
 	var st unix.TpacketStatsV3
 	l := uint32(unsafe.Sizeof(st))
-	_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(d.fd), unix.SOL_PACKET, unix.PACKET_STATISTICS,
+	_, _, errno := unix.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(d.fd), unix.SOL_PACKET, unix.PACKET_STATISTICS,
 		uintptr(unsafe.Pointer(&st)), uintptr(unsafe.Pointer(&l)), 0)
 	if errno == 0 {
 		d.drops.Add(uint64(st.Drops))
@@ -344,6 +330,34 @@ func (d *afPacket) Recv(msgs []Received) (int, error) {
 			d.closeFDs()
 			return 0, net.ErrClosed
 		}
+		if n := d.read(msgs); n > 0 {
+			return n, nil
+		}
+		for i := range d.pfd {
+			d.pfd[i].Revents = 0
+		}
+		if _, err := unix.Poll(d.pfd, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			return 0, fmt.Errorf("poll packet ring: %w", err)
+		}
+	}
+}
+
+// recvNow returns what the ring holds without blocking (polledReceiver).
+// Frames in the block the kernel still fills wait until it retires
+// (DeliveryDelay). It runs in the engine's sender goroutine, and never
+// after Close, which may then unmap the ring itself.
+func (d *afPacket) recvNow(msgs []Received) (int, bool, error) {
+	if d.closed.Load() {
+		return 0, true, net.ErrClosed
+	}
+	n := d.read(msgs)
+	return n, n == 0, nil
+}
+
+// read returns frames from the ring without blocking; 0 when no retired
+// block holds any. Receiving goroutine only.
+func (d *afPacket) read(msgs []Received) int {
+	for {
 		if d.held {
 			h := d.blockHdr(d.block)
 			if d.pkt >= h.Num_pkts {
@@ -358,20 +372,7 @@ func (d *afPacket) Recv(msgs []Received) (int, error) {
 		if !d.held {
 			h := d.blockHdr(d.block)
 			if atomic.LoadUint32(&h.Block_status)&unix.TP_STATUS_USER == 0 {
-				for i := range d.pfd {
-					d.pfd[i].Revents = 0
-				}
-				if d.idle != nil {
-					d.idle(idleBlocking) // every frame that arrived before now has been returned
-				}
-				_, err := unix.Poll(d.pfd, -1)
-				if d.idle != nil {
-					d.idle(idleWoke)
-				}
-				if err != nil && !errors.Is(err, unix.EINTR) {
-					return 0, fmt.Errorf("poll packet ring: %w", err)
-				}
-				continue
+				return 0
 			}
 			d.held, d.pkt, d.next = true, 0, h.Offset_to_first_pkt
 		}
@@ -388,7 +389,7 @@ func (d *afPacket) Recv(msgs []Received) (int, error) {
 			}
 		}
 		if n > 0 {
-			return n, nil
+			return n
 		}
 	}
 }

@@ -52,9 +52,8 @@ type icmpDatapath struct {
 	closed atomic.Bool
 	inRecv atomic.Bool
 	fdOnce sync.Once
-	idle   func(idleEvent)
 
-	ppfds []unix.PollFd // pending() only (sender goroutine)
+	ppfds []unix.PollFd // recvNow only (sender goroutine): the sockets without the eventfd
 
 	// send side
 	zones  map[string]uint32 // interface index of each IPv6 zone seen
@@ -325,18 +324,6 @@ func (d *icmpDatapath) initBuffers() {
 
 func (d *icmpDatapath) Info() DatapathInfo { return d.info }
 
-func (d *icmpDatapath) setIdleHook(f func(idleEvent)) { d.idle = f }
-
-// pending polls the sockets (not the eventfd) without blocking: replies
-// in a receive queue, ICMP errors or TX stamps in an error queue.
-func (d *icmpDatapath) pending() bool {
-	for i := range d.ppfds {
-		d.ppfds[i].Revents = 0
-	}
-	n, err := unix.Poll(d.ppfds, 0)
-	return err != nil || n > 0
-}
-
 func (d *icmpDatapath) Close() error {
 	if d.closed.Swap(true) {
 		return nil
@@ -447,7 +434,14 @@ func (d *icmpDatapath) sendRun(s *icmpSock, pkts []Packet) (int, error) {
 	var lastErr error
 	retried := -1
 	for i := 0; i < len(pkts); {
-		r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&d.smsgs[i])), uintptr(len(pkts)-i), 0, 0, 0)
+		// First without blocking, as a raw syscall: the Go scheduler then
+		// does not hand this thread's P to another thread while the kernel
+		// sends (and, on a veth, processes the replies). Only a full send
+		// buffer takes the blocking path (bounded by sendTimeout).
+		r, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&d.smsgs[i])), uintptr(len(pkts)-i), unix.MSG_DONTWAIT, 0, 0)
+		if errno == unix.EAGAIN {
+			r, _, errno = unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&d.smsgs[i])), uintptr(len(pkts)-i), 0, 0, 0)
+		}
 		switch {
 		case errno == unix.EINTR:
 			continue
@@ -521,16 +515,7 @@ func (d *icmpDatapath) Recv(msgs []Received) (int, error) {
 		for i := range d.pfds {
 			d.pfds[i].Revents = 0
 		}
-		ready, err := unix.Poll(d.pfds, 0)
-		if err == nil && ready == 0 {
-			if d.idle != nil {
-				d.idle(idleBlocking) // the queues are empty: everything that arrived before now was returned
-			}
-			_, err = unix.Poll(d.pfds, -1)
-			if d.idle != nil {
-				d.idle(idleWoke)
-			}
-		}
+		_, err := unix.Poll(d.pfds, -1)
 		if d.closed.Load() {
 			d.closeFDs()
 			return 0, net.ErrClosed
@@ -541,29 +526,64 @@ func (d *icmpDatapath) Recv(msgs []Received) (int, error) {
 			}
 			return 0, fmt.Errorf("poll ICMP sockets: %w", err)
 		}
-		n, drained := 0, true
-		for i, s := range d.socks {
-			ev := d.pfds[i].Revents
-			for _, errq := range [2]bool{true, false} {
-				if ev&unix.POLLERR == 0 && errq || ev&unix.POLLIN == 0 && !errq {
-					continue
-				}
-				if n == len(msgs) {
-					drained = false
-					break
-				}
-				got, full := d.recvFrom(s, msgs, n, errq)
-				n += got
-				drained = drained && !full
-			}
-		}
-		if n > 0 {
-			if drained && d.idle != nil {
-				d.idle(idleEmptied) // every queue gave less than asked: they are empty now
-			}
+		if n, _ := d.readReady(d.pfds, msgs); n > 0 {
 			return n, nil
 		}
 	}
+}
+
+// recvNow reads what the sockets hold without blocking (polledReceiver).
+func (d *icmpDatapath) recvNow(msgs []Received) (int, bool, error) {
+	if d.closed.Load() {
+		return 0, true, net.ErrClosed
+	}
+	for i := range d.ppfds {
+		d.ppfds[i].Revents = 0
+	}
+	ready, err := pollNow(d.ppfds)
+	switch {
+	case errors.Is(err, unix.EINTR):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("poll ICMP sockets: %w", err)
+	case ready == 0:
+		return 0, true, nil
+	}
+	n, empty := d.readReady(d.ppfds, msgs)
+	return n, empty, nil
+}
+
+// pollNow polls fds without waiting, as a raw syscall (it never blocks).
+func pollNow(fds []unix.PollFd) (int, error) {
+	var zero unix.Timespec
+	n, _, errno := unix.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&fds[0])), uintptr(len(fds)),
+		uintptr(unsafe.Pointer(&zero)), 0, 0, 0)
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(n), nil
+}
+
+// readReady reads the queues that pfds (whose first entries are d.socks)
+// say are ready into msgs, error queue first. empty says every queue gave
+// less than asked: they held no more.
+func (d *icmpDatapath) readReady(pfds []unix.PollFd, msgs []Received) (n int, empty bool) {
+	empty = true
+	for i, s := range d.socks {
+		ev := pfds[i].Revents
+		for _, errq := range [2]bool{true, false} {
+			if ev&unix.POLLERR == 0 && errq || ev&unix.POLLIN == 0 && !errq {
+				continue
+			}
+			if n == len(msgs) {
+				return n, false
+			}
+			got, full := d.recvFrom(s, msgs, n, errq)
+			n += got
+			empty = empty && !full
+		}
+	}
+	return n, empty
 }
 
 // recvFrom reads packets from one queue of s without blocking into
@@ -588,7 +608,8 @@ func (d *icmpDatapath) recvFrom(s *icmpSock, msgs []Received, base int, errq boo
 	if errq {
 		flags |= unix.MSG_ERRQUEUE
 	}
-	r, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&d.rmsgs[base])), uintptr(k), uintptr(flags), 0, 0)
+	// MSG_DONTWAIT: it never blocks, so a raw syscall (see sendRun).
+	r, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&d.rmsgs[base])), uintptr(k), uintptr(flags), 0, 0)
 	if errno != 0 {
 		return 0, false
 	}

@@ -8,18 +8,22 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
 const (
-	sendBatch = 32 // probes per Send: small batches, never a burst of everything
-	recvBatch = 64
+	sendBatch = 128 // probes per Send at most (a window's worth at 100k probes/s)
+	recvBatch = 256
 )
 
-// Engine probes every target of a Spec continuously with one sender and one
-// receiver goroutine over one Datapath. Its methods are safe for concurrent use.
+// Engine probes every target of a Spec continuously over one Datapath. One
+// goroutine sends, reads (datapaths that can be read without blocking) and
+// declares losses, once per send window; a datapath that can only be read
+// blocking gets a receiver goroutine of its own. Its methods are safe for
+// concurrent use.
 type Engine struct {
 	mu    sync.Mutex // guards c
 	c     core
@@ -29,20 +33,19 @@ type Engine struct {
 	clock Clock
 	log   *slog.Logger
 
-	// Receive progress (see expiryHorizon). rxDrained is the mono time up
-	// to which every arrived packet has been processed; written by the
-	// receiver goroutine only. rxState counts the datapath's idle events
-	// (times 2) and has bit 0 set while the receiver blocks in Recv.
-	rxDrained atomic.Int64
-	rxState   atomic.Uint64
-	rxPending int64      // receiver goroutine only: drained time of the batch being processed
-	rxStart   int64      // receiver goroutine only: mono time the current Recv started
-	hook      idleHooker // nil when the datapath reports no idle events
-	inOrder   bool       // DatapathInfo.StampsInOrder
+	// polled is the datapath when it can be read without blocking: then
+	// the sender goroutine reads it too, once per send window, and there is
+	// no receiver goroutine (see loop).
+	polled polledReceiver
 
-	// sender goroutine only
-	nextExpiry  int64 // earliest probe deadline after the last pass; -1 none
-	lastPendChk int64 // mono time of the last hook.pending() check
+	// Blocking datapaths (a receiver goroutine): rxDrained is the mono time
+	// up to which every arrived packet has been processed, as far as the
+	// datapath's stamps tell (DatapathInfo.StampsInOrder); written by the
+	// receiver goroutine only.
+	rxDrained atomic.Int64
+	inOrder   bool
+
+	window atomic.Int64 // send window, ns (sendWindow); set by New and Apply
 
 	wake       chan struct{}
 	resolveNow chan struct{}
@@ -99,33 +102,18 @@ func New(spec Spec, opts Options) (*Engine, error) {
 	e.c.stats.TimestampSource = e.info.TimestampSource
 	e.c.stats.StartTime = now
 	e.c.apply(&e.spec, 0)
+	e.window.Store(sendWindow(&e.spec))
 	e.inOrder = e.info.StampsInOrder
-	e.nextExpiry = -1
-	if h, ok := dp.(idleHooker); ok {
-		e.hook = h
-		delay := int64(e.info.DeliveryDelay)
-		h.setIdleHook(func(ev idleEvent) {
-			// Not the time of the event: a packet may arrive between the
-			// datapath's look at its queues and the event. Recv started
-			// before that look, and had returned nothing yet.
-			now := e.rxStart - delay
-			switch ev {
-			case idleBlocking:
-				e.rxDrained.Store(max(e.rxDrained.Load(), now))
-				e.rxState.Store((e.rxState.Load() &^ 1) + 2 | 1)
-			case idleWoke:
-				e.rxState.Store((e.rxState.Load() &^ 1) + 2)
-			case idleEmptied:
-				e.rxPending = now // published once this batch is processed
-			}
-		})
-	}
+	e.polled, _ = dp.(polledReceiver)
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
-	e.wg.Add(2)
 	e.senderDone = make(chan struct{})
-	go e.sender()
-	go e.receiver()
+	go e.loop()
+	if e.polled == nil {
+		e.wg.Add(1)
+		go e.receiver()
+	}
+	e.wg.Add(1)
 	go e.resolver(ctx)
 	e.log.Info("engine started", "datapath", e.info.Name, "mode", e.info.Mode,
 		"timestamp_source", e.info.TimestampSource, "targets", len(spec.Targets))
@@ -148,6 +136,7 @@ func (e *Engine) Apply(spec Spec) error {
 	}
 	e.spec = spec
 	e.c.apply(&e.spec, e.mono(e.clock.Now()))
+	e.window.Store(sendWindow(&e.spec))
 	e.mu.Unlock()
 	e.nudge()
 	select {
@@ -215,12 +204,61 @@ func (e *Engine) Close() error {
 	return err
 }
 
-func (e *Engine) sender() {
+// The send window: the sender wakes at most once per window and sends
+// every probe that fell due since in one batch (one sendmmsg), so batches
+// are made by time, not by chance. The window adapts to the rate: about
+// windowBatch probes per batch, from minWindow to maxWindow, and at most
+// half the shortest interval. A probe leaves up to one window after its
+// due time (the phase moves by that much, the schedule stays even at the
+// window's scale); its send stamp is the real one, so RTTs and outage
+// times are unaffected. The receiver reads at most once per window too
+// (replies wait in the kernel's queue, stamped on arrival).
+const (
+	windowBatch = 32
+	minWindow   = int64(time.Millisecond)
+	maxWindow   = int64(5 * time.Millisecond)
+)
+
+// sendWindow returns the window for spec (see windowBatch).
+func sendWindow(spec *Spec) int64 {
+	var rate float64 // probes per second
+	shortest := int64(-1)
+	for i := range spec.Targets {
+		iv := int64(spec.Targets[i].Interval)
+		rate += 1e9 / float64(iv)
+		if shortest < 0 || iv < shortest {
+			shortest = iv
+		}
+	}
+	w := maxWindow
+	if rate > 0 {
+		w = min(max(int64(windowBatch/rate*1e9), minWindow), maxWindow)
+	}
+	if shortest > 0 {
+		w = min(w, shortest/2)
+	}
+	return w
+}
+
+// loop is the sender goroutine. Once per send window it reads what
+// arrived (polled datapaths), declares lost what is past its deadline,
+// sends what fell due and sleeps. Reading before declaring losses, in the
+// same goroutine, makes "lost" exact: a reply that arrived in time has
+// been processed before its probe's deadline is looked at (frames of a
+// ring block not yet retired are covered by DeliveryDelay).
+func (e *Engine) loop() {
 	defer close(e.senderDone)
 	pkts := make([]Packet, 0, sendBatch)
 	buf := make([]byte, 0, sendBatch*(icmpHeaderLen+MaxPayload))
+	var msgs []Received
+	if e.polled != nil {
+		msgs = make([]Received, recvBatch)
+	}
+	drained := int64(0) // polled: mono time up to which every arrival is processed
+	unseen := int64(0)  // blocking: the first send the receiver may not have seen yet
 	timer := e.clock.NewTimer(time.Hour)
 	defer timer.Stop()
+	holdP := runtime.GOMAXPROCS(0) > 1 // see threadSleep
 	for {
 		// Checked on every pass, not only when idle: a saturated sender
 		// always has probes due and would otherwise never see a stop.
@@ -229,40 +267,67 @@ func (e *Engine) sender() {
 			return
 		default:
 		}
-		// The horizon may poll the datapath: before the lock, with the
-		// deadlines of the previous pass.
-		horizon := e.expiryHorizon(e.mono(e.clock.Now()))
+		behind := false
+		if e.polled != nil {
+			if d, ok := e.drain(msgs); ok {
+				drained = d
+			} else {
+				behind = true
+			}
+		} else {
+			behind = e.receiverBehind(unseen)
+		}
 		e.mu.Lock()
 		// The send stamp is read once the lock is held: a wait for the lock
 		// is not part of any RTT.
 		t := e.clock.Now()
 		now := e.mono(t)
-		e.c.expire(min(horizon, now))
-		if e.overloaded(now) {
+		horizon := now
+		if e.polled != nil {
+			horizon = drained
+		} else if e.inOrder {
+			horizon = e.rxDrained.Load()
+		}
+		// A receive side that fell far behind does not hold losses back
+		// for ever.
+		e.c.expire(min(now, max(horizon, now-maxExpiryDelay)))
+		if behind {
 			e.c.skipDue(now, skipBatch)
 		}
 		pkts, buf = e.c.collect(now, t.UnixNano(), pkts, buf[:0])
-		e.nextExpiry = e.earliestDeadline()
-		next, maxPPS := e.c.nextWake(), e.c.maxPPS
+		next, maxPPS, window := e.c.nextWake(), e.c.maxPPS, e.window.Load()
 		e.mu.Unlock()
 		if len(pkts) > 0 {
+			if unseen == 0 || unseen <= e.rxDrained.Load() {
+				unseen = now
+			}
 			_, _ = e.dp.Send(pkts) // failures are marked per packet
 			e.mu.Lock()
 			e.c.sent(pkts, now)
 			e.mu.Unlock()
+			if len(pkts) == cap(pkts) {
+				continue // more may be due: a full batch is no reason to wait
+			}
+		}
+		wait := time.Duration(window) // the replies of this batch, or a deadline held back
+		if len(pkts) == 0 && next < 0 {
+			wait = time.Hour
+		} else if len(pkts) == 0 && next > now {
+			// Not before the window is over: what falls due meanwhile
+			// joins the next batch.
+			wait = time.Duration(max(next-now, window))
+		}
+		if next >= 0 && next <= now && maxPPS > 0 {
+			wait = min(wait, time.Second/time.Duration(maxPPS)) // held back by max_pps
+		}
+		// The clock moved on while the batch was sent.
+		wait -= time.Duration(e.mono(e.clock.Now()) - now)
+		if wait <= 0 {
 			continue
 		}
-		wait := time.Hour
-		if next >= 0 {
-			wait = time.Duration(next - now)
-		}
-		if wait <= 0 {
-			// Due but held back: a send by max_pps, or a deadline waiting
-			// for the receiver to catch up (expiryHorizon). Look again soon.
-			wait = time.Millisecond
-			if maxPPS > 0 {
-				wait = min(wait, time.Second/time.Duration(maxPPS))
-			}
+		if wait <= time.Duration(maxWindow) {
+			threadSleep(wait, holdP)
+			continue
 		}
 		timer.Reset(wait)
 		select {
@@ -274,62 +339,46 @@ func (e *Engine) sender() {
 	}
 }
 
-// maxExpiryDelay bounds how long probes wait for a receiver that fell
+// maxDrainReads bounds the reads of one drain: a loop that is that far
+// behind skips sends until it caught up.
+const maxDrainReads = 16
+
+// drain reads and processes everything the polled datapath holds. It
+// returns the mono time up to which every packet that arrived has been
+// processed, and false when it stopped before the queues were empty.
+func (e *Engine) drain(msgs []Received) (int64, bool) {
+	delay := int64(e.info.DeliveryDelay)
+	for range maxDrainReads {
+		start := e.mono(e.clock.Now())
+		n, empty, err := e.polled.recvNow(msgs)
+		if err != nil {
+			if !errors.Is(err, net.ErrClosed) {
+				e.mu.Lock()
+				e.c.stats.Invalid++
+				e.mu.Unlock()
+			}
+			return 0, false
+		}
+		if n > 0 {
+			now := e.mono(e.clock.Now())
+			e.mu.Lock()
+			for i := range msgs[:n] {
+				e.c.handle(&msgs[i], now)
+			}
+			e.mu.Unlock()
+		}
+		if empty {
+			// Everything that arrived before this read started is
+			// processed, less what the datapath holds back.
+			return start - delay, true
+		}
+	}
+	return 0, false
+}
+
+// maxExpiryDelay bounds how long probes wait for a receive side that fell
 // behind before they are declared lost anyway.
 const maxExpiryDelay = int64(500 * time.Millisecond)
-
-// pendingCheckEvery bounds how often the sender asks an idle datapath
-// whether packets wait in its queues.
-const pendingCheckEvery = int64(5 * time.Millisecond)
-
-// expiryHorizon is the time up to which probes may be declared lost: the
-// moment up to which every packet that arrived has been processed, so that
-// "lost" means "no reply arrived in time", never "a reply arrived in time
-// but was not read yet". Sources, best first:
-//   - the receiver blocks (idleBlocking) and has not been woken since,
-//     and the datapath's queues are empty now (pending): everything that
-//     arrived before now, less DeliveryDelay, is processed. The second
-//     read of rxState closes the race with a receiver woken meanwhile:
-//     it reads its queues only after idleWoke changed rxState.
-//   - rxDrained: the last idle moment or batch that emptied the queues,
-//     and, for datapaths whose stamps are in arrival order, the arrival
-//     stamp of the newest packet processed.
-//   - a receiver that fell behind by more than maxExpiryDelay does not
-//     hold losses back any longer.
-//
-// Datapaths that report nothing (fakes that deliver at once) use now.
-// Sender goroutine only.
-func (e *Engine) expiryHorizon(now int64) int64 {
-	if e.hook == nil && !e.inOrder {
-		return now
-	}
-	h := min(now, e.rxDrained.Load())
-	if e.nextExpiry < 0 || e.nextExpiry <= h {
-		return h
-	}
-	if s := e.rxState.Load(); e.hook != nil && s&1 == 1 && now-e.lastPendChk >= pendingCheckEvery {
-		e.lastPendChk = now
-		if !e.hook.pending() && e.rxState.Load() == s {
-			return now - int64(e.info.DeliveryDelay)
-		}
-	}
-	return max(h, now-maxExpiryDelay)
-}
-
-// earliestDeadline returns the first deadline of the in-flight probes, or
-// -1. Under e.mu.
-func (e *Engine) earliestDeadline() int64 {
-	next := int64(-1)
-	for i := range e.c.fifos {
-		f := &e.c.fifos[i]
-		if f.head < len(f.q) {
-			if d := f.q[f.head].at; next < 0 || d < next {
-				next = d
-			}
-		}
-	}
-	return next
-}
 
 // overloadLag is how far the receiver may fall behind before the sender
 // stops sending: probes due meanwhile are skipped (counted, never lost),
@@ -339,15 +388,22 @@ const (
 	skipBatch   = 4096 // probes skipped per sender pass at most (bounds the lock hold)
 )
 
-func (e *Engine) overloaded(now int64) bool {
-	return e.hook != nil && e.rxState.Load()&1 == 0 && now-e.rxDrained.Load() > overloadLag
+// receiverBehind reports whether the receiver goroutine of a blocking
+// datapath fell behind by more than overloadLag: a datapath whose stamps
+// are in arrival order shows our requests too (a ring), so a send at
+// unseen, longer ago than that, not yet processed means it lags. Without
+// such stamps it cannot tell.
+func (e *Engine) receiverBehind(unseen int64) bool {
+	d := e.rxDrained.Load()
+	return e.inOrder && d != 0 && unseen > d && e.mono(e.clock.Now())-unseen > overloadLag
 }
 
+// receiver is the receiver goroutine of a datapath that can only be read
+// blocking (Recv).
 func (e *Engine) receiver() {
 	defer e.wg.Done()
 	msgs := make([]Received, recvBatch)
 	for {
-		e.rxStart = e.mono(e.clock.Now())
 		n, err := e.dp.Recv(msgs)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
@@ -370,8 +426,6 @@ func (e *Engine) receiver() {
 			e.c.handle(&msgs[i], now)
 		}
 		e.mu.Unlock()
-		drained := e.rxPending // this batch emptied the queues
-		e.rxPending = 0
 		if e.inOrder {
 			// Everything that arrived before the newest packet of this
 			// batch is processed now (stamps are Unix ns: convert).
@@ -379,12 +433,9 @@ func (e *Engine) receiver() {
 			for i := range msgs[:n] {
 				last = max(last, msgs[i].KernelStamp)
 			}
-			if last != 0 {
-				drained = max(drained, min(now, last-(t.UnixNano()-now)))
+			if d := min(now, last-(t.UnixNano()-now)); last != 0 && d > e.rxDrained.Load() {
+				e.rxDrained.Store(d)
 			}
-		}
-		if drained > e.rxDrained.Load() {
-			e.rxDrained.Store(drained)
 		}
 	}
 }

@@ -94,14 +94,8 @@ func New(t testing.TB, opts Options) *Lab {
 	RequireRoot(t, "creating network namespaces (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
 	Tool(t, "ip")
 	Tool(t, "nft")
-	if !opts.Prefix4.IsValid() {
-		opts.Prefix4 = DefaultPrefix4
-	}
-	if !opts.Prefix6.IsValid() {
-		opts.Prefix6 = DefaultPrefix6
-	}
-	if !opts.Prefix4.Addr().Is4() || !opts.Prefix6.Addr().Is6() || opts.Prefix4.Bits() > 30 || opts.Prefix6.Bits() > 126 {
-		t.Fatalf("lab options: want an IPv4 prefix of at most /30 and an IPv6 prefix of at most /126, got %s and %s", opts.Prefix4, opts.Prefix6)
+	if err := opts.normalize(); err != nil {
+		t.Fatal(err)
 	}
 	removeStale(t)
 

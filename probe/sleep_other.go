@@ -1,0 +1,8 @@
+//go:build !linux
+
+package probe
+
+import "time"
+
+// threadSleep sleeps d (see sleep_linux.go).
+func threadSleep(d time.Duration, _ bool) { time.Sleep(d) }
