@@ -122,6 +122,7 @@ func run() int {
 		Stream:      targetMetrics,
 		Registerer:  reg,
 		Reload:      reloader.Reload,
+		Probe:       app.NewProbeHandler(app.ProbeOptions{Enrol: disc.Enrol, Engine: engine, Logger: logger.With("component", "probe")}),
 		Ready:       running.Load,
 		Version:     version.Info(),
 		Logger:      logger.With("component", "web"),

@@ -41,6 +41,7 @@ func (c *checker) check() {
 	c.engine()
 	c.settings(&c.cfg.Defaults, "defaults")
 	c.groups()
+	c.probeEndpoint()
 }
 
 func (c *checker) source() {

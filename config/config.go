@@ -39,6 +39,8 @@ type Config struct {
 	Defaults Settings `yaml:"defaults"`
 	Groups   []Group  `yaml:"groups"`
 	OTLP     OTLP     `yaml:"otlp"`
+	// ProbeEndpoint is the blackbox-style /probe endpoint (discovery.go).
+	ProbeEndpoint ProbeEndpoint `yaml:"probe_endpoint"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
@@ -281,7 +283,7 @@ func kindName(tag string) string {
 var configTypes = []reflect.Type{
 	reflect.TypeFor[Config](), reflect.TypeFor[Source](), reflect.TypeFor[Engine](),
 	reflect.TypeFor[Settings](), reflect.TypeFor[Histogram](), reflect.TypeFor[Group](),
-	reflect.TypeFor[OTLP](), reflect.TypeFor[OTLPTLS](), reflect.TypeFor[FileSDConfig](),
+	reflect.TypeFor[OTLP](), reflect.TypeFor[OTLPTLS](), reflect.TypeFor[FileSDConfig](), reflect.TypeFor[ProbeEndpoint](),
 	reflect.TypeFor[HTTPSDConfig](), reflect.TypeFor[relabel.Config](),
 }
 

@@ -127,6 +127,49 @@ func decodeStrict(n *yaml.Node, v any, schema reflect.Type) error {
 	return nil
 }
 
+// Defaults and limits of the /probe endpoint.
+const (
+	DefaultProbeMaxTargets  = 1000
+	DefaultProbeExpireAfter = 10 * time.Minute
+	MaxProbeMaxTargets      = 1_000_000
+)
+
+// ProbeEndpoint is the `probe_endpoint:` section: the blackbox-compatible
+// /probe?target=X&module=GROUP endpoint, which enrols X into continuous
+// probing in group GROUP. Off unless Enabled.
+type ProbeEndpoint struct {
+	Enabled Field[bool] `yaml:"enabled"`
+	// MaxTargets bounds the targets enrolled through /probe at once.
+	MaxTargets Field[int] `yaml:"max_targets"`
+	// ExpireAfter drops an enrolled target not scraped for this long.
+	ExpireAfter Field[time.Duration] `yaml:"expire_after"`
+}
+
+// ProbeSettings are the checked settings of the /probe endpoint.
+type ProbeSettings struct {
+	Enabled     bool
+	MaxTargets  int
+	ExpireAfter time.Duration
+}
+
+// Probe returns the settings of the /probe endpoint, defaults filled in.
+func (c *Config) Probe() ProbeSettings {
+	p := &c.ProbeEndpoint
+	return ProbeSettings{
+		Enabled:     orDefault(p.Enabled, false),
+		MaxTargets:  orDefault(p.MaxTargets, DefaultProbeMaxTargets),
+		ExpireAfter: orDefault(p.ExpireAfter, DefaultProbeExpireAfter),
+	}
+}
+
+func (c *checker) probeEndpoint() {
+	p := &c.cfg.ProbeEndpoint
+	c.intRange(p.MaxTargets, "probe_endpoint.max_targets", 1, MaxProbeMaxTargets, "targets enrolled through /probe at once")
+	if f := p.ExpireAfter; f.Set && (f.Value < time.Second || f.Value > MaxDNSRefresh) {
+		c.ps.add(f.Pos, "probe_endpoint.expire_after", "%q is out of range; want a duration between 1s and %s like 10m (longer than the scrape interval)", f.Value, MaxDNSRefresh)
+	}
+}
+
 // fileSDPattern is the file name pattern Prometheus' file discovery accepts.
 var fileSDPattern = regexp.MustCompile(`^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`)
 

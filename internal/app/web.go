@@ -29,6 +29,8 @@ type WebOptions struct {
 	Reload func() error
 	// Ready reports whether the engine runs; nil means always ready.
 	Ready func() bool
+	// Probe, when set, serves the blackbox-style /probe (NewProbeHandler).
+	Probe http.Handler
 	// Version is shown on the landing page.
 	Version string
 	// Logger receives errors of the metrics handler; nil discards.
@@ -76,6 +78,9 @@ func NewHandler(o WebOptions) (http.Handler, error) {
 		metrics = promhttp.InstrumentMetricHandler(o.Registerer, metrics)
 	}
 	mux.Handle(o.MetricsPath, metrics)
+	if o.Probe != nil {
+		mux.Handle("/probe", o.Probe)
+	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy.")
 	})

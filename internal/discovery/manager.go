@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
@@ -53,6 +56,9 @@ type Manager struct {
 	sources []*source
 	closed  bool
 
+	probe    config.ProbeSettings
+	enrolled map[string]*enrolment // by group and target (the /probe endpoint)
+
 	kick chan struct{}
 	stop chan struct{}
 	done chan struct{}
@@ -88,7 +94,7 @@ func New(o Options) *Manager {
 		o.Now = time.Now
 	}
 	m := &Manager{
-		o: o, groups: map[string]*config.DiscoveryGroup{},
+		o: o, groups: map[string]*config.DiscoveryGroup{}, enrolled: map[string]*enrolment{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
 		descs: newMetricDescs(),
 	}
@@ -163,11 +169,20 @@ func (m *Manager) Close() {
 // that arrive while an apply is running.
 func (m *Manager) run() {
 	defer close(m.done)
+	expiry := time.NewTicker(time.Second)
+	defer expiry.Stop()
 	for {
 		select {
 		case <-m.stop:
 			return
 		case <-m.kick:
+		case <-expiry.C:
+			m.mu.Lock()
+			gone := m.expire()
+			m.mu.Unlock()
+			if !gone {
+				continue
+			}
 		}
 		m.applyMu.Lock()
 		m.mu.Lock()
@@ -214,6 +229,8 @@ func (m *Manager) reconfigure(cfg *config.Config) {
 	for _, s := range old {
 		s.cancel()
 	}
+	m.probe = cfg.Probe()
+	m.reenrol()
 }
 
 // addSource keeps the running source with the same group, name and
@@ -234,13 +251,14 @@ func (m *Manager) addSource(g *config.DiscoveryGroup, name string, cfg any, old 
 	m.sources = append(m.sources, s)
 	var r refresher
 	var interval time.Duration
-	var dirs []string
+	var w *fsnotify.Watcher
 	first := false // refresh at once in the source's goroutine
 	switch c := cfg.(type) {
 	case config.FileSDConfig:
 		f := newFileSource(c, log)
-		r, interval, dirs = f, time.Duration(c.RefreshInterval), f.watchDirs()
-		m.deliver(s, f.refresh(ctx)) // file targets are there before Apply returns
+		r, interval = f, time.Duration(c.RefreshInterval)
+		w = watch(f.watchDirs(), log) // before the first read: no change is missed
+		m.deliver(s, f.refresh(ctx))  // file targets are there before Apply returns
 	case config.HTTPSDConfig:
 		h, err := newHTTPSource(c, log)
 		if err != nil {
@@ -253,7 +271,7 @@ func (m *Manager) addSource(g *config.DiscoveryGroup, name string, cfg any, old 
 	}
 	go func() {
 		defer close(s.done)
-		runSource(ctx, r, interval, first, dirs, log, func(res result) { m.update(s, res) })
+		runSource(ctx, r, interval, first, w, func(res result) { m.update(s, res) })
 	}()
 }
 
@@ -383,6 +401,11 @@ func (m *Manager) combine() probe.Spec {
 	for _, s := range m.sources {
 		n += len(s.targets)
 	}
+	for _, e := range m.enrolled {
+		if e.err == nil {
+			n++
+		}
+	}
 	if n == len(spec.Targets) {
 		return spec
 	}
@@ -392,8 +415,8 @@ func (m *Manager) combine() probe.Spec {
 	for i := range spec.Targets {
 		keys[spec.Targets[i].Key()] = struct{}{}
 	}
-	add := func(t *probe.TargetSpec) bool {
-		if !m.o.Shard.Owns(t) {
+	add := func(t *probe.TargetSpec, sharded bool) bool {
+		if sharded && !m.o.Shard.Owns(t) {
 			return true
 		}
 		k := t.Key()
@@ -406,9 +429,14 @@ func (m *Manager) combine() probe.Spec {
 	}
 	for _, s := range m.sources {
 		for i := range s.targets {
-			if !add(&s.targets[i]) {
+			if !add(&s.targets[i], true) {
 				m.o.Logger.Debug("discovered target already probed in its group", "group", s.group, "target", s.targets[i].Name)
 			}
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.enrolled)) {
+		if e := m.enrolled[k]; e.err == nil {
+			add(&e.spec, false)
 		}
 	}
 	return spec
