@@ -16,7 +16,7 @@ import (
 
 // ReservedLabels are label names the exporter sets itself; user labels
 // cannot use them.
-var ReservedLabels = []string{"source", "group", "target", "ip", "type", "le", "timestamp_source"}
+var ReservedLabels = []string{"source", "group", "target", "ip", IPVersionLabel, "type", "le", "timestamp_source"}
 
 var labelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
@@ -260,7 +260,6 @@ func (c *checker) groups() {
 			names[g.Name.Value] = g.Name.Pos
 		}
 		c.settings(&g.Settings, path)
-		c.discovery(g, path)
 		if len(g.Targets.Items) == 0 && g.Discovery.empty() {
 			pos := g.Targets.Pos
 			if !g.Targets.Set {
@@ -269,9 +268,11 @@ func (c *checker) groups() {
 			c.ps.add(pos, path+".targets", "no targets; list addresses, CIDR blocks or host names like [127.0.0.1, \"::1\", localhost], or add file_sd_configs or http_sd_configs")
 			continue
 		}
+		start := len(c.cfg.spec.Targets)
 		if len(g.Targets.Items) > 0 {
 			c.expand(g, path)
 		}
+		c.discovery(g, path, start)
 	}
 }
 

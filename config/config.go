@@ -65,6 +65,8 @@ type Engine struct {
 	Interface        Field[string]        `yaml:"interface"`
 	DNSRefresh       Field[time.Duration] `yaml:"dns_refresh"`
 	MaxCIDRAddresses Field[int]           `yaml:"max_cidr_addresses"`
+	// HostsFile is an /etc/hosts-style file the resolver reads first (discovery.go).
+	HostsFile Field[string] `yaml:"hosts_file"`
 }
 
 // Settings are the per-group probe settings; `defaults:` holds the same

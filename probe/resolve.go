@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -124,4 +127,77 @@ func ResolveAll(ctx context.Context, r Resolver, host, prot string) ([]netip.Add
 		return nil, fmt.Errorf("resolve %s: no %s address", host, network)
 	}
 	return out, nil
+}
+
+// HostsFile is a Resolver that answers from a file in /etc/hosts format
+// ("address name [alias...]" per line, # comments) and passes names the file
+// does not list to Next (nil: net.DefaultResolver). The file is read again
+// when its modification time or size changes; a file that cannot be read
+// answers nothing (every name goes to Next). It is safe for concurrent use.
+type HostsFile struct {
+	Path string
+	Next Resolver
+
+	mu    sync.Mutex
+	stamp [2]int64 // modification time and size of the file read
+	names map[string][]netip.Addr
+}
+
+// LookupNetIP implements Resolver.
+func (h *HostsFile) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	addrs := h.lookup(strings.ToLower(strings.TrimSuffix(host, ".")))
+	var out []netip.Addr
+	for _, a := range addrs {
+		if network == IPv4 && !a.Is4() || network == IPv6 && !a.Is6() {
+			continue
+		}
+		out = append(out, a)
+	}
+	if len(addrs) > 0 {
+		if len(out) == 0 {
+			return nil, &net.DNSError{Err: "no " + network + " address in " + h.Path, Name: host, IsNotFound: true}
+		}
+		return out, nil
+	}
+	next := h.Next
+	if next == nil {
+		next = net.DefaultResolver
+	}
+	return next.LookupNetIP(ctx, network, host)
+}
+
+func (h *HostsFile) lookup(host string) []netip.Addr {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if fi, err := os.Stat(h.Path); err != nil {
+		h.names, h.stamp = nil, [2]int64{}
+	} else if st := [2]int64{fi.ModTime().UnixNano(), fi.Size()}; st != h.stamp {
+		h.stamp, h.names = st, readHosts(h.Path)
+	}
+	return h.names[host]
+}
+
+// readHosts parses an /etc/hosts-style file; lines that do not parse are skipped.
+func readHosts(path string) map[string][]netip.Addr {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	names := map[string][]netip.Addr{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		a, err := netip.ParseAddr(f[0])
+		if err != nil {
+			continue
+		}
+		for _, n := range f[1:] {
+			n = strings.ToLower(strings.TrimSuffix(n, "."))
+			names[n] = append(names[n], a.Unmap())
+		}
+	}
+	return names
 }

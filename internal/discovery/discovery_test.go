@@ -1,10 +1,12 @@
 package discovery
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -411,4 +413,71 @@ type tlog struct{ t *testing.T }
 func (l tlog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// hostsResolver answers from a fixed table.
+type hostsResolver map[string][]netip.Addr
+
+func (h hostsResolver) LookupNetIP(_ context.Context, network, host string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, a := range h[host] {
+		if network == "ip4" && !a.Is4() || network == "ip6" && !a.Is6() {
+			continue
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no such host %s", host)
+	}
+	return out, nil
+}
+
+func TestDualStackAndResolveAll(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "t.json"), `[{"targets": ["multi.test", "10.0.0.1"]}]`)
+	path := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(path, []byte(`
+groups:
+  - name: both
+    ip_version: both
+    targets: [dual.test]
+  - name: all
+    resolve: all
+    ip_version: "4"
+    file_sd_configs: [{files: ["*.json"]}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := cfg.Spec()
+	// ip_version: both gives one spec per family, each with its ip_version label.
+	var both []string
+	for _, ts := range spec.Targets {
+		both = append(both, fmt.Sprintf("%s %s %v", ts.Name, ts.IPProtocol, ts.Labels))
+	}
+	if want := []string{"dual.test ip4 [{ip_version 4}]", "dual.test ip6 [{ip_version 6}]"}; !slices.Equal(both, want) {
+		t.Errorf("static spec: got %q, want %q", both, want)
+	}
+	eng := &fakeEngine{}
+	res := hostsResolver{"multi.test": {netip.MustParseAddr("10.1.0.1"), netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("fd00::1")}}
+	m := New(Options{Engine: eng, Resolver: res})
+	t.Cleanup(m.Close)
+	if err := m.Load(cfg, spec); err != nil {
+		t.Fatal(err)
+	}
+	// resolve: all: every IPv4 address of the name is its own target.
+	lab.WaitFor(t, 20*time.Second, 20*time.Millisecond, "every address of multi.test", func() (bool, string) {
+		eng.mu.Lock()
+		defer eng.mu.Unlock()
+		var got []string
+		for _, ts := range eng.spec.Targets {
+			got = append(got, ts.Group+"/"+ts.Name+"@"+ts.Addr.String()+ts.Host)
+		}
+		slices.Sort(got)
+		want := []string{"all/10.0.0.1@10.0.0.1", "all/multi.test@10.1.0.1", "all/multi.test@10.1.0.2", "both/dual.test@invalid IPdual.test", "both/dual.test@invalid IPdual.test"}
+		return slices.Equal(got, want), fmt.Sprintf("got %q", got)
+	})
 }

@@ -22,16 +22,16 @@ var (
 // enrolment is one target enrolled through /probe.
 type enrolment struct {
 	group    string
-	target   string // as given to Enrol
-	spec     probe.TargetSpec
-	err      error // the group's rules refuse the target (after a reload)
+	target   string             // as given to Enrol
+	specs    []probe.TargetSpec // one, or two for a host name with ip_version: both
+	err      error              // the group's rules refuse the target (after a reload)
 	lastSeen time.Time
 }
 
 // Enrol adds target (an address or host name, a ":port" suffix ignored)
 // to group for continuous probing, or marks it as still wanted when it is
-// enrolled already. It returns the TargetSpec the engine probes (its Group
-// and Name find its series). A new target is applied to the engine soon
+// enrolled already. It returns a TargetSpec the engine probes (its Group
+// and Name find its series: one, or two with ip_version: both). A new target is applied to the engine soon
 // after Enrol returns (coalesced with other changes); targets not enrolled
 // again within probe_endpoint.expire_after are dropped. Enrolled targets
 // are probed whatever --shard says: the scraper chose this instance.
@@ -51,27 +51,27 @@ func (m *Manager) Enrol(group, target string) (probe.TargetSpec, error) {
 		if e.err != nil {
 			return probe.TargetSpec{}, e.err
 		}
-		return e.spec, nil
+		return e.specs[0], nil
 	}
 	if len(m.enrolled) >= m.probe.MaxTargets {
 		return probe.TargetSpec{}, fmt.Errorf("%w: %d, the probe_endpoint.max_targets limit; raise it, or let targets that are no longer scraped expire (probe_endpoint.expire_after %s)",
 			ErrProbeFull, len(m.enrolled), m.probe.ExpireAfter)
 	}
-	spec, err := enrolSpec(g, target)
+	specs, err := enrolSpecs(g, target)
 	if err != nil {
 		return probe.TargetSpec{}, err
 	}
-	m.enrolled[key] = &enrolment{group: group, target: target, spec: spec, lastSeen: m.o.Now()}
+	m.enrolled[key] = &enrolment{group: group, target: target, specs: specs, lastSeen: m.o.Now()}
 	m.changed()
-	return spec, nil
+	return specs[0], nil
 }
 
-func enrolSpec(g *config.DiscoveryGroup, target string) (probe.TargetSpec, error) {
-	spec, err := g.Target(labels.FromStrings(config.AddressLabel, target))
+func enrolSpecs(g *config.DiscoveryGroup, target string) ([]probe.TargetSpec, error) {
+	specs, err := g.Targets(labels.FromStrings(config.AddressLabel, target))
 	if err != nil {
-		return probe.TargetSpec{}, fmt.Errorf("%w: %w", ErrBadTarget, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadTarget, err)
 	}
-	return spec, nil
+	return specs, nil
 }
 
 // Enrolled returns how many targets are enrolled through /probe.
@@ -108,6 +108,6 @@ func (m *Manager) reenrol() {
 			delete(m.enrolled, k)
 			continue
 		}
-		e.spec, e.err = enrolSpec(g, e.target)
+		e.specs, e.err = enrolSpecs(g, e.target)
 	}
 }

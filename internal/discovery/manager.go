@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net/netip"
 	"reflect"
 	"slices"
 	"sync"
@@ -37,6 +38,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of the refresh timestamps; nil means time.Now.
 	Now func() time.Time
+	// Resolver looks up the host names of groups with resolve: all; nil
+	// is net.DefaultResolver.
+	Resolver probe.Resolver
 }
 
 // Manager runs the discovery sources of every group, turns their target
@@ -59,9 +63,15 @@ type Manager struct {
 	probe    config.ProbeSettings
 	enrolled map[string]*enrolment // by group and target (the /probe endpoint)
 
-	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	// Host names of groups with resolve: all (resolve.go).
+	names      map[nameKey][]netip.Addr // every address, from the last good lookup
+	wanted     map[nameKey]bool         // names the last combine needed
+	resolveNow chan struct{}
+
+	kick         chan struct{}
+	stop         chan struct{}
+	done         chan struct{} // run ended
+	resolverDone chan struct{}
 
 	descs metricDescs
 }
@@ -95,10 +105,13 @@ func New(o Options) *Manager {
 	}
 	m := &Manager{
 		o: o, groups: map[string]*config.DiscoveryGroup{}, enrolled: map[string]*enrolment{},
+		names: map[nameKey][]netip.Addr{}, resolveNow: make(chan struct{}, 1),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		descs: newMetricDescs(),
+		resolverDone: make(chan struct{}),
+		descs:        newMetricDescs(),
 	}
 	go m.run()
+	go m.resolver()
 	return m
 }
 
@@ -159,6 +172,7 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 	close(m.stop)
 	<-m.done
+	<-m.resolverDone
 	for _, s := range srcs {
 		s.cancel()
 		<-s.done
@@ -329,13 +343,16 @@ func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 			for n, v := range tl {
 				lb.Set(string(n), string(v))
 			}
-			t, err := build(lb, g)
+			ts, err := build(lb, g)
 			if err == errDropped {
 				s.dropped++
 				continue
 			}
 			addr := lb.Get(config.AddressLabel)
-			if err == nil {
+			for _, t := range ts {
+				if err != nil {
+					break
+				}
 				if k := t.Key(); seen[k] {
 					err = fmt.Errorf("target %s is listed twice in this source", t.Name)
 				} else {
@@ -353,7 +370,7 @@ func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 				continue
 			}
 			valid[addr] = true
-			s.targets = append(s.targets, t)
+			s.targets = append(s.targets, ts...)
 		}
 	}
 	for a := range s.logged {
@@ -372,11 +389,11 @@ var errDropped error = dropped{}
 
 // build relabels the labels in lb with g's relabel_configs and turns the
 // result into a TargetSpec; errDropped when relabelling drops the target.
-func build(lb *labels.Builder, g *config.DiscoveryGroup) (probe.TargetSpec, error) {
+func build(lb *labels.Builder, g *config.DiscoveryGroup) ([]probe.TargetSpec, error) {
 	if !relabel.ProcessBuilder(lb, g.Relabel...) {
-		return probe.TargetSpec{}, errDropped
+		return nil, errDropped
 	}
-	return g.Target(lb.Labels())
+	return g.Targets(lb.Labels())
 }
 
 func specsEqual(a, b []probe.TargetSpec) bool {
@@ -393,8 +410,8 @@ func specsEqual(a, b []probe.TargetSpec) bool {
 
 // combine returns the static Spec with every discovered and enrolled
 // target of this shard added; a discovered target with the key of one
-// already in the Spec is left out (and counted invalid for its source).
-// Called with m.mu held.
+// already in the Spec is left out. Host names of groups with resolve: all
+// become one target per address (see expandNames). Called with m.mu held.
 func (m *Manager) combine() probe.Spec {
 	spec := m.static
 	n := len(spec.Targets)
@@ -403,20 +420,26 @@ func (m *Manager) combine() probe.Spec {
 	}
 	for _, e := range m.enrolled {
 		if e.err == nil {
-			n++
+			n += len(e.specs)
 		}
 	}
-	if n == len(spec.Targets) {
+	if n == len(spec.Targets) && !m.resolvesAll() {
 		return spec
 	}
+	m.wanted = map[nameKey]bool{}
 	spec.Targets = make([]probe.TargetSpec, 0, n)
-	spec.Targets = append(spec.Targets, m.static.Targets...)
 	keys := make(map[string]struct{}, n)
-	for i := range spec.Targets {
-		keys[spec.Targets[i].Key()] = struct{}{}
-	}
 	add := func(t *probe.TargetSpec, sharded bool) bool {
 		if sharded && !m.o.Shard.Owns(t) {
+			return true
+		}
+		if g := m.groups[t.Group]; g != nil && g.ResolveAll && t.Host != "" {
+			m.expandName(t, func(x *probe.TargetSpec) {
+				if _, dup := keys[x.Key()]; !dup {
+					keys[x.Key()] = struct{}{}
+					spec.Targets = append(spec.Targets, *x)
+				}
+			})
 			return true
 		}
 		k := t.Key()
@@ -427,6 +450,9 @@ func (m *Manager) combine() probe.Spec {
 		spec.Targets = append(spec.Targets, *t)
 		return true
 	}
+	for i := range m.static.Targets {
+		add(&m.static.Targets[i], false) // filtered by the caller already
+	}
 	for _, s := range m.sources {
 		for i := range s.targets {
 			if !add(&s.targets[i], true) {
@@ -436,8 +462,13 @@ func (m *Manager) combine() probe.Spec {
 	}
 	for _, k := range slices.Sorted(maps.Keys(m.enrolled)) {
 		if e := m.enrolled[k]; e.err == nil {
-			add(&e.spec, false)
+			for i := range e.specs {
+				add(&e.specs[i], false)
+			}
 		}
+	}
+	if len(m.wanted) > 0 {
+		m.resolveSoon()
 	}
 	return spec
 }
