@@ -203,7 +203,8 @@ func TestRelabel(t *testing.T) {
  {"targets": ["10.0.0.2"], "labels": {"__meta_role": "server", "__meta_dc": "ams"}},
  {"targets": ["10.0.0.3"], "labels": {"__meta_role": "router", "__meta_dc": "fra", "__meta_class": "slow"}},
  {"targets": ["10.0.0.4"], "labels": {"__meta_role": "router", "__meta_dc": "fra", "__meta_class": "bad"}},
- {"targets": ["10.0.0.5"], "labels": {"__meta_role": "router", "__meta_dc": "fra", "__meta_mgmt": "10.1.0.5"}}
+ {"targets": ["10.0.0.5"], "labels": {"__meta_role": "router", "__meta_dc": "fra", "__meta_mgmt": "10.1.0.5"}},
+ {"targets": ["10.0.0.1:443"], "labels": {"__meta_role": "router", "__meta_dc": "again"}}
 ]`)
 	m, eng, _ := start(t, dir, `
 groups:

@@ -349,19 +349,11 @@ func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 				continue
 			}
 			addr := lb.Get(config.AddressLabel)
-			for _, t := range ts {
-				if err != nil {
-					break
-				}
-				if k := t.Key(); seen[k] {
-					err = fmt.Errorf("target %s is listed twice in this source", t.Name)
-				} else {
-					seen[k] = true
-				}
-			}
 			if err != nil {
 				s.invalid++
-				valid[addr] = false
+				if _, seen := valid[addr]; !seen {
+					valid[addr] = false
+				}
 				if s.logged[addr] != err.Error() {
 					s.logged[addr] = err.Error()
 					m.o.Logger.Warn("invalid discovered target, not probed", "group", s.group, "sd_config", s.name,
@@ -370,7 +362,14 @@ func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 				continue
 			}
 			valid[addr] = true
-			s.targets = append(s.targets, ts...)
+			for _, t := range ts {
+				// The same target twice (after relabelling) is probed once,
+				// with the labels of its first occurrence.
+				if k := t.Key(); !seen[k] {
+					seen[k] = true
+					s.targets = append(s.targets, t)
+				}
+			}
 		}
 	}
 	for a := range s.logged {
