@@ -33,6 +33,10 @@ type ProbeOptions struct {
 // answers for a target that already has results.
 const snapshotMaxAge = time.Second
 
+// snapshotWait is how often a request waiting for a new target's first
+// result looks again (and how old the snapshot it looks at may be).
+const snapshotWait = 100 * time.Millisecond
+
 // NewProbeHandler returns the blackbox-compatible /probe handler:
 // GET /probe?target=X&module=GROUP enrols X into continuous probing in the
 // group GROUP (see discovery.Manager.Enrol) and answers with that target's
@@ -137,10 +141,12 @@ func scrapeTimeout(r *http.Request) time.Duration {
 // snapshot, with or without the target).
 func (h *probeHandler) find(ctx context.Context, group, name string) (*probe.Snapshot, []int) {
 	key := group + "\x00" + name
-	fresh := false
+	maxAge := snapshotMaxAge
 	for {
 		h.mu.Lock()
-		if h.snap == nil || fresh || time.Since(h.snap.Time) > snapshotMaxAge {
+		// One snapshot serves every request: at most one a second, or ten a
+		// second while requests wait for new targets.
+		if h.snap == nil || time.Since(h.snap.Time) > maxAge {
 			h.snap = h.o.Engine.Snapshot(nil) // a new one: earlier requests may still read the old
 			h.index = make(map[string][]int, len(h.snap.Targets))
 			for i := range h.snap.Targets {
@@ -158,8 +164,8 @@ func (h *probeHandler) find(ctx context.Context, group, name string) (*probe.Sna
 		select {
 		case <-ctx.Done():
 			return snap, idx
-		case <-time.After(100 * time.Millisecond):
-			fresh = true
+		case <-time.After(snapshotWait):
+			maxAge = snapshotWait
 		}
 	}
 }
