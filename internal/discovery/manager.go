@@ -330,10 +330,10 @@ func (m *Manager) deliver(s *source, res result) bool {
 // whether they changed. Called with m.mu held.
 func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 	prev := s.targets
-	s.targets, s.dropped, s.invalid = nil, 0, 0
+	s.targets, s.dropped, s.invalid = make([]probe.TargetSpec, 0, len(prev)), 0, 0
 	lb := labels.NewBuilder(labels.EmptyLabels())
-	seen := map[string]bool{}
-	valid := map[string]bool{}
+	seen := make(map[string]bool, len(prev))
+	bad := map[string]bool{} // addresses with an invalid target now
 	for _, tg := range s.raw {
 		for _, tl := range tg.Targets {
 			lb.Reset(labels.EmptyLabels())
@@ -348,12 +348,10 @@ func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 				s.dropped++
 				continue
 			}
-			addr := lb.Get(config.AddressLabel)
 			if err != nil {
+				addr := lb.Get(config.AddressLabel)
 				s.invalid++
-				if _, seen := valid[addr]; !seen {
-					valid[addr] = false
-				}
+				bad[addr] = true
 				if s.logged[addr] != err.Error() {
 					s.logged[addr] = err.Error()
 					m.o.Logger.Warn("invalid discovered target, not probed", "group", s.group, "sd_config", s.name,
@@ -361,7 +359,6 @@ func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 				}
 				continue
 			}
-			valid[addr] = true
 			for _, t := range ts {
 				// The same target twice (after relabelling) is probed once,
 				// with the labels of its first occurrence.
@@ -373,7 +370,7 @@ func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 		}
 	}
 	for a := range s.logged {
-		if ok, present := valid[a]; !present || ok {
+		if !bad[a] {
 			delete(s.logged, a) // log again if it breaks again
 		}
 	}
