@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -481,4 +482,38 @@ groups:
 		want := []string{"all/10.0.0.1@10.0.0.1", "all/multi.test@10.1.0.1", "all/multi.test@10.1.0.2", "both/dual.test@invalid IPdual.test", "both/dual.test@invalid IPdual.test"}
 		return slices.Equal(got, want), fmt.Sprintf("got %q", got)
 	})
+}
+
+// TestHTTPSDTLSBasicAuth fetches over TLS, trusting the server through
+// tls_config.ca_file, with basic_auth from a password file.
+func TestHTTPSDTLSBasicAuth(t *testing.T) {
+	var user, pass atomic.Value
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		user.Store(u)
+		pass.Store(p)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		fmt.Fprint(w, `[{"targets": ["10.0.0.7"]}]`)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "password"), []byte("hunter2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, eng, _ := start(t, dir, `
+groups:
+  - name: tls
+    http_sd_configs:
+      - url: `+srv.URL+`
+        tls_config: {ca_file: ca.pem}
+        basic_auth: {username: sd, password_file: password}
+`, shard.Shard{})
+	eng.waitTargets(t, "tls/10.0.0.7")
+	if user.Load() != "sd" || pass.Load() != "hunter2" {
+		t.Errorf("basic auth %v:%v, want sd:hunter2", user.Load(), pass.Load())
+	}
 }
