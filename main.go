@@ -85,7 +85,11 @@ func run() int {
 
 	logger.Info("starting "+name, "version", version.Info(), "build_context", version.BuildContext(),
 		"config_file", *configFile, "shard", share, "targets", len(spec.Targets))
-	engine, err := probe.New(spec, probe.Options{Logger: logger.With("component", "engine")})
+	var resolver probe.Resolver // engine.hosts_file first, then DNS
+	if f := cfg.HostsFile(); f != "" {
+		resolver = &probe.HostsFile{Path: f}
+	}
+	engine, err := probe.New(spec, probe.Options{Logger: logger.With("component", "engine"), Resolver: resolver})
 	if err != nil {
 		// The error says what to do (ping_group_range, setcap, sudo).
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
@@ -111,7 +115,8 @@ func run() int {
 		reg.MustRegister(share.InfoCollector())
 	}
 	// Discovered targets join the static ones; reloads pass through disc.
-	disc := discovery.New(discovery.Options{Engine: engine, Shard: share, Logger: logger.With("component", "discovery")})
+	disc := discovery.New(discovery.Options{Engine: engine, Shard: share, Resolver: resolver,
+		Logger: logger.With("component", "discovery")})
 	defer disc.Close()
 	if err := disc.Load(cfg, spec); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
@@ -143,6 +148,7 @@ func run() int {
 		Stream:      targetMetrics,
 		Registerer:  reg,
 		Reload:      httpReload,
+		Probe:       app.NewProbeHandler(app.ProbeOptions{Enrol: disc.Enrol, Engine: engine, Logger: logger.With("component", "probe")}),
 		Ready:       running.Load,
 		Version:     version.Info(),
 		Status:      status,

@@ -27,6 +27,7 @@ func requiredAlerts() []string {
 	return []string{
 		"ICMPTargetDown", "ICMPPacketLossHigh", "ICMPLatencyIncrease", "ICMPTargetFlapping",
 		"ICMPGroupMostlyDown", "ICMPExporterOverloaded", "ICMPConfigReloadFailed", "ICMPExporterAbsent",
+		"ICMPIPv6BrokenIPv4Works",
 	}
 }
 

@@ -38,6 +38,7 @@ func (c *checker) check() {
 	c.engine()
 	c.settings(&c.cfg.Defaults, "defaults")
 	c.groups()
+	c.probeEndpoint()
 }
 
 func (c *checker) source() {
@@ -223,6 +224,8 @@ func labelNameProblem(name string) string {
 	switch {
 	case !labelNameRE.MatchString(name):
 		return fmt.Sprintf("%q is not a valid label name; want letters, digits and _, not starting with a digit", name)
+	case name == IPVersionLabel:
+		return fmt.Sprintf("%q is set by the exporter on names probed with ip_version: both", name)
 	}
 	if err := probe.CheckUserLabel(name); err != nil {
 		return err.Error()
@@ -272,7 +275,6 @@ func (c *checker) groups() {
 			names[g.Name.Value] = g.Name.Pos
 		}
 		c.settings(&g.Settings, path)
-		c.discovery(g, path)
 		if c.cfg.historyRetention == nil {
 			c.cfg.historyRetention = map[string]time.Duration{}
 		}
@@ -285,9 +287,11 @@ func (c *checker) groups() {
 			c.ps.add(pos, path+".targets", "no targets; list addresses, CIDR blocks or host names like [127.0.0.1, \"::1\", localhost], or add file_sd_configs or http_sd_configs")
 			continue
 		}
+		start := len(c.cfg.spec.Targets)
 		if expand && len(g.Targets.Items) > 0 {
 			c.expand(g, path)
 		}
+		c.discovery(g, path, start)
 	}
 }
 

@@ -42,6 +42,8 @@ type Config struct {
 	Defaults Settings `yaml:"defaults"`
 	Groups   []Group  `yaml:"groups"`
 	OTLP     OTLP     `yaml:"otlp"`
+	// ProbeEndpoint is the blackbox-style /probe endpoint (discovery.go).
+	ProbeEndpoint ProbeEndpoint `yaml:"probe_endpoint"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
@@ -68,6 +70,8 @@ type Engine struct {
 	DNSRefresh       Field[time.Duration] `yaml:"dns_refresh"`
 	MaxCIDRAddresses Field[int]           `yaml:"max_cidr_addresses"`
 	MaxTargets       Field[int]           `yaml:"max_targets"`
+	// HostsFile is an /etc/hosts-style file the resolver reads first (discovery.go).
+	HostsFile Field[string] `yaml:"hosts_file"`
 }
 
 // Settings are the per-group probe settings; `defaults:` holds the same

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -38,6 +39,43 @@ type Discovery struct {
 	FileSD  []FileSDConfig  `yaml:"file_sd_configs"`
 	HTTPSD  []HTTPSDConfig  `yaml:"http_sd_configs"`
 	Relabel []RelabelConfig `yaml:"relabel_configs"`
+	// IPVersion picks the addresses of host names: 4, 6, both (two
+	// series, told apart by the ip_version label), prefer4 or prefer6.
+	IPVersion Field[string] `yaml:"ip_version"`
+	// Resolve is first (default: one address per host name and family)
+	// or all (every address, each its own series).
+	Resolve Field[string] `yaml:"resolve"`
+}
+
+// IPVersionLabel tells the two series of a host name apart in a group with
+// ip_version: both ("4" or "6"); every target of such a group has it.
+const IPVersionLabel = "ip_version"
+
+// IP versions of ip_version, and the IP protocol each one sets.
+var ipVersions = map[string]string{"4": probe.IPv4, "6": probe.IPv6, "prefer4": probe.IPAny, "prefer6": probe.IPPrefer6, ipBoth: ""}
+
+const ipBoth = "both"
+
+// family returns the TargetSpecs that t (from a group with ip_version v)
+// stands for: with both, a host name twice (IPv4 and IPv6, each with the
+// ip_version label) and an address with the label of its family; else t.
+func family(t probe.TargetSpec, v string) []probe.TargetSpec {
+	if v != ipBoth {
+		return []probe.TargetSpec{t}
+	}
+	with := func(t probe.TargetSpec, prot, ver string) probe.TargetSpec {
+		t.IPProtocol = prot
+		t.Labels = mergeLabels(t.Labels, []probe.Label{{Name: IPVersionLabel, Value: ver}})
+		return t
+	}
+	switch {
+	case t.Host != "":
+		return []probe.TargetSpec{with(t, probe.IPv4, "4"), with(t, probe.IPv6, "6")}
+	case t.Addr.Is4():
+		return []probe.TargetSpec{with(t, "", "4")}
+	default:
+		return []probe.TargetSpec{with(t, "", "6")}
+	}
 }
 
 func (d *Discovery) empty() bool { return len(d.FileSD) == 0 && len(d.HTTPSD) == 0 }
@@ -126,14 +164,98 @@ func decodeStrict(n *yaml.Node, v any, schema reflect.Type) error {
 // yamlKeys are the keys a mapping decoded into struct type t may have.
 func yamlKeys(t reflect.Type) []string { return sortedKeys(structFields(t)) }
 
+// Defaults and limits of the /probe endpoint.
+const (
+	DefaultProbeMaxTargets  = 1000
+	DefaultProbeExpireAfter = 10 * time.Minute
+	MaxProbeMaxTargets      = 1_000_000
+)
+
+// ProbeEndpoint is the `probe_endpoint:` section: the blackbox-compatible
+// /probe?target=X&module=GROUP endpoint, which enrols X into continuous
+// probing in group GROUP. Off unless Enabled.
+type ProbeEndpoint struct {
+	Enabled Field[bool] `yaml:"enabled"`
+	// MaxTargets bounds the targets enrolled through /probe at once.
+	MaxTargets Field[int] `yaml:"max_targets"`
+	// ExpireAfter drops an enrolled target not scraped for this long.
+	ExpireAfter Field[time.Duration] `yaml:"expire_after"`
+}
+
+// ProbeSettings are the checked settings of the /probe endpoint.
+type ProbeSettings struct {
+	Enabled     bool
+	MaxTargets  int
+	ExpireAfter time.Duration
+}
+
+// Probe returns the settings of the /probe endpoint, defaults filled in.
+func (c *Config) Probe() ProbeSettings {
+	p := &c.ProbeEndpoint
+	return ProbeSettings{
+		Enabled:     orDefault(p.Enabled, false),
+		MaxTargets:  orDefault(p.MaxTargets, DefaultProbeMaxTargets),
+		ExpireAfter: orDefault(p.ExpireAfter, DefaultProbeExpireAfter),
+	}
+}
+
+// HostsFile returns engine.hosts_file: an /etc/hosts-style file that
+// answers host-name lookups before DNS ("" for none).
+func (c *Config) HostsFile() string { return c.Engine.HostsFile.Value }
+
+func (c *checker) probeEndpoint() {
+	if f := c.cfg.Engine.HostsFile; f.Set && f.Value != "" {
+		if !filepath.IsAbs(f.Value) {
+			c.cfg.Engine.HostsFile.Value = filepath.Join(filepath.Dir(c.ps.file), f.Value)
+		}
+		if _, err := os.Stat(c.cfg.Engine.HostsFile.Value); err != nil {
+			c.ps.add(f.Pos, "engine.hosts_file", "%s; want the path of a file in /etc/hosts format, or remove the key", err)
+		}
+	}
+	p := &c.cfg.ProbeEndpoint
+	c.intRange(p.MaxTargets, "probe_endpoint.max_targets", 1, MaxProbeMaxTargets, "targets enrolled through /probe at once")
+	if f := p.ExpireAfter; f.Set && (f.Value < time.Second || f.Value > MaxDNSRefresh) {
+		c.ps.add(f.Pos, "probe_endpoint.expire_after", "%q is out of range; want a duration between 1s and %s like 10m (longer than the scrape interval)", f.Value, MaxDNSRefresh)
+	}
+}
+
 // fileSDPattern is the file name pattern Prometheus' file discovery accepts.
 var fileSDPattern = regexp.MustCompile(`^[^*]*(\*[^/]*)?\.(json|yml|yaml|JSON|YML|YAML)$`)
 
-// discovery checks the discovery settings of group g and records the
+// discovery checks the discovery settings of group g, applies ip_version
+// to the group's static targets (c.cfg.spec.Targets[start:]) and records the
 // group for DiscoveryGroups.
-func (c *checker) discovery(g *Group, path string) {
+func (c *checker) discovery(g *Group, path string, start int) {
 	dir := filepath.Dir(c.ps.file)
 	d := &g.Discovery
+	ipv := ""
+	if f := d.IPVersion; f.Set {
+		prot, ok := ipVersions[f.Value]
+		switch {
+		case !ok:
+			c.ps.add(f.Pos, path+".ip_version", "%q is not allowed; want 4, 6, both, prefer4 or prefer6", f.Value)
+		case pick(g.IPProtocol, c.cfg.Defaults.IPProtocol).Set:
+			c.ps.add(f.Pos, path+".ip_version", "set together with ip_protocol; remove ip_protocol (ip_version replaces it)")
+		default:
+			ipv = f.Value
+			if f.Value != ipBoth {
+				g.IPProtocol = Field[string]{Value: prot, Pos: f.Pos, Set: true}
+			}
+		}
+	}
+	if f := d.Resolve; f.Set && f.Value != "first" && f.Value != "all" {
+		c.ps.add(f.Pos, path+".resolve", "%q is not allowed; want first (one address per host name) or all (every address)", f.Value)
+	}
+	if ipv != "" && start <= len(c.cfg.spec.Targets) {
+		var out []probe.TargetSpec
+		for _, t := range c.cfg.spec.Targets[start:] {
+			if t.Host != "" && ipv != ipBoth {
+				t.IPProtocol = ipVersions[ipv]
+			}
+			out = append(out, family(t, ipv)...)
+		}
+		c.cfg.spec.Targets = append(c.cfg.spec.Targets[:start], out...)
+	}
 	for i := range d.FileSD {
 		f := &d.FileSD[i]
 		fp := fmt.Sprintf("%s.file_sd_configs[%d]", path, i)
@@ -185,6 +307,7 @@ func (c *checker) discovery(g *Group, path string) {
 	tmpl, ok := c.template(g, path)
 	c.cfg.discovery = append(c.cfg.discovery, DiscoveryGroup{
 		Name: g.Name.Value, Path: path, FileSD: d.FileSD, HTTPSD: d.HTTPSD, Relabel: rcs,
+		ResolveAll: d.Resolve.Value == "all", ipVersion: ipv,
 		cfg: c.cfg, group: g, tmpl: tmpl, tmplOK: ok,
 		allowBcast: orDefault(pick(g.AllowBroadcast, c.cfg.Defaults.AllowBroadcast), false),
 	})
@@ -199,7 +322,12 @@ type DiscoveryGroup struct {
 	FileSD  []FileSDConfig
 	HTTPSD  []HTTPSDConfig
 	Relabel []*relabel.Config
+	// ResolveAll says that every address of a host name is probed
+	// (resolve: all): the caller resolves host-name targets of the group and
+	// probes each address as its own target of the same name.
+	ResolveAll bool
 
+	ipVersion  string
 	cfg        *Config
 	group      *Group
 	tmpl       probe.TargetSpec
@@ -240,16 +368,17 @@ func OverrideLabels() []string {
 	return out
 }
 
-// Target turns one discovered target (its labels after relabelling) into a
-// TargetSpec of the group. __address__ is the address or host name (a
+// Targets turns one discovered target (its labels after relabelling) into
+// the TargetSpecs of the group: one, or two for a host name in a group with
+// ip_version: both. __address__ is the address or host name (a
 // ":port" suffix is dropped); labels starting with __ are dropped except the
 // override labels (OverrideLabels), which set the target's own settings and
 // are checked by the same rules as the configuration file; the other labels
 // become the target's labels, over the group's.
-func (g *DiscoveryGroup) Target(lbls labels.Labels) (probe.TargetSpec, error) {
+func (g *DiscoveryGroup) Targets(lbls labels.Labels) ([]probe.TargetSpec, error) {
 	addr := StripPort(lbls.Get(AddressLabel))
 	if addr == "" {
-		return probe.TargetSpec{}, fmt.Errorf("no %s label; the target has no address", AddressLabel)
+		return nil, fmt.Errorf("no %s label; the target has no address", AddressLabel)
 	}
 	ps := &problems{file: "target " + addr}
 	c := &checker{ps: ps, cfg: g.cfg}
@@ -280,7 +409,7 @@ func (g *DiscoveryGroup) Target(lbls labels.Labels) (probe.TargetSpec, error) {
 		var s Settings
 		newDecoder(ps, ov).value(ov, reflect.ValueOf(&s).Elem(), "")
 		if err := ps.err(); err != nil {
-			return probe.TargetSpec{}, overrideNames(err)
+			return nil, overrideNames(err)
 		}
 		c.settings(&s, "")
 		syn := *g.group
@@ -293,10 +422,10 @@ func (g *DiscoveryGroup) Target(lbls labels.Labels) (probe.TargetSpec, error) {
 		ps.add(Pos{}, "", "%s", why)
 	}
 	if err := ps.err(); err != nil {
-		return probe.TargetSpec{}, overrideNames(err)
+		return nil, overrideNames(err)
 	}
 	if !ok {
-		return probe.TargetSpec{}, fmt.Errorf("target %s: the group's settings conflict", addr)
+		return nil, fmt.Errorf("target %s: the group's settings conflict", addr)
 	}
 	t := tmpl
 	t.Name, t.Addr = addr, a
@@ -308,7 +437,7 @@ func (g *DiscoveryGroup) Target(lbls labels.Labels) (probe.TargetSpec, error) {
 	if len(user) > 0 {
 		t.Labels = mergeLabels(tmpl.Labels, user)
 	}
-	return t, nil
+	return family(t, g.ipVersion), nil
 }
 
 // overrideNames rewrites the field paths of problems with override values

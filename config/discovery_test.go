@@ -132,7 +132,7 @@ func TestDiscoveryTarget(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := g.Target(labels.FromMap(tt.labels))
+			specs, err := g.Targets(labels.FromMap(tt.labels))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("got %v, want an error containing %q", err, tt.err)
@@ -146,6 +146,10 @@ func TestDiscoveryTarget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if len(specs) != 1 {
+				t.Fatalf("got %d specs, want 1", len(specs))
+			}
+			got := specs[0]
 			if !got.Equal(&tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
 			}

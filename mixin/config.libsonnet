@@ -13,6 +13,7 @@
       target: 'target',  // the target as written in the configuration
       ip: 'ip',  // the probed address
       errorType: 'error_type',  // the ICMP error kind of icmp_errors_total
+      ipVersion: 'ip_version',  // 4 or 6 on names probed over both families (ip_version: both)
     },
 
     // Alert thresholds. Rules record each one as a constant (icmp:threshold:*), so a single one can

@@ -62,9 +62,9 @@ type afXDP struct {
 	mode    string
 	nl      *netlink.Handle
 	nlDone  chan struct{}
-	idle    func(idleEvent)
 	closed  atomic.Bool
-	// everRecv: a receiver uses the UMEM, so only it may unmap it (see Close)
+	// everRecv: a blocking receiver uses the UMEM, so only it may unmap it
+	// (see Close); the engine's polled reads (recvNow) never run after Close
 	everRecv atomic.Bool
 	freed    sync.Once
 
@@ -360,23 +360,6 @@ func (d *afXDP) kernelDrops() uint64 {
 	return n
 }
 
-func (d *afXDP) setIdleHook(f func(idleEvent)) { d.idle = f }
-
-// pending reports whether an RX ring holds descriptors Recv has not read.
-// The producer index is the kernel's; the consumer index is written only
-// by the receiver, read here with an atomic load.
-func (d *afXDP) pending() bool {
-	if d.closed.Load() {
-		return false
-	}
-	for _, s := range d.socks {
-		if atomic.LoadUint32(s.rx.cons) != atomic.LoadUint32(s.rx.prod) {
-			return true
-		}
-	}
-	return false
-}
-
 func (d *afXDP) Info() DatapathInfo { return d.info }
 
 // refresh re-reads the neighbour table after a netlink change and forgets
@@ -581,65 +564,69 @@ func (s *xsk) kick() error {
 // until the next Recv).
 func (d *afXDP) Recv(msgs []Received) (int, error) {
 	d.everRecv.Store(true) // before reading closed: pairs with Close
-	for _, s := range d.socks {
-		s.refill()
-	}
 	for {
 		if d.closed.Load() {
 			d.release()
 			return 0, net.ErrClosed
 		}
-		var mono, wall unix.Timespec
-		_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
-		_ = unix.ClockGettime(unix.CLOCK_REALTIME, &wall)
-		offset := wall.Nano() - mono.Nano()
-		n := 0
-		for _, s := range d.socks {
-			cons := *s.rx.cons
-			prod := atomic.LoadUint32(s.rx.prod)
-			for ; cons != prod && n < len(msgs); cons++ {
-				desc := *s.rx.desc(cons)
-				s.held = append(s.held, desc.Addr)
-				if desc.Len < 14 || desc.Addr+uint64(desc.Len) > uint64(len(s.umem)) {
-					continue
-				}
-				frame := s.umem[desc.Addr : desc.Addr+uint64(desc.Len)]
-				var stamp int64 // none: the engine falls back to user-space stamps
-				if desc.Addr%xskFrameSize >= xskMetaLen {
-					meta := s.umem[desc.Addr-xskMetaLen : desc.Addr]
-					if binary.NativeEndian.Uint64(meta) == xdpMetaMagic {
-						stamp = int64(binary.NativeEndian.Uint64(meta[8:])) + offset
-					}
-				}
-				if decodeFrame(&msgs[n], frame[14:], false, stamp) {
-					n++
-				}
-			}
-			atomic.StoreUint32(s.rx.cons, cons)
-		}
-		if n > 0 {
-			if d.idle != nil && d.rxEmpty() {
-				d.idle(idleEmptied)
-			}
+		if n := d.read(msgs); n > 0 {
 			return n, nil
 		}
 		for i := range d.pfd {
 			d.pfd[i].Revents = 0
 		}
-		if d.idle != nil {
-			d.idle(idleBlocking) // every frame that arrived before now has been returned
-		}
-		_, err := unix.Poll(d.pfd, -1)
-		if d.idle != nil {
-			d.idle(idleWoke)
-		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
+		if _, err := unix.Poll(d.pfd, -1); err != nil && !errors.Is(err, unix.EINTR) {
 			return 0, fmt.Errorf("poll AF_XDP sockets: %w", err)
 		}
-		for _, s := range d.socks {
-			s.refill()
-		}
 	}
+}
+
+// recvNow returns what the RX rings hold without blocking
+// (polledReceiver). It runs in the engine's sender goroutine, and never
+// after Close, which then frees the sockets itself.
+func (d *afXDP) recvNow(msgs []Received) (int, bool, error) {
+	if d.closed.Load() {
+		return 0, true, net.ErrClosed
+	}
+	n := d.read(msgs)
+	return n, d.rxEmpty(), nil
+}
+
+// read lends the frames of the previous read back to the kernel, then
+// decodes what the RX rings hold into msgs.
+func (d *afXDP) read(msgs []Received) int {
+	for _, s := range d.socks {
+		s.refill()
+	}
+	var mono, wall unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	_ = unix.ClockGettime(unix.CLOCK_REALTIME, &wall)
+	offset := wall.Nano() - mono.Nano()
+	n := 0
+	for _, s := range d.socks {
+		cons := *s.rx.cons
+		prod := atomic.LoadUint32(s.rx.prod)
+		for ; cons != prod && n < len(msgs); cons++ {
+			desc := *s.rx.desc(cons)
+			s.held = append(s.held, desc.Addr)
+			if desc.Len < 14 || desc.Addr+uint64(desc.Len) > uint64(len(s.umem)) {
+				continue
+			}
+			frame := s.umem[desc.Addr : desc.Addr+uint64(desc.Len)]
+			var stamp int64 // none: the engine falls back to user-space stamps
+			if desc.Addr%xskFrameSize >= xskMetaLen {
+				meta := s.umem[desc.Addr-xskMetaLen : desc.Addr]
+				if binary.NativeEndian.Uint64(meta) == xdpMetaMagic {
+					stamp = int64(binary.NativeEndian.Uint64(meta[8:])) + offset
+				}
+			}
+			if decodeFrame(&msgs[n], frame[14:], false, stamp) {
+				n++
+			}
+		}
+		atomic.StoreUint32(s.rx.cons, cons)
+	}
+	return n
 }
 
 func (d *afXDP) rxEmpty() bool {

@@ -22,6 +22,9 @@ type Options struct {
 	// OnResult, when set, is called from the engine goroutine for every
 	// probe that ends (reply, lost or error). It must not block.
 	OnResult func(Result)
+	// Resolver resolves host-name targets (resolve.go); nil uses
+	// net.DefaultResolver.
+	Resolver Resolver
 	// OnOutage, when set, is called from the engine goroutine when an outage
 	// starts and when it ends. It must not block.
 	OnOutage func(OutageEvent)

@@ -36,6 +36,8 @@ type WebOptions struct {
 	Reload func() ([]string, error)
 	// Ready reports whether the engine runs; nil means always ready.
 	Ready func() bool
+	// Probe, when set, serves the blackbox-style /probe (NewProbeHandler).
+	Probe http.Handler
 	// Version is shown on the landing page.
 	Version string
 	// Status, when set, serves the status pages (Status.Path) and the
@@ -92,6 +94,9 @@ func NewHandler(o WebOptions) (http.Handler, error) {
 		metrics = promhttp.InstrumentMetricHandler(o.Registerer, metrics)
 	}
 	mux.Handle(o.MetricsPath, metrics)
+	if o.Probe != nil {
+		mux.Handle("/probe", o.Probe)
+	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy.")
 	})

@@ -1,10 +1,13 @@
 package discovery
 
 import (
+	"context"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -201,7 +204,8 @@ func TestRelabel(t *testing.T) {
  {"targets": ["10.0.0.2"], "labels": {"__meta_role": "server", "__meta_dc": "ams"}},
  {"targets": ["10.0.0.3"], "labels": {"__meta_role": "router", "__meta_dc": "fra", "__meta_class": "slow"}},
  {"targets": ["10.0.0.4"], "labels": {"__meta_role": "router", "__meta_dc": "fra", "__meta_class": "bad"}},
- {"targets": ["10.0.0.5"], "labels": {"__meta_role": "router", "__meta_dc": "fra", "__meta_mgmt": "10.1.0.5"}}
+ {"targets": ["10.0.0.5"], "labels": {"__meta_role": "router", "__meta_dc": "fra", "__meta_mgmt": "10.1.0.5"}},
+ {"targets": ["10.0.0.1:443"], "labels": {"__meta_role": "router", "__meta_dc": "again"}}
 ]`)
 	m, eng, _ := start(t, dir, `
 groups:
@@ -411,4 +415,105 @@ type tlog struct{ t *testing.T }
 func (l tlog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// hostsResolver answers from a fixed table.
+type hostsResolver map[string][]netip.Addr
+
+func (h hostsResolver) LookupNetIP(_ context.Context, network, host string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for _, a := range h[host] {
+		if network == "ip4" && !a.Is4() || network == "ip6" && !a.Is6() {
+			continue
+		}
+		out = append(out, a)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no such host %s", host)
+	}
+	return out, nil
+}
+
+func TestDualStackAndResolveAll(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "t.json"), `[{"targets": ["multi.test", "10.0.0.1"]}]`)
+	path := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(path, []byte(`
+groups:
+  - name: both
+    ip_version: both
+    targets: [dual.test]
+  - name: all
+    resolve: all
+    ip_version: "4"
+    file_sd_configs: [{files: ["*.json"]}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := cfg.Spec()
+	// ip_version: both gives one spec per family, each with its ip_version label.
+	var both []string
+	for _, ts := range spec.Targets {
+		both = append(both, fmt.Sprintf("%s %s %v", ts.Name, ts.IPProtocol, ts.Labels))
+	}
+	if want := []string{"dual.test ip4 [{ip_version 4}]", "dual.test ip6 [{ip_version 6}]"}; !slices.Equal(both, want) {
+		t.Errorf("static spec: got %q, want %q", both, want)
+	}
+	eng := &fakeEngine{}
+	res := hostsResolver{"multi.test": {netip.MustParseAddr("10.1.0.1"), netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("fd00::1")}}
+	m := New(Options{Engine: eng, Resolver: res})
+	t.Cleanup(m.Close)
+	if err := m.Load(cfg, spec); err != nil {
+		t.Fatal(err)
+	}
+	// resolve: all: every IPv4 address of the name is its own target.
+	lab.WaitFor(t, 20*time.Second, 20*time.Millisecond, "every address of multi.test", func() (bool, string) {
+		eng.mu.Lock()
+		defer eng.mu.Unlock()
+		var got []string
+		for _, ts := range eng.spec.Targets {
+			got = append(got, ts.Group+"/"+ts.Name+"@"+ts.Addr.String()+ts.Host)
+		}
+		slices.Sort(got)
+		want := []string{"all/10.0.0.1@10.0.0.1", "all/multi.test@10.1.0.1", "all/multi.test@10.1.0.2", "both/dual.test@invalid IPdual.test", "both/dual.test@invalid IPdual.test"}
+		return slices.Equal(got, want), fmt.Sprintf("got %q", got)
+	})
+}
+
+// TestHTTPSDTLSBasicAuth fetches over TLS, trusting the server through
+// tls_config.ca_file, with basic_auth from a password file.
+func TestHTTPSDTLSBasicAuth(t *testing.T) {
+	var user, pass atomic.Value
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, _ := r.BasicAuth()
+		user.Store(u)
+		pass.Store(p)
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		fmt.Fprint(w, `[{"targets": ["10.0.0.7"]}]`)
+	}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "password"), []byte("hunter2"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, eng, _ := start(t, dir, `
+groups:
+  - name: tls
+    http_sd_configs:
+      - url: `+srv.URL+`
+        tls_config: {ca_file: ca.pem}
+        basic_auth: {username: sd, password_file: password}
+`, shard.Shard{})
+	eng.waitTargets(t, "tls/10.0.0.7")
+	if user.Load() != "sd" || pass.Load() != "hunter2" {
+		t.Errorf("basic auth %v:%v, want sd:hunter2", user.Load(), pass.Load())
+	}
 }

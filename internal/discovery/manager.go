@@ -4,10 +4,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"net/netip"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/prometheus/discovery/targetgroup"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/model/relabel"
@@ -34,6 +38,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of the refresh timestamps; nil means time.Now.
 	Now func() time.Time
+	// Resolver looks up the host names of groups with resolve: all; nil
+	// is net.DefaultResolver.
+	Resolver probe.Resolver
 }
 
 // Manager runs the discovery sources of every group, turns their target
@@ -53,9 +60,18 @@ type Manager struct {
 	sources []*source
 	closed  bool
 
-	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	probe    config.ProbeSettings
+	enrolled map[string]*enrolment // by group and target (the /probe endpoint)
+
+	// Host names of groups with resolve: all (resolve.go).
+	names      map[nameKey][]netip.Addr // every address, from the last good lookup
+	wanted     map[nameKey]bool         // names the last combine needed
+	resolveNow chan struct{}
+
+	kick         chan struct{}
+	stop         chan struct{}
+	done         chan struct{} // run ended
+	resolverDone chan struct{}
 
 	descs metricDescs
 }
@@ -88,11 +104,14 @@ func New(o Options) *Manager {
 		o.Now = time.Now
 	}
 	m := &Manager{
-		o: o, groups: map[string]*config.DiscoveryGroup{},
+		o: o, groups: map[string]*config.DiscoveryGroup{}, enrolled: map[string]*enrolment{},
+		names: map[nameKey][]netip.Addr{}, resolveNow: make(chan struct{}, 1),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		descs: newMetricDescs(),
+		resolverDone: make(chan struct{}),
+		descs:        newMetricDescs(),
 	}
 	go m.run()
+	go m.resolver()
 	return m
 }
 
@@ -153,6 +172,7 @@ func (m *Manager) Close() {
 	m.mu.Unlock()
 	close(m.stop)
 	<-m.done
+	<-m.resolverDone
 	for _, s := range srcs {
 		s.cancel()
 		<-s.done
@@ -163,11 +183,20 @@ func (m *Manager) Close() {
 // that arrive while an apply is running.
 func (m *Manager) run() {
 	defer close(m.done)
+	expiry := time.NewTicker(time.Second)
+	defer expiry.Stop()
 	for {
 		select {
 		case <-m.stop:
 			return
 		case <-m.kick:
+		case <-expiry.C:
+			m.mu.Lock()
+			gone := m.expire()
+			m.mu.Unlock()
+			if !gone {
+				continue
+			}
 		}
 		m.applyMu.Lock()
 		m.mu.Lock()
@@ -214,6 +243,8 @@ func (m *Manager) reconfigure(cfg *config.Config) {
 	for _, s := range old {
 		s.cancel()
 	}
+	m.probe = cfg.Probe()
+	m.reenrol()
 }
 
 // addSource keeps the running source with the same group, name and
@@ -234,13 +265,14 @@ func (m *Manager) addSource(g *config.DiscoveryGroup, name string, cfg any, old 
 	m.sources = append(m.sources, s)
 	var r refresher
 	var interval time.Duration
-	var dirs []string
+	var w *fsnotify.Watcher
 	first := false // refresh at once in the source's goroutine
 	switch c := cfg.(type) {
 	case config.FileSDConfig:
 		f := newFileSource(c, log)
-		r, interval, dirs = f, time.Duration(c.RefreshInterval), f.watchDirs()
-		m.deliver(s, f.refresh(ctx)) // file targets are there before Apply returns
+		r, interval = f, time.Duration(c.RefreshInterval)
+		w = watch(f.watchDirs(), log) // before the first read: no change is missed
+		m.deliver(s, f.refresh(ctx))  // file targets are there before Apply returns
 	case config.HTTPSDConfig:
 		h, err := newHTTPSource(c, log)
 		if err != nil {
@@ -253,7 +285,7 @@ func (m *Manager) addSource(g *config.DiscoveryGroup, name string, cfg any, old 
 	}
 	go func() {
 		defer close(s.done)
-		runSource(ctx, r, interval, first, dirs, log, func(res result) { m.update(s, res) })
+		runSource(ctx, r, interval, first, w, func(res result) { m.update(s, res) })
 	}()
 }
 
@@ -298,10 +330,10 @@ func (m *Manager) deliver(s *source, res result) bool {
 // whether they changed. Called with m.mu held.
 func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 	prev := s.targets
-	s.targets, s.dropped, s.invalid = nil, 0, 0
+	s.targets, s.dropped, s.invalid = make([]probe.TargetSpec, 0, len(prev)), 0, 0
 	lb := labels.NewBuilder(labels.EmptyLabels())
-	seen := map[string]bool{}
-	valid := map[string]bool{}
+	seen := make(map[string]bool, len(prev))
+	bad := map[string]bool{} // addresses with an invalid target now
 	for _, tg := range s.raw {
 		for _, tl := range tg.Targets {
 			lb.Reset(labels.EmptyLabels())
@@ -311,22 +343,15 @@ func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 			for n, v := range tl {
 				lb.Set(string(n), string(v))
 			}
-			t, err := build(lb, g)
+			ts, err := build(lb, g)
 			if err == errDropped {
 				s.dropped++
 				continue
 			}
-			addr := lb.Get(config.AddressLabel)
-			if err == nil {
-				if k := t.Key(); seen[k] {
-					err = fmt.Errorf("target %s is listed twice in this source", t.Name)
-				} else {
-					seen[k] = true
-				}
-			}
 			if err != nil {
+				addr := lb.Get(config.AddressLabel)
 				s.invalid++
-				valid[addr] = false
+				bad[addr] = true
 				if s.logged[addr] != err.Error() {
 					s.logged[addr] = err.Error()
 					m.o.Logger.Warn("invalid discovered target, not probed", "group", s.group, "sd_config", s.name,
@@ -334,12 +359,18 @@ func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 				}
 				continue
 			}
-			valid[addr] = true
-			s.targets = append(s.targets, t)
+			for _, t := range ts {
+				// The same target twice (after relabelling) is probed once,
+				// with the labels of its first occurrence.
+				if k := t.Key(); !seen[k] {
+					seen[k] = true
+					s.targets = append(s.targets, t)
+				}
+			}
 		}
 	}
 	for a := range s.logged {
-		if ok, present := valid[a]; !present || ok {
+		if !bad[a] {
 			delete(s.logged, a) // log again if it breaks again
 		}
 	}
@@ -354,11 +385,11 @@ var errDropped error = dropped{}
 
 // build relabels the labels in lb with g's relabel_configs and turns the
 // result into a TargetSpec; errDropped when relabelling drops the target.
-func build(lb *labels.Builder, g *config.DiscoveryGroup) (probe.TargetSpec, error) {
+func build(lb *labels.Builder, g *config.DiscoveryGroup) ([]probe.TargetSpec, error) {
 	if !relabel.ProcessBuilder(lb, g.Relabel...) {
-		return probe.TargetSpec{}, errDropped
+		return nil, errDropped
 	}
-	return g.Target(lb.Labels())
+	return g.Targets(lb.Labels())
 }
 
 func specsEqual(a, b []probe.TargetSpec) bool {
@@ -375,25 +406,36 @@ func specsEqual(a, b []probe.TargetSpec) bool {
 
 // combine returns the static Spec with every discovered and enrolled
 // target of this shard added; a discovered target with the key of one
-// already in the Spec is left out (and counted invalid for its source).
-// Called with m.mu held.
+// already in the Spec is left out. Host names of groups with resolve: all
+// become one target per address (see expandNames). Called with m.mu held.
 func (m *Manager) combine() probe.Spec {
 	spec := m.static
 	n := len(spec.Targets)
 	for _, s := range m.sources {
 		n += len(s.targets)
 	}
-	if n == len(spec.Targets) {
+	for _, e := range m.enrolled {
+		if e.err == nil {
+			n += len(e.specs)
+		}
+	}
+	if n == len(spec.Targets) && !m.resolvesAll() {
 		return spec
 	}
+	m.wanted = map[nameKey]bool{}
 	spec.Targets = make([]probe.TargetSpec, 0, n)
-	spec.Targets = append(spec.Targets, m.static.Targets...)
 	keys := make(map[string]struct{}, n)
-	for i := range spec.Targets {
-		keys[spec.Targets[i].Key()] = struct{}{}
-	}
-	add := func(t *probe.TargetSpec) bool {
-		if !m.o.Shard.Owns(t) {
+	add := func(t *probe.TargetSpec, sharded bool) bool {
+		if sharded && !m.o.Shard.Owns(t) {
+			return true
+		}
+		if g := m.groups[t.Group]; g != nil && g.ResolveAll && t.Host != "" {
+			m.expandName(t, func(x *probe.TargetSpec) {
+				if _, dup := keys[x.Key()]; !dup {
+					keys[x.Key()] = struct{}{}
+					spec.Targets = append(spec.Targets, *x)
+				}
+			})
 			return true
 		}
 		k := t.Key()
@@ -404,12 +446,25 @@ func (m *Manager) combine() probe.Spec {
 		spec.Targets = append(spec.Targets, *t)
 		return true
 	}
+	for i := range m.static.Targets {
+		add(&m.static.Targets[i], false) // filtered by the caller already
+	}
 	for _, s := range m.sources {
 		for i := range s.targets {
-			if !add(&s.targets[i]) {
+			if !add(&s.targets[i], true) {
 				m.o.Logger.Debug("discovered target already probed in its group", "group", s.group, "target", s.targets[i].Name)
 			}
 		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(m.enrolled)) {
+		if e := m.enrolled[k]; e.err == nil {
+			for i := range e.specs {
+				add(&e.specs[i], false)
+			}
+		}
+	}
+	if len(m.wanted) > 0 {
+		m.resolveSoon()
 	}
 	return spec
 }

@@ -51,4 +51,19 @@ func (m *Manager) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d.lastSuccess, prometheus.GaugeValue, ts, s.group, s.name)
 		ch <- prometheus.MustNewConstMetric(d.failures, prometheus.CounterValue, float64(s.failures), s.group, s.name)
 	}
+	if !m.probe.Enabled {
+		return
+	}
+	perGroup := map[string]int{}
+	for _, e := range m.enrolled {
+		if e.err == nil {
+			perGroup[e.group]++
+		}
+	}
+	for g, n := range perGroup {
+		ch <- prometheus.MustNewConstMetric(d.targets, prometheus.GaugeValue, float64(n), g, probeEndpointSource)
+	}
 }
+
+// probeEndpointSource is the sd_config label of targets enrolled through /probe.
+const probeEndpointSource = "probe_endpoint"

@@ -245,28 +245,34 @@ func (h *httpSource) fetch(ctx context.Context) ([]*targetgroup.Group, error) {
 // settle before the files are read again.
 const watchDebounce = 100 * time.Millisecond
 
-// runSource refreshes r every interval (and at once when first is set)
-// and, for file sources, shortly after a change in one of dirs, until ctx
-// is done. Every result goes to deliver.
-func runSource(ctx context.Context, r refresher, interval time.Duration, first bool, dirs []string, log *slog.Logger, deliver func(result)) {
-	var events <-chan fsnotify.Event
-	if len(dirs) > 0 {
-		w, err := fsnotify.NewWatcher()
-		if err != nil {
-			log.Warn("cannot watch target files, reading them every refresh_interval only", "err", err)
-		} else {
-			defer w.Close()
-			for _, d := range dirs {
-				if err := w.Add(d); err != nil {
-					log.Warn("cannot watch directory, reading it every refresh_interval only", "dir", d, "err", err)
-				}
-			}
-			events = w.Events
-			go func() { // drain watcher errors; a lost event is caught by the interval
-				for range w.Errors {
-				}
-			}()
+// watch returns a watcher of dirs, or nil (refresh_interval only) when
+// the system cannot watch them.
+func watch(dirs []string, log *slog.Logger) *fsnotify.Watcher {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		log.Warn("cannot watch target files, reading them every refresh_interval only", "err", err)
+		return nil
+	}
+	for _, d := range dirs {
+		if err := w.Add(d); err != nil {
+			log.Warn("cannot watch directory, reading it every refresh_interval only", "dir", d, "err", err)
 		}
+	}
+	return w
+}
+
+// runSource refreshes r every interval (and at once when first is set)
+// and shortly after an event of w (nil: none), until ctx is done; it
+// closes w. Every result goes to deliver.
+func runSource(ctx context.Context, r refresher, interval time.Duration, first bool, w *fsnotify.Watcher, deliver func(result)) {
+	var events <-chan fsnotify.Event
+	if w != nil {
+		defer w.Close()
+		events = w.Events
+		go func() { // drain watcher errors; a lost event is caught by the interval
+			for range w.Errors {
+			}
+		}()
 	}
 	tick := time.NewTicker(interval)
 	defer tick.Stop()

@@ -181,6 +181,33 @@
           ),
         ],
       },
+      {
+        // Dual stack: names probed over IPv4 and IPv6 at once (groups with ip_version: both);
+        // each series carries the ip_version label.
+        name: 'icmp_exporter.dual_stack',
+        rules: [
+          // $value: seconds since the IPv6 series of the name went down. Fires when IPv6 has
+          // been down for the target-down threshold while IPv4 to the same name answers: a v6
+          // routing, firewall or AAAA problem rather than a dead host.
+          alert(
+            'ICMPIPv6BrokenIPv4Works',
+            |||
+              (
+                time() - icmp_state_change_timestamp_seconds{%(sel)s, %(v)s="6"}
+                  >= %(down)s
+                and
+                icmp_up{%(sel)s, %(v)s="6"} == 0
+              )
+              and on(%(by)s, %(target)s)
+              icmp_up{%(sel)s, %(v)s="4"} == 1
+            ||| % { sel: sel, v: l.ipVersion, by: by, target: l.target, down: $.threshold('targetDownSeconds') },
+            'warning',
+            'A target answers over IPv4 but not over IPv6.',
+            label(l.target) + ' does not answer over IPv6 (ip ' + label(l.ip) + ', group ' + label(l.group) +
+            ') from source ' + label(l.source) + ' for {{ $value | humanizeDuration }}, while it answers over IPv4. ' + allLabels,
+          ),
+        ],
+      },
     ],
   },
 }

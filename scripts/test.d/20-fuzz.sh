@@ -7,3 +7,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 go test -run '^$' -fuzz '^FuzzHandle$' -fuzztime "${FUZZ_HANDLE_EXECS:-300000}x" ./probe
 go test -run '^$' -fuzz '^FuzzLoad$' -fuzztime "${FUZZ_LOAD_EXECS:-100000}x" ./config
+go test -run '^$' -fuzz '^FuzzTargetGroups$' -fuzztime "${FUZZ_SD_EXECS:-30000}x" ./internal/discovery
