@@ -64,7 +64,7 @@ func scrapeName(t *testing.T, x *lab.Exporter, target string) (dualSeries, map[s
 // promtool, fire ICMPIPv6BrokenIPv4Works.
 func TestDualStackLab(t *testing.T) {
 	l := lab.New(t, lab.Options{})
-	tool := promtest.Binary(t, "promtool")
+	tool := lab.Tool(t, "promtool")
 	v4, v6 := l.Addrs(1, false)[0], l.Addrs(1, true)[0]
 	multi := l.Addrs(4, false)[1:]
 	dir := t.TempDir()
