@@ -28,6 +28,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/config"
 	"github.com/icmp-exporter/icmp_exporter/internal/app"
 	"github.com/icmp-exporter/icmp_exporter/internal/downtime"
+	"github.com/icmp-exporter/icmp_exporter/internal/privdrop"
 	"github.com/icmp-exporter/icmp_exporter/internal/shard"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
@@ -83,6 +84,13 @@ func run() int {
 		return 1
 	}
 	defer engine.Close()
+	// The datapath's sockets are open: probing needs no capability from now
+	// on (internal/privdrop explains why); keep only what the listener needs.
+	if err := privdrop.Drop(privdrop.KeepForListen(*webFlags.WebListenAddresses)); err != nil {
+		logger.Warn("could not drop capabilities after opening the datapath", "err", err)
+	} else if caps, err := privdrop.Status(0); err == nil {
+		logger.Info("capabilities dropped after opening the datapath", "remaining", privdrop.Names(caps.Permitted))
+	}
 	var running atomic.Bool
 	running.Store(true)
 
