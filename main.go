@@ -94,6 +94,8 @@ func run() int {
 	var running atomic.Bool
 	running.Store(true)
 
+	// writeTimeout bounds a whole response, a 100k-target scrape included.
+	const writeTimeout = 2 * time.Minute
 	reloadMetrics := app.NewReloadMetrics()
 	reloadMetrics.Succeeded(time.Now())
 	reg := prometheus.NewRegistry()
@@ -128,8 +130,13 @@ func run() int {
 		Registerer:  reg,
 		Reload:      httpReload,
 		Ready:       running.Load,
-		Version:     version.Info(),
-		Logger:      logger.With("component", "web"),
+		// Scrapes of 100k targets take about a second; a client that
+		// accepts nothing for 10 s is cut off, so it cannot hold the
+		// scrape path for the whole write timeout.
+		WriteStall:   app.DefaultWriteStall,
+		WriteTimeout: writeTimeout,
+		Version:      version.Info(),
+		Logger:       logger.With("component", "web"),
 	})
 	if err != nil {
 		logger.Error("build HTTP handler", "err", err)
@@ -157,11 +164,11 @@ func run() int {
 	defer signal.Stop(hup)
 	go reloader.Run(ctx, hup)
 
-	// WriteTimeout bounds how long a client that stops reading can hold the
-	// scrape lock (a 100k-target scrape takes about a second).
+	// WriteTimeout bounds a whole response; WriteStall (above) cuts off
+	// earlier a scrape client that stops reading.
 	// MaxHeaderBytes: the endpoints need short request lines and headers;
 	// longer ones get 431 before a handler runs.
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: writeTimeout, MaxHeaderBytes: 64 << 10}
 	served := make(chan error, 1)
 	go func() { served <- web.ListenAndServe(srv, webFlags, logger) }()
 
