@@ -13,7 +13,7 @@
 #
 # Usage (as root, from anywhere in the repository):
 #   bench/soak.sh [--duration 1h] [--targets 10000] [--out DIR] [--plot FILE]
-#   bench/soak.sh --ci          # 10 minutes (scripts/test.d/75-soak.sh)
+#   bench/soak.sh --ci          # 10 minutes (scripts/test.d/80-soak.sh)
 set -euo pipefail
 
 duration=1h
