@@ -31,6 +31,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/internal/discovery"
 	"github.com/icmp-exporter/icmp_exporter/internal/downtime"
 	"github.com/icmp-exporter/icmp_exporter/internal/history"
+	"github.com/icmp-exporter/icmp_exporter/internal/privdrop"
 	"github.com/icmp-exporter/icmp_exporter/internal/shard"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
@@ -96,9 +97,18 @@ func run() int {
 		return 1
 	}
 	defer engine.Close()
+	// The datapath's sockets are open: probing needs no capability from now
+	// on (internal/privdrop explains why); keep only what the listener needs.
+	if err := privdrop.Drop(privdrop.KeepForListen(*webFlags.WebListenAddresses)); err != nil {
+		logger.Warn("could not drop capabilities after opening the datapath", "err", err)
+	} else if caps, err := privdrop.Status(0); err == nil {
+		logger.Info("capabilities dropped after opening the datapath", "remaining", privdrop.Names(caps.Permitted))
+	}
 	var running atomic.Bool
 	running.Store(true)
 
+	// writeTimeout bounds a whole response, a 100k-target scrape included.
+	const writeTimeout = 2 * time.Minute
 	reloadMetrics := app.NewReloadMetrics()
 	reloadMetrics.Succeeded(time.Now())
 	reg := prometheus.NewRegistry()
@@ -150,9 +160,14 @@ func run() int {
 		Reload:      httpReload,
 		Probe:       app.NewProbeHandler(app.ProbeOptions{Enrol: disc.Enrol, Engine: engine, Logger: logger.With("component", "probe")}),
 		Ready:       running.Load,
-		Version:     version.Info(),
-		Status:      status,
-		Logger:      logger.With("component", "web"),
+		// Scrapes of 100k targets take about a second; a client that
+		// accepts nothing for 10 s is cut off, so it cannot hold the
+		// scrape path for the whole write timeout.
+		WriteStall:   app.DefaultWriteStall,
+		WriteTimeout: writeTimeout,
+		Version:      version.Info(),
+		Status:       status,
+		Logger:       logger.With("component", "web"),
 	})
 	if err != nil {
 		logger.Error("build HTTP handler", "err", err)
@@ -183,11 +198,11 @@ func run() int {
 		go status.Run(ctx)
 	}
 
-	// WriteTimeout bounds how long a client that stops reading can hold the
-	// scrape lock (a 100k-target scrape takes about a second).
+	// WriteTimeout bounds a whole response; WriteStall (above) cuts off
+	// earlier a scrape client that stops reading.
 	// MaxHeaderBytes: the endpoints need short request lines and headers;
 	// longer ones get 431 before a handler runs.
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: writeTimeout, MaxHeaderBytes: 64 << 10}
 	served := make(chan error, 1)
 	go func() { served <- web.ListenAndServe(srv, webFlags, logger) }()
 

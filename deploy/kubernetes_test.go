@@ -161,6 +161,14 @@ func checkWorkload(t *testing.T, objs []object, o object) {
 	if uid == 0 || gid == 0 {
 		t.Errorf("runAsUser %v / runAsGroup %v: want non-zero", get(psc, "runAsUser"), get(psc, "runAsGroup"))
 	}
+	// The container runtime's default seccomp profile, at pod or container
+	// level (the exporter needs no system call outside it).
+	if str(get(psc, "seccompProfile", "type")) != "RuntimeDefault" {
+		csc0 := get(list(get(pod, "containers"))[0], "securityContext")
+		if str(get(csc0, "seccompProfile", "type")) != "RuntimeDefault" {
+			t.Errorf("seccompProfile %v: want type RuntimeDefault (pod or container securityContext)", get(psc, "seccompProfile"))
+		}
+	}
 	if get(pod, "hostNetwork") == true {
 		t.Error("hostNetwork: net.* sysctls are refused with host networking")
 	}

@@ -74,6 +74,17 @@ func TestSystemdUnitSettings(t *testing.T) {
 	if len(exec) < 2 || exec[0] != "/usr/local/bin/icmp_exporter" || !slices.Contains(exec, "--config.file=/etc/icmp_exporter/config.yml") {
 		t.Errorf("ExecStart=%q: want /usr/local/bin/icmp_exporter --config.file=/etc/icmp_exporter/config.yml", exec)
 	}
+	// Read-only root and a seccomp filter: ProtectSystem=strict (above)
+	// mounts the whole file system read-only; the system call filter is the
+	// allow-list of ordinary services without @privileged.
+	if f := u["Service"]["SystemCallFilter"]; !slices.Contains(f, "@system-service") || !slices.Contains(f, "~@privileged") {
+		t.Errorf("SystemCallFilter=%q: want @system-service and ~@privileged", f)
+	}
+	// capset after ~@privileged: the exporter drops CAP_NET_RAW once its
+	// sockets are open (internal/privdrop); without it capset fails with EPERM.
+	if f := u["Service"]["SystemCallFilter"]; len(f) == 0 || f[len(f)-1] != "capset" {
+		t.Errorf("SystemCallFilter=%q: want capset allowed again after ~@privileged", f)
+	}
 	// PrivateUsers would confine CAP_NET_RAW to a user namespace that does
 	// not own the host's network namespace: raw sockets would fail.
 	if v := u["Service"]["PrivateUsers"]; len(v) > 0 && v[0] != "no" {

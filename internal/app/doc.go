@@ -9,7 +9,9 @@
 // running configuration; the outcome is exposed by ReloadMetrics as
 // icmp_config_last_reload_successful and
 // icmp_config_last_reload_success_timestamp_seconds. Reloads are triggered
-// by SIGHUP (Reloader.Run) or by POST /-/reload (NewHandler).
+// by SIGHUP (Reloader.Run) or by POST /-/reload (NewHandler; main enables it
+// only with --web.enable-lifecycle). A reload that changes a section read
+// only at start (otlp) applies the rest and returns a note saying so.
 //
 // # HTTP
 //
@@ -19,4 +21,12 @@
 // collector's per-target families straight from the engine snapshot
 // (WebOptions.Stream, collector.WriteMetrics), in text or delimited
 // protobuf, so a scrape of 100k targets never builds a million dto objects.
+//
+// # Limits
+//
+// Every endpoint refuses oversized (414) or malformed (400) query strings
+// before doing any work; a failed reload names the places of the errors but
+// never values from the file; each write of a streamed scrape has a deadline
+// (WebOptions.WriteStall), so a client that stops reading cannot hold the
+// serialised scrape path.
 package app

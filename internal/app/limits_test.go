@@ -1,15 +1,20 @@
 package app
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
 )
 
 func TestReloadDisabledByDefault(t *testing.T) {
@@ -138,4 +143,51 @@ func TestReloadOTLPChangeNeedsRestart(t *testing.T) {
 
 func testLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// bigStreamer writes 256 MiB of comment lines, like a huge scrape, and
+// reports when WriteMetrics returned.
+type bigStreamer struct {
+	prometheus.Collector
+	done chan error
+}
+
+func (b *bigStreamer) WriteMetrics(w io.Writer, _ expfmt.Format, _ func(string) bool) error {
+	chunk := []byte("# " + strings.Repeat("x", 64<<10-3) + "\n")
+	var err error
+	for i := 0; i < 4096 && err == nil; i++ {
+		_, err = w.Write(chunk)
+	}
+	b.done <- err
+	return err
+}
+
+// TestStalledClientIsCutOff: a scrape client that stops reading is cut
+// off after WriteStall, so the (serialised) scrape path is free again
+// instead of waiting for the client or the server's write timeout.
+func TestStalledClientIsCutOff(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := &bigStreamer{Collector: collectors.NewGoCollector(), done: make(chan error, 1)}
+	h, err := NewHandler(WebOptions{Gatherer: reg, Stream: s, WriteStall: 300 * time.Millisecond, WriteTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: text/plain;version=0.0.4\r\n\r\n")
+	// The client never reads: WriteMetrics must end with a write error.
+	select {
+	case err := <-s.done:
+		if err == nil {
+			t.Fatal("256 MiB written to a client that does not read")
+		}
+		t.Logf("cut off: %v", err)
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the scrape of a client that does not read was not cut off")
+	}
 }

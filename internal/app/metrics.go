@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -37,6 +38,8 @@ var streamFormats = []expfmt.Format{
 // the Gatherer fails without any metric; later errors are logged (the
 // status is sent by then).
 type metricsHandler struct {
+	stall    time.Duration // see stallWriter
+	total    time.Duration // the server's write timeout, kept by stallWriter
 	gatherer prometheus.Gatherer
 	stream   MetricsStreamer
 	fallback http.Handler
@@ -44,10 +47,12 @@ type metricsHandler struct {
 	gzip     sync.Pool // *gzip.Writer
 }
 
-func newMetricsHandler(g prometheus.Gatherer, s MetricsStreamer, logger *slog.Logger) *metricsHandler {
+func newMetricsHandler(g prometheus.Gatherer, s MetricsStreamer, stall, total time.Duration, logger *slog.Logger) *metricsHandler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(s)
 	return &metricsHandler{
+		stall:    stall,
+		total:    total,
 		gatherer: g,
 		stream:   s,
 		fallback: promhttp.HandlerFor(prometheus.Gatherers{g, reg}, promhttp.HandlerOpts{
@@ -86,10 +91,17 @@ func (h *metricsHandler) ServeHTTP(rsp http.ResponseWriter, req *http.Request) {
 	hdr.Add("Vary", "Accept-Encoding")
 	hdr.Set("Content-Type", string(format))
 	var body io.Writer = rsp
+	if h.stall > 0 {
+		sw := &stallWriter{w: rsp, rc: http.NewResponseController(rsp), stall: h.stall}
+		if h.total > 0 {
+			sw.end = time.Now().Add(h.total)
+		}
+		body = sw
+	}
 	if acceptsGzip(req.Header.Get("Accept-Encoding")) {
 		hdr.Set("Content-Encoding", "gzip")
 		gz := h.gzip.Get().(*gzip.Writer)
-		gz.Reset(rsp)
+		gz.Reset(body)
 		defer func() {
 			if err := gz.Close(); err != nil {
 				h.logger.Debug("finish gzip stream", "err", err)
@@ -113,6 +125,31 @@ func (h *metricsHandler) ServeHTTP(rsp http.ResponseWriter, req *http.Request) {
 	if err := h.stream.WriteMetrics(body, format, include); err != nil {
 		h.logger.Error("write metrics", "err", err)
 	}
+}
+
+// stallWriter gives every write to the client its own deadline. Scrapes
+// are serialised while they write (collector.WriteMetrics), so a client
+// that stops reading, or reads a byte per second, would hold every other
+// scrape until the server's write timeout; with a deadline per write of
+// about 64 KiB it is cut off after stall instead. Setting a deadline
+// replaces the one of the server's write timeout, so the writer keeps that
+// too (end). One timer update per write, not per series.
+type stallWriter struct {
+	w     io.Writer
+	rc    *http.ResponseController
+	stall time.Duration
+	end   time.Time // zero: no overall deadline
+}
+
+func (s *stallWriter) Write(p []byte) (int, error) {
+	d := time.Now().Add(s.stall)
+	if !s.end.IsZero() && s.end.Before(d) {
+		d = s.end
+	}
+	// An error means the writer cannot set deadlines (a test recorder): the
+	// server's write timeout still bounds the scrape.
+	_ = s.rc.SetWriteDeadline(d)
+	return s.w.Write(p)
 }
 
 // nameFilter returns the filter of the name[] query parameters, or nil for

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -43,9 +44,20 @@ type WebOptions struct {
 	// Status, when set, serves the status pages (Status.Path) and the
 	// landing page links to them first.
 	Status *Status
+	// WriteStall bounds each write of a streamed scrape to the client (see
+	// stallWriter): a client that accepts no data for this long is cut
+	// off. 0 means DefaultWriteStall; negative disables it.
+	WriteStall time.Duration
+	// WriteTimeout is the http.Server's WriteTimeout; the stall deadlines
+	// never extend past it.
+	WriteTimeout time.Duration
 	// Logger receives errors of the metrics handler; nil discards.
 	Logger *slog.Logger
 }
+
+// DefaultWriteStall is how long a scrape client may accept no data before
+// it is cut off: Prometheus' default scrape timeout.
+const DefaultWriteStall = 10 * time.Second
 
 // MetricsStreamer is a collector that can also write its metrics itself:
 // *collector.Collector.
@@ -82,7 +94,11 @@ func NewHandler(o WebOptions) (http.Handler, error) {
 	mux := http.NewServeMux()
 	var metrics http.Handler
 	if o.Stream != nil {
-		metrics = newMetricsHandler(o.Gatherer, o.Stream, o.Logger)
+		stall := o.WriteStall
+		if stall == 0 {
+			stall = DefaultWriteStall
+		}
+		metrics = newMetricsHandler(o.Gatherer, o.Stream, stall, o.WriteTimeout, o.Logger)
 	} else {
 		metrics = promhttp.HandlerFor(o.Gatherer, promhttp.HandlerOpts{
 			ErrorLog:          slog.NewLogLogger(o.Logger.Handler(), slog.LevelError),

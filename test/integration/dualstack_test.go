@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/icmp-exporter/icmp_exporter/test/lab"
-	"github.com/icmp-exporter/icmp_exporter/test/promtest"
 )
 
 // dualSeries is what one scrape says about the series of a host name:
