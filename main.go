@@ -132,11 +132,15 @@ func run() int {
 	if cfg.OTLP.Enabled {
 		pusher, err = otlp.New(context.Background(), cfg.OTLP, engine,
 			otlp.Resource{ServiceVersion: version.Version, Source: spec.Source}, logger.With("component", "otlp"))
-		if err != nil {
+		switch {
+		case errors.Is(err, otlp.ErrSDKDisabled):
+			logger.Info("otlp.enabled is true, but " + err.Error())
+		case err != nil:
 			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 			return 1
+		default:
+			reg.MustRegister(pusher)
 		}
-		reg.MustRegister(pusher)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

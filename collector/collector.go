@@ -26,8 +26,8 @@ type Options struct {
 	// Logger receives configuration problems found while collecting (for
 	// example a user label that clashes with a built-in label). Nil discards.
 	Logger *slog.Logger
-	// Reload, when set, is the source of icmp_config_last_reload_successful
-	// and icmp_config_last_reload_success_timestamp_seconds; when nil those
+	// Reload, when set, is the source of icmp_exporter_config_last_reload_successful
+	// and icmp_exporter_config_last_reload_success_timestamp_seconds; when nil those
 	// two metrics are not exposed.
 	Reload *ReloadState
 	// BuildInfo adds icmp_exporter_build_info (client_golang's version
@@ -144,8 +144,8 @@ func New(src SnapshotSource, opts Options) *Collector {
 	c.repliesByTS = d("icmp_engine_replies_total", "Replies by the timestamp source their RTT was computed from.", "timestamp_source")
 	c.scheduleLag = d("icmp_engine_schedule_lag_seconds", "Largest delay of a send batch behind its schedule over the last 5 to 10 seconds.")
 	c.targets = d("icmp_engine_targets", "Targets the engine probes.")
-	c.reloadOK = d("icmp_config_last_reload_successful", "Whether the last configuration load succeeded (1) or failed (0).")
-	c.reloadTime = d("icmp_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration load.")
+	c.reloadOK = d("icmp_exporter_config_last_reload_successful", "Whether the last configuration load succeeded (1) or failed (0).")
+	c.reloadTime = d("icmp_exporter_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration load.")
 	return c
 }
 

@@ -146,8 +146,8 @@ func TestGoldenCases(t *testing.T) {
 				`icmp_engine_replies_total{timestamp_source="userspace"} 17`,
 				`icmp_engine_schedule_lag_seconds 0.0015`,
 				`icmp_engine_targets 9`,
-				`icmp_config_last_reload_successful 1`,
-				`icmp_config_last_reload_success_timestamp_seconds 1.7723664e+09`,
+				`icmp_exporter_config_last_reload_successful 1`,
+				`icmp_exporter_config_last_reload_success_timestamp_seconds 1.7723664e+09`,
 			},
 		},
 	}
@@ -177,8 +177,8 @@ func TestReloadAndSourceChange(t *testing.T) {
 	src.set(s)
 	text := string(gatherText(t, c))
 	for _, w := range []string{
-		"icmp_config_last_reload_successful 0\n",
-		"icmp_config_last_reload_success_timestamp_seconds 1.7723664e+09\n",
+		"icmp_exporter_config_last_reload_successful 0\n",
+		"icmp_exporter_config_last_reload_success_timestamp_seconds 1.7723664e+09\n",
 		`icmp_source_info{latitude="",longitude="",source="ams1"} 1` + "\n",
 		`icmp_up{group="core",ip="10.0.0.1",site="fra",source="ams1",target="10.0.0.1"} 1` + "\n",
 	} {

@@ -59,6 +59,6 @@
 // are only known from the running configuration, so the Collector is an
 // unchecked collector: Describe sends nothing. Register it once per registry.
 //
-// icmp_shard_info comes from internal/shard (Shard.InfoCollector), not from
+// icmp_exporter_shard_info comes from internal/shard (Shard.InfoCollector), not from
 // this package.
 package collector

@@ -304,7 +304,7 @@ func TestStreamFilterAndErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		mfs := decodeFamilies(t, buf.Bytes(), text)
-		if len(mfs) != 2 || mfs[0].GetName() != "icmp_config_last_reload_success_timestamp_seconds" {
+		if len(mfs) != 2 || mfs[0].GetName() != "icmp_exporter_config_last_reload_success_timestamp_seconds" {
 			t.Fatalf("got %v, want only the two reload families", mfs)
 		}
 	})

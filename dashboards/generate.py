@@ -301,7 +301,7 @@ d.panel("timeseries", "Probes", "Probes sent, replies, lost, late and duplicate 
          {"expr": f"sum by (source) (rate(icmp_probes_skipped_total{{{T}}}[$__rate_interval]))", "legendFormat": "skipped from {{source}}"}],
         w=12, h=8, unit="pps", options=ts_opts(), field=TS_FIELD)
 d.panel("timeseries", "ICMP and DNS errors", "Probes answered by an ICMP error (by type) or whose send failed, and failed DNS resolutions; a flat 0 when there are none.",
-        [{"expr": f"sum by (source, type) (rate(icmp_errors_total{{{T}}}[$__rate_interval])) or on() vector(0)", "legendFormat": "{{type}} {{source}}"},
+        [{"expr": f"sum by (source, error_type) (rate(icmp_errors_total{{{T}}}[$__rate_interval])) or on() vector(0)", "legendFormat": "{{error_type}} {{source}}"},
          {"expr": f"sum by (source) (rate(icmp_dns_errors_total{{{T}}}[$__rate_interval])) or on() vector(0)", "legendFormat": "dns {{source}}"}],
         w=12, h=8, unit="pps", options=ts_opts(), field=TS_FIELD)
 d.panel("timeseries", "Reply TTL", "IP TTL / hop limit of the last reply per source: a change means the path changed.",
@@ -416,13 +416,13 @@ d.panel("stat", "Up", "Whether Prometheus could scrape the instance (up).",
 d.panel("stat", "Targets", "Targets each engine probes (icmp_engine_targets).",
         [{"expr": f"icmp_engine_targets{{{I}}}", "instant": True, "legendFormat": "{{instance}}"}], w=6, h=4, unit="none",
         options=stat_opts("none"))
-d.panel("stat", "Config reload", "Whether the last configuration load succeeded (icmp_config_last_reload_successful).",
-        [{"expr": f"icmp_config_last_reload_successful{{{I}}}", "instant": True, "legendFormat": "{{instance}}"}], w=6, h=4, unit="none",
+d.panel("stat", "Config reload", "Whether the last configuration load succeeded (icmp_exporter_config_last_reload_successful).",
+        [{"expr": f"icmp_exporter_config_last_reload_successful{{{I}}}", "instant": True, "legendFormat": "{{instance}}"}], w=6, h=4, unit="none",
         options=stat_opts("background"),
         field={"mappings": [{"type": "value", "options": {"0": {"text": "FAILED", "color": "red", "index": 0}, "1": {"text": "OK", "color": "green", "index": 1}}}],
                "color": {"mode": "thresholds"}, "thresholds": thresholds("red", 1, "green")})
 d.panel("stat", "Last successful reload", "Time of the last successful configuration load.",
-        [{"expr": f"icmp_config_last_reload_success_timestamp_seconds{{{I}}} * 1000", "instant": True, "legendFormat": "{{instance}}"}],
+        [{"expr": f"icmp_exporter_config_last_reload_success_timestamp_seconds{{{I}}} * 1000", "instant": True, "legendFormat": "{{instance}}"}],
         w=6, h=4, unit="dateTimeFromNow", options=stat_opts("none"))
 d.row("Engine")
 d.panel("timeseries", "Packets per second", "Echo requests sent and packets received per second by each engine.",

@@ -20,8 +20,8 @@ func ExporterMetrics() []string {
 		"icmp_engine_packets_received_total", "icmp_engine_foreign_replies_total",
 		"icmp_engine_invalid_packets_total", "icmp_engine_send_errors_total", "icmp_engine_kernel_drops_total",
 		"icmp_engine_probes_skipped_total", "icmp_engine_replies_total", "icmp_engine_schedule_lag_seconds",
-		"icmp_engine_targets", "icmp_config_last_reload_successful",
-		"icmp_config_last_reload_success_timestamp_seconds", "icmp_exporter_build_info", "icmp_shard_info",
+		"icmp_engine_targets", "icmp_exporter_config_last_reload_successful",
+		"icmp_exporter_config_last_reload_success_timestamp_seconds", "icmp_exporter_build_info", "icmp_exporter_shard_info",
 	}
 }
 
