@@ -27,6 +27,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/collector/otlp"
 	"github.com/icmp-exporter/icmp_exporter/config"
 	"github.com/icmp-exporter/icmp_exporter/internal/app"
+	"github.com/icmp-exporter/icmp_exporter/internal/buildinfo"
 	"github.com/icmp-exporter/icmp_exporter/internal/downtime"
 	"github.com/icmp-exporter/icmp_exporter/internal/shard"
 	"github.com/icmp-exporter/icmp_exporter/probe"
@@ -37,6 +38,7 @@ const name = "icmp_exporter"
 func main() { os.Exit(run()) }
 
 func run() int {
+	buildinfo.Complete() // a plain go build or go install still knows its version
 	a := kingpin.New(name, "Continuous ICMP echo prober: RTT, loss, up/down and outages for Prometheus and OpenTelemetry.")
 	a.Command("serve", "Probe the configured targets and serve their metrics (the default command).").Default()
 	measure := downtime.AddCommand(a)
