@@ -6,7 +6,8 @@
 #
 #   docker build -t icmp_exporter \
 #     --build-arg VERSION="$(git describe --tags --always --dirty)" \
-#     --build-arg REVISION="$(git rev-parse HEAD)" .
+#     --build-arg REVISION="$(git rev-parse HEAD)" \
+#     --build-arg CREATED="$(git log -1 --format=%cI)" .
 #   docker run -p 10427:10427 \
 #     -v "$PWD/config.yml:/etc/icmp_exporter/config.yml:ro" icmp_exporter
 #
@@ -23,9 +24,23 @@
 # The build command is the Makefile's `build` target (deploy/dockerfile_test.go
 # checks that they stay the same); PF_RING builds use Dockerfile.pfring.
 
+# Multi-architecture: `docker buildx build --platform
+# linux/amd64,linux/arm64,linux/arm/v7 .` compiles on the build machine's own
+# platform (BUILDPLATFORM) for each TARGETARCH, no emulation (the binary is
+# pure Go); the runtime stages only copy files.
+#
+# Base images are pinned by the digest of their multi-platform index; update
+# a pin with `docker buildx imagetools inspect IMAGE:TAG` (deploy/dockerfile_test.go
+# checks that every FROM carries one).
 ARG GO_VERSION=1.26
+ARG GO_DIGEST=sha256:3aff6657219a4d9c14e27fb1d8976c49c29fddb70ba835014f477e1c70636647
+ARG RUNTIME_IMAGE=gcr.io/distroless/static-debian12@sha256:2b0f5abab12e4d6a533b91a4796d10504a05d8c41a61d4969889efb66daafece
 
-FROM golang:${GO_VERSION} AS build
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}@${GO_DIGEST} AS build
+ARG TARGETOS=linux
+ARG TARGETARCH=amd64
+# GOARM defaults to 7 for GOARCH=arm: linux/arm/v7 needs no variant here.
+ENV GOOS=${TARGETOS} GOARCH=${TARGETARCH}
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod \
@@ -56,7 +71,7 @@ RUN apt-get update -qq \
  && getcap /out/icmp_exporter
 
 # docker build --target netraw -t icmp_exporter:netraw .
-FROM gcr.io/distroless/static-debian12 AS netraw
+FROM ${RUNTIME_IMAGE} AS netraw
 COPY --from=setcap /out/icmp_exporter /bin/icmp_exporter
 COPY config.example.yml /etc/icmp_exporter/config.yml
 USER 65534:65534
@@ -65,10 +80,21 @@ ENTRYPOINT ["/bin/icmp_exporter"]
 CMD ["--config.file=/etc/icmp_exporter/config.yml"]
 
 # Default target: no file capability, starts under any capability set.
-FROM gcr.io/distroless/static-debian12
+FROM ${RUNTIME_IMAGE}
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
 LABEL org.opencontainers.image.title="icmp_exporter" \
       org.opencontainers.image.description="Prometheus and OpenTelemetry exporter around a continuous ICMP echo engine" \
-      org.opencontainers.image.source="https://github.com/icmp-exporter/icmp_exporter"
+      org.opencontainers.image.source="https://github.com/icmp-exporter/icmp_exporter" \
+      org.opencontainers.image.url="https://github.com/icmp-exporter/icmp_exporter" \
+      org.opencontainers.image.documentation="https://github.com/icmp-exporter/icmp_exporter/blob/main/README.md" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.vendor="The icmp_exporter Authors" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="gcr.io/distroless/static-debian12"
 COPY --from=build /out/icmp_exporter /bin/icmp_exporter
 COPY config.example.yml /etc/icmp_exporter/config.yml
 USER 65534:65534

@@ -28,6 +28,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/collector/otlp"
 	"github.com/icmp-exporter/icmp_exporter/config"
 	"github.com/icmp-exporter/icmp_exporter/internal/app"
+	"github.com/icmp-exporter/icmp_exporter/internal/buildinfo"
 	"github.com/icmp-exporter/icmp_exporter/internal/discovery"
 	"github.com/icmp-exporter/icmp_exporter/internal/downtime"
 	"github.com/icmp-exporter/icmp_exporter/internal/history"
@@ -41,6 +42,7 @@ const name = "icmp_exporter"
 func main() { os.Exit(run()) }
 
 func run() int {
+	buildinfo.Complete() // a plain go build or go install still knows its version
 	a := kingpin.New(name, "Continuous ICMP echo prober: RTT, loss, up/down and outages for Prometheus and OpenTelemetry.")
 	a.Command("serve", "Probe the configured targets and serve their metrics (the default command).").Default()
 	measure := downtime.AddCommand(a)
@@ -181,11 +183,15 @@ func run() int {
 	if cfg.OTLP.Enabled {
 		pusher, err = otlp.New(context.Background(), cfg.OTLP, engine,
 			otlp.Resource{ServiceVersion: version.Version, Source: spec.Source}, logger.With("component", "otlp"))
-		if err != nil {
+		switch {
+		case errors.Is(err, otlp.ErrSDKDisabled):
+			logger.Info("otlp.enabled is true, but " + err.Error())
+		case err != nil:
 			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 			return 1
+		default:
+			reg.MustRegister(pusher)
 		}
-		reg.MustRegister(pusher)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

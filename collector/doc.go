@@ -57,7 +57,7 @@
 // are only known from the running configuration, so the Collector is an
 // unchecked collector: Describe sends nothing. Register it once per registry.
 //
-// icmp_shard_info comes from internal/shard (Shard.InfoCollector) and the
-// icmp_config_* reload metrics from internal/app (ReloadMetrics), not from
+// icmp_exporter_shard_info comes from internal/shard (Shard.InfoCollector) and the
+// icmp_exporter_config_* reload metrics from internal/app (ReloadMetrics), not from
 // this package: they describe the exporter process, not the engine.
 package collector

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -44,13 +45,32 @@ func TestDockerfileCommandLine(t *testing.T) {
 	}
 }
 
+// defaultFile is the packaged /etc/default/icmp_exporter.
+const defaultFile = "deploy/packaging/icmp_exporter.default"
+
 func TestSystemdCommandLine(t *testing.T) {
 	b, err := os.ReadFile(unitFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec := strings.Fields(strings.Join(parseUnit(t, b)["Service"]["ExecStart"], " "))
-	checkCommandLine(t, exec[1:], "/etc/icmp_exporter/config.yml", filepath.Join(repoRoot(t), "config.example.yml"))
+	// $ICMP_EXPORTER_OPTS as the packaged /etc/default file sets it.
+	def, err := os.ReadFile(filepath.Join(repoRoot(t), defaultFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := regexp.MustCompile(`(?m)^ICMP_EXPORTER_OPTS="([^"]*)"$`).FindSubmatch(def)
+	if opts == nil {
+		t.Fatalf("%s does not set ICMP_EXPORTER_OPTS=\"...\"", defaultFile)
+	}
+	var args []string
+	for _, w := range strings.Fields(strings.Join(parseUnit(t, b)["Service"]["ExecStart"], " "))[1:] {
+		if w == "$ICMP_EXPORTER_OPTS" {
+			args = append(args, strings.Fields(string(opts[1]))...)
+			continue
+		}
+		args = append(args, w)
+	}
+	checkCommandLine(t, args, "/etc/icmp_exporter/config.yml", filepath.Join(repoRoot(t), "config.example.yml"))
 }
 
 // TestKubernetesCommandLine runs the container args of every workload, with

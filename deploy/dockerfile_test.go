@@ -25,8 +25,9 @@ type instruction struct {
 }
 
 type stage struct {
-	From   string // image reference as written
-	Name   string // AS name, "" for none
+	From   string   // image reference as written
+	Flags  []string // FROM flags (--platform=...)
+	Name   string   // AS name, "" for none
 	Instrs []instruction
 }
 
@@ -66,7 +67,7 @@ func parseDockerfile(t *testing.T, file string) dockerfile {
 		switch {
 		case in.Cmd == "FROM":
 			fields := strings.Fields(in.Args)
-			st := stage{From: fields[0]}
+			st := stage{From: fields[0], Flags: in.Flags}
 			if len(fields) == 3 && strings.EqualFold(fields[1], "AS") {
 				st.Name = fields[2]
 			}
@@ -439,8 +440,9 @@ func TestDockerfileRuntimeStages(t *testing.T) {
 			if rs.stage != "" {
 				st = df.stage(t, rs.stage)
 			}
-			if !slices.ContainsFunc(rs.bases, func(p string) bool { return strings.HasPrefix(st.From, p) }) {
-				t.Errorf("FROM %s, want one of %q", st.From, rs.bases)
+			from := fromImage(t, df, st)
+			if !slices.ContainsFunc(rs.bases, func(p string) bool { return strings.HasPrefix(from, p) }) {
+				t.Errorf("FROM %s (%s), want one of %q", st.From, from, rs.bases)
 			}
 
 			user := st.last(t, "USER").Args
@@ -570,4 +572,61 @@ func (d dockerignore) match(name string) string {
 		}
 	}
 	return ""
+}
+
+// fromImage returns the image reference of a stage's FROM with the global
+// ARGs expanded.
+func fromImage(t *testing.T, df dockerfile, st stage) string {
+	t.Helper()
+	w, err := shellWords(st.From, df.GlobalArgs)
+	if err != nil || len(w) != 1 {
+		t.Fatalf("FROM %s: %q, %v", st.From, w, err)
+	}
+	return w[0]
+}
+
+var pinned = regexp.MustCompile(`^[^@\s]+@sha256:[0-9a-f]{64}$`)
+
+// TestDockerfileRelease checks what the published multi-architecture image
+// relies on: base images pinned by digest, the build stage on the build
+// machine's platform compiling for TARGETOS/TARGETARCH, and the OCI labels.
+func TestDockerfileRelease(t *testing.T) {
+	df := parseDockerfile(t, filepath.Join(repoRoot(t), "Dockerfile"))
+	names := map[string]bool{}
+	for _, st := range df.Stages {
+		if !names[st.From] {
+			if img := fromImage(t, df, st); !pinned.MatchString(img) {
+				t.Errorf("FROM %s: %s is not pinned as name[:tag]@sha256:<digest>", st.From, img)
+			}
+		}
+		names[st.Name] = true
+	}
+	build := df.stage(t, "build")
+	if !slices.Equal(build.Flags, []string{"--platform=$BUILDPLATFORM"}) {
+		t.Errorf("build stage FROM flags %q, want --platform=$BUILDPLATFORM (cross-compile, no emulation)", build.Flags)
+	}
+	env := strings.Join(func() []string {
+		var a []string
+		for _, e := range build.all("ENV") {
+			a = append(a, e.Args)
+		}
+		return a
+	}(), " ")
+	for _, want := range []string{"GOOS=${TARGETOS}", "GOARCH=${TARGETARCH}"} {
+		if !strings.Contains(env, want) {
+			t.Errorf("build stage ENV %q lacks %s", env, want)
+		}
+	}
+	labels := strings.Join(func() []string {
+		var a []string
+		for _, l := range df.Stages[len(df.Stages)-1].all("LABEL") {
+			a = append(a, l.Args)
+		}
+		return a
+	}(), " ")
+	for _, k := range []string{"title", "description", "source", "licenses", "version", "revision", "created"} {
+		if !strings.Contains(labels, "org.opencontainers.image."+k+"=") {
+			t.Errorf("default stage lacks LABEL org.opencontainers.image.%s", k)
+		}
+	}
 }

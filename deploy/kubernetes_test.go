@@ -118,6 +118,9 @@ func isSubset(sel, lbl map[string]string) bool {
 	return true
 }
 
+// pinnedImage matches an image reference with a release tag or a digest.
+var pinnedImage = regexp.MustCompile(`^[^:@\s]+(/[^:@\s]+)*(:v\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?|@sha256:[0-9a-f]{64})$`)
+
 // envRef matches Kubernetes' $(VAR) references in args.
 var envRef = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 
@@ -193,6 +196,9 @@ func checkWorkload(t *testing.T, objs []object, o object) {
 		t.Fatalf("%d containers, want 1", len(containers))
 	}
 	c := containers[0]
+	if img := str(get(c, "image")); !pinnedImage.MatchString(img) {
+		t.Errorf("image %q: want a release tag (vX.Y.Z) or a digest, never latest or no tag", img)
+	}
 	csc := get(c, "securityContext")
 	if get(csc, "allowPrivilegeEscalation") != false || get(csc, "readOnlyRootFilesystem") != true ||
 		!slices.Contains(list(get(csc, "capabilities", "drop")), any("ALL")) {
@@ -357,6 +363,19 @@ func checkShards(t *testing.T, o object, c any, env map[string]any, args []strin
 
 func TestKubernetesServices(t *testing.T) {
 	objs := loadManifests(t)
+	kinds := checkServices(t, objs)
+	for _, k := range []string{"ConfigMap", "Deployment", "StatefulSet", "Service", "PodMonitor", "ServiceMonitor"} {
+		if !slices.Contains(kinds, k) {
+			t.Errorf("no %s in deploy/kubernetes", k)
+		}
+	}
+}
+
+// checkServices checks that Services, ServiceMonitors and PodMonitors select
+// the workloads' pods on port http-metrics, and that a StatefulSet's
+// governing Service exists. It returns the kinds of objs.
+func checkServices(t *testing.T, objs []object) []string {
+	t.Helper()
 	podLabels := map[string]map[string]string{}
 	for _, o := range objs {
 		switch o.kind() {
@@ -418,9 +437,5 @@ func TestKubernetesServices(t *testing.T) {
 			}
 		})
 	}
-	for _, k := range []string{"ConfigMap", "Deployment", "StatefulSet", "Service", "PodMonitor", "ServiceMonitor"} {
-		if !slices.Contains(kinds, k) {
-			t.Errorf("no %s in deploy/kubernetes", k)
-		}
-	}
+	return kinds
 }

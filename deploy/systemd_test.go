@@ -15,7 +15,12 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/test/lab"
 )
 
-const unitFile = "systemd/icmp_exporter.service"
+const (
+	unitFile = "systemd/icmp_exporter.service"
+	// unitBinary is where the unit starts the exporter: where the packages
+	// install it.
+	unitBinary = "/usr/bin/icmp_exporter"
+)
 
 // unit is a parsed systemd unit: section -> key -> values in order.
 type unit map[string]map[string][]string
@@ -71,8 +76,11 @@ func TestSystemdUnitSettings(t *testing.T) {
 		})
 	}
 	exec := strings.Fields(strings.Join(u["Service"]["ExecStart"], " "))
-	if len(exec) < 2 || exec[0] != "/usr/local/bin/icmp_exporter" || !slices.Contains(exec, "--config.file=/etc/icmp_exporter/config.yml") {
-		t.Errorf("ExecStart=%q: want /usr/local/bin/icmp_exporter --config.file=/etc/icmp_exporter/config.yml", exec)
+	if len(exec) < 2 || exec[0] != unitBinary || !slices.Contains(exec, "--config.file=/etc/icmp_exporter/config.yml") {
+		t.Errorf("ExecStart=%q: want %s --config.file=/etc/icmp_exporter/config.yml", exec, unitBinary)
+	}
+	if env := u["Service"]["EnvironmentFile"]; len(env) != 1 || env[0] != "-/etc/default/icmp_exporter" {
+		t.Errorf("EnvironmentFile=%q, want -/etc/default/icmp_exporter (optional: the packages install it)", env)
 	}
 	// Read-only root and a seccomp filter: ProtectSystem=strict (above)
 	// mounts the whole file system read-only; the system call filter is the
@@ -108,7 +116,7 @@ func TestSystemdAnalyze(t *testing.T) {
 	bin := lab.BuildExporter(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "icmp_exporter.service")
-	if err := os.WriteFile(path, bytes.ReplaceAll(b, []byte("/usr/local/bin/icmp_exporter"), []byte(bin)), 0o644); err != nil {
+	if err := os.WriteFile(path, bytes.ReplaceAll(b, []byte(unitBinary), []byte(bin)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 

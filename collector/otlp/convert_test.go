@@ -1,18 +1,20 @@
 package otlp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/icmp-exporter/icmp_exporter/config"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
 
@@ -264,24 +266,24 @@ func TestResourceBuild(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			res:  Resource{Hostname: "h1"},
-			want: map[string]string{"service.name": "icmp_exporter", "service.instance.id": "h1/00010203"},
+			res:  Resource{},
+			want: map[string]string{"service.name": "icmp_exporter", "telemetry.sdk.language": "go", "telemetry.sdk.name": "opentelemetry"},
 		},
 		{
-			name: "source differs from host",
-			res:  Resource{Hostname: "h1", ServiceVersion: "1.0", Source: probe.Source{Name: "fra"}},
-			want: map[string]string{"service.name": "icmp_exporter", "service.version": "1.0", "icmp.source": "fra", "service.instance.id": "h1/fra/00010203"},
+			name: "fields",
+			res:  Resource{ServiceVersion: "1.0", Source: probe.Source{Name: "fra"}},
+			want: map[string]string{"service.name": "icmp_exporter", "service.version": "1.0", "icmp.source": "fra"},
 		},
 		{
 			name: "OTEL_SERVICE_NAME wins over everything",
-			res:  Resource{ServiceName: "cfg", Hostname: "h"},
+			res:  Resource{ServiceName: "cfg"},
 			env:  map[string]string{"OTEL_SERVICE_NAME": "envname", "OTEL_RESOURCE_ATTRIBUTES": "service.name=attrname"},
 			want: map[string]string{"service.name": "envname"},
 		},
 		{
 			name: "resource attributes merged, instance id from env",
-			res:  Resource{Hostname: "h", InstanceID: "cfg-id", Source: probe.Source{Name: "fra"}, Attributes: map[string]string{"k": "cfg"}},
-			env:  map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "service.instance.id=pod-1, k=a%20b,cloud.region=eu"},
+			res:  Resource{InstanceID: "cfg-id", Source: probe.Source{Name: "fra"}, Attributes: map[string]string{"k": "cfg"}},
+			env:  map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "service.instance.id=pod-1,k=a%20b,cloud.region=eu"},
 			want: map[string]string{"service.instance.id": "pod-1", "k": "a b", "cloud.region": "eu", "icmp.source": "fra"},
 		},
 		{
@@ -297,7 +299,10 @@ func TestResourceBuild(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := tt.res.build(func(k string) string { return tt.env[k] }, bytes.NewReader([]byte{0, 1, 2, 3}))
+			for _, k := range []string{"OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"} {
+				t.Setenv(k, tt.env[k])
+			}
+			r, err := tt.res.build(context.Background())
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
@@ -316,7 +321,37 @@ func TestResourceBuild(t *testing.T) {
 					t.Errorf("%s = %q, want %q (all: %v)", k, got[k], v, got)
 				}
 			}
+			if got["telemetry.sdk.version"] == "" {
+				t.Errorf("no telemetry.sdk.version (all: %v)", got)
+			}
+			if tt.want["service.instance.id"] == "" {
+				if id, err := uuid.Parse(got["service.instance.id"]); err != nil || id.Version() != 4 {
+					t.Errorf("service.instance.id = %q, want a random UUID", got["service.instance.id"])
+				}
+			}
 		})
+	}
+	a, _ := Resource{}.build(context.Background())
+	b, _ := Resource{}.build(context.Background())
+	if ia, ib := a.Set().Encoded(attribute.DefaultEncoder()), b.Set().Encoded(attribute.DefaultEncoder()); ia == ib {
+		t.Errorf("two processes would share service.instance.id: %s", ia)
+	}
+}
+
+func TestSDKDisabled(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		want bool
+	}{{"true", true}, {"TRUE", true}, {" true ", true}, {"false", false}, {"", false}, {"1", false}} {
+		t.Setenv("OTEL_SDK_DISABLED", tc.env)
+		if got := sdkDisabled(os.Getenv); got != tc.want {
+			t.Errorf("OTEL_SDK_DISABLED=%q: disabled %v, want %v", tc.env, got, tc.want)
+		}
+	}
+	t.Setenv("OTEL_SDK_DISABLED", "true")
+	p, err := New(context.Background(), config.OTLP{Enabled: true, Endpoint: "127.0.0.1:1"}, newFakeSource(1), Resource{}, nil)
+	if !errors.Is(err, ErrSDKDisabled) || p != nil {
+		t.Fatalf("New with OTEL_SDK_DISABLED=true = %v, %v; want nil, ErrSDKDisabled", p, err)
 	}
 }
 

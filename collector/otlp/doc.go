@@ -27,7 +27,7 @@
 // Exports run on the Pusher's own goroutine: a slow or dead collector never
 // blocks the engine or /metrics. Each request is retried with exponential
 // back-off within the configured timeout; a cycle stops at its first failed
-// request. Failures are counted (icmp_otlp_exports_failed_total, the Pusher
+// request. Failures are counted (icmp_exporter_otlp_exports_failed_total, the Pusher
 // is a prometheus.Collector) and logged once per change between ok and
 // failing. Nothing is lost for good: the next successful export carries the
 // cumulative totals.

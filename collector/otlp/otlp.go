@@ -34,7 +34,7 @@ type SnapshotSource interface {
 
 // Pusher pushes the engine's state to an OTLP endpoint every interval. It
 // is safe for concurrent use. It also is a prometheus.Collector of its own
-// export counters (icmp_otlp_*).
+// export counters (icmp_exporter_otlp_*).
 type Pusher struct {
 	cfg       config.OTLP
 	logger    *slog.Logger
@@ -73,7 +73,7 @@ func WithMaxBatchPoints(n int) Option { return func(p *Pusher) { p.maxPoints = n
 // names every cfg.Interval, until Shutdown. cfg is completed with the
 // OTEL_EXPORTER_OTLP_* environment variables and the defaults, then
 // validated. The resource is built from res, OTEL_RESOURCE_ATTRIBUTES and
-// OTEL_SERVICE_NAME. New does not contact the endpoint: an unreachable
+// OTEL_SERVICE_NAME. With OTEL_SDK_DISABLED=true New returns ErrSDKDisabled. New does not contact the endpoint: an unreachable
 // collector shows as failed exports, never as an error here.
 //
 // Design: a ManualReader on a MeterProvider, with a Producer that converts
@@ -89,11 +89,14 @@ func New(ctx context.Context, cfg config.OTLP, src SnapshotSource, res Resource,
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	if sdkDisabled(os.Getenv) {
+		return nil, ErrSDKDisabled
+	}
 	cfg = cfg.WithEnv(os.Getenv).WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("otlp config: %w", err)
 	}
-	r, err := res.build(os.Getenv, randReader())
+	r, err := res.build(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("otlp resource: %w", err)
 	}
@@ -369,10 +372,10 @@ func (p *Pusher) Describe(ch chan<- *prometheus.Desc) { p.metrics.Describe(ch) }
 // Collect implements prometheus.Collector.
 func (p *Pusher) Collect(ch chan<- prometheus.Metric) { p.metrics.Collect(ch) }
 
-// statsCollector exposes export counters: icmp_otlp_exports_total,
-// icmp_otlp_exports_failed_total,
-// icmp_otlp_last_export_success_timestamp_seconds and
-// icmp_otlp_export_data_points.
+// statsCollector exposes export counters: icmp_exporter_otlp_exports_total,
+// icmp_exporter_otlp_exports_failed_total,
+// icmp_exporter_otlp_last_export_success_timestamp_seconds and
+// icmp_exporter_otlp_export_data_points.
 type statsCollector struct {
 	stats                                           func() Stats
 	exportsDesc, failedDesc, lastOKDesc, pointsDesc *prometheus.Desc
@@ -386,13 +389,13 @@ func NewStatsCollector(stats func() Stats) prometheus.Collector { return newStat
 func newStatsCollector(stats func() Stats) *statsCollector {
 	return &statsCollector{
 		stats: stats,
-		exportsDesc: prometheus.NewDesc("icmp_otlp_exports_total",
+		exportsDesc: prometheus.NewDesc("icmp_exporter_otlp_exports_total",
 			"OTLP export cycles attempted (each may send several requests).", nil, nil),
-		failedDesc: prometheus.NewDesc("icmp_otlp_exports_failed_total",
+		failedDesc: prometheus.NewDesc("icmp_exporter_otlp_exports_failed_total",
 			"OTLP export cycles that failed after retries.", nil, nil),
-		lastOKDesc: prometheus.NewDesc("icmp_otlp_last_export_success_timestamp_seconds",
+		lastOKDesc: prometheus.NewDesc("icmp_exporter_otlp_last_export_success_timestamp_seconds",
 			"Unix time of the last successful OTLP export; 0 before the first.", nil, nil),
-		pointsDesc: prometheus.NewDesc("icmp_otlp_export_data_points",
+		pointsDesc: prometheus.NewDesc("icmp_exporter_otlp_export_data_points",
 			"Data points in the last OTLP export cycle.", nil, nil),
 	}
 }

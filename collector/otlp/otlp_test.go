@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -34,7 +35,7 @@ func testConfig(protocol, endpoint string) config.OTLP {
 
 func startPusher(t *testing.T, cfg config.OTLP, src SnapshotSource, logger *slog.Logger, opts ...Option) *Pusher {
 	t.Helper()
-	p, err := New(context.Background(), cfg, src, Resource{ServiceVersion: "1.2.3", Source: probe.Source{Name: "fra1", HasLocation: true, Latitude: 50.1, Longitude: 8.7}, Hostname: "host1"}, logger, opts...)
+	p, err := New(context.Background(), cfg, src, Resource{ServiceVersion: "1.2.3", Source: probe.Source{Name: "fra1", HasLocation: true, Latitude: 50.1, Longitude: 8.7}}, logger, opts...)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -136,8 +137,13 @@ func checkContent(t *testing.T, r received) {
 			t.Errorf("resource %s = %q, want %q", k, got, want)
 		}
 	}
-	if id := r.resource["service.instance.id"]; !strings.HasPrefix(id, "host1/fra1/") || len(id) != len("host1/fra1/")+8 {
-		t.Errorf("service.instance.id = %q, want host1/fra1/<8 hex>", id)
+	if id, err := uuid.Parse(r.resource["service.instance.id"]); err != nil || id.Version() != 4 {
+		t.Errorf("service.instance.id = %q, want a random UUID (%v)", r.resource["service.instance.id"], err)
+	}
+	for _, k := range []string{"telemetry.sdk.name", "telemetry.sdk.language", "telemetry.sdk.version"} {
+		if r.resource[k] == "" {
+			t.Errorf("resource lacks %s (all: %v)", k, r.resource)
+		}
 	}
 	if !r.scopes[ScopeName] || len(r.scopes) != 1 {
 		t.Errorf("scopes = %v, want only %s", r.scopes, ScopeName)
@@ -416,13 +422,13 @@ func TestCollectorDown(t *testing.T) {
 			reg := prometheus.NewPedanticRegistry()
 			reg.MustRegister(p)
 			if err := testutil.GatherAndCompare(reg, strings.NewReader(`
-# HELP icmp_otlp_exports_failed_total OTLP export cycles that failed after retries.
-# TYPE icmp_otlp_exports_failed_total counter
-icmp_otlp_exports_failed_total 2
-# HELP icmp_otlp_exports_total OTLP export cycles attempted (each may send several requests).
-# TYPE icmp_otlp_exports_total counter
-icmp_otlp_exports_total 2
-`), "icmp_otlp_exports_failed_total", "icmp_otlp_exports_total"); err != nil {
+# HELP icmp_exporter_otlp_exports_failed_total OTLP export cycles that failed after retries.
+# TYPE icmp_exporter_otlp_exports_failed_total counter
+icmp_exporter_otlp_exports_failed_total 2
+# HELP icmp_exporter_otlp_exports_total OTLP export cycles attempted (each may send several requests).
+# TYPE icmp_exporter_otlp_exports_total counter
+icmp_exporter_otlp_exports_total 2
+`), "icmp_exporter_otlp_exports_failed_total", "icmp_exporter_otlp_exports_total"); err != nil {
 				t.Error(err)
 			}
 

@@ -82,12 +82,12 @@ var (
 )
 
 func reloadMetricsText(ok, ts string) string {
-	return `# HELP icmp_config_last_reload_success_timestamp_seconds Unix time of the last successful configuration load.
-# TYPE icmp_config_last_reload_success_timestamp_seconds gauge
-icmp_config_last_reload_success_timestamp_seconds ` + ts + `
-# HELP icmp_config_last_reload_successful Whether the last configuration load succeeded (1) or failed (0).
-# TYPE icmp_config_last_reload_successful gauge
-icmp_config_last_reload_successful ` + ok + `
+	return `# HELP icmp_exporter_config_last_reload_success_timestamp_seconds Unix time of the last successful configuration load.
+# TYPE icmp_exporter_config_last_reload_success_timestamp_seconds gauge
+icmp_exporter_config_last_reload_success_timestamp_seconds ` + ts + `
+# HELP icmp_exporter_config_last_reload_successful Whether the last configuration load succeeded (1) or failed (0).
+# TYPE icmp_exporter_config_last_reload_successful gauge
+icmp_exporter_config_last_reload_successful ` + ok + `
 `
 }
 
@@ -279,7 +279,7 @@ func TestReloadEndpoint(t *testing.T) {
 				t.Errorf("running spec changed")
 			}
 			_, metrics, _ := do(t, http.MethodGet, srv.URL+"/metrics")
-			if want := "icmp_config_last_reload_successful " + tt.wantOK + "\n"; !strings.Contains(metrics, want) {
+			if want := "icmp_exporter_config_last_reload_successful " + tt.wantOK + "\n"; !strings.Contains(metrics, want) {
 				t.Errorf("/metrics lacks %q:\n%s", want, metrics)
 			}
 		})
@@ -303,7 +303,7 @@ func TestEndpoints(t *testing.T) {
 		{"ready once it runs", "/-/ready", true, 200, "Ready."},
 		{"landing page", "/", true, 200, `href="/metrics"`},
 		{"landing page version", "/", true, 200, "1.2.3"},
-		{"metrics", "/metrics", true, 200, "icmp_config_last_reload_successful 1"},
+		{"metrics", "/metrics", true, 200, "icmp_exporter_config_last_reload_successful 1"},
 		{"promhttp instrumentation", "/metrics", true, 200, "promhttp_metric_handler_requests_total"},
 		{"unknown path", "/nope", true, 404, ""},
 	}

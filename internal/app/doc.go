@@ -7,8 +7,8 @@
 // A Reloader reads the configuration file again, builds a new probe.Spec
 // and hands it to the running engine (an Applier). Any error keeps the
 // running configuration; the outcome is exposed by ReloadMetrics as
-// icmp_config_last_reload_successful and
-// icmp_config_last_reload_success_timestamp_seconds. Reloads are triggered
+// icmp_exporter_config_last_reload_successful and
+// icmp_exporter_config_last_reload_success_timestamp_seconds. Reloads are triggered
 // by SIGHUP (Reloader.Run) or by POST /-/reload (NewHandler; main enables it
 // only with --web.enable-lifecycle). A reload that changes a section read
 // only at start (otlp) applies the rest and returns a note saying so.

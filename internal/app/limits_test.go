@@ -86,7 +86,7 @@ func TestQueryStringLimits(t *testing.T) {
 			}
 		})
 	}
-	if status, _, _ := do(t, http.MethodGet, srv.URL+"/metrics?name[]=icmp_config_last_reload_successful"); status != http.StatusOK {
+	if status, _, _ := do(t, http.MethodGet, srv.URL+"/metrics?name[]=icmp_exporter_config_last_reload_successful"); status != http.StatusOK {
 		t.Errorf("an ordinary name[] query got %d", status)
 	}
 }

@@ -124,8 +124,8 @@ func (h *probeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // perTarget keeps the per-target families of the collector.
 func perTarget(name string) bool {
-	return !strings.HasPrefix(name, "icmp_engine_") && !strings.HasPrefix(name, "icmp_config_") &&
-		name != "icmp_source_info" && name != "icmp_exporter_build_info"
+	return !strings.HasPrefix(name, "icmp_engine_") && !strings.HasPrefix(name, "icmp_exporter_") &&
+		name != "icmp_source_info"
 }
 
 // scrapeTimeout is the scraper's timeout less a margin, 10s when not given.

@@ -86,7 +86,7 @@ func NewReloader(o ReloaderOptions) *Reloader {
 
 // Reload loads and checks the configuration file and applies it. On any
 // error the running configuration stays, the error is logged and returned,
-// and icmp_config_last_reload_successful becomes 0. On success it returns
+// and icmp_exporter_config_last_reload_successful becomes 0. On success it returns
 // notes on parts of the file that were not applied because they take effect
 // only at the next restart (also logged, as warnings).
 func (r *Reloader) Reload() (notes []string, err error) {
@@ -168,9 +168,9 @@ type ReloadMetrics struct {
 // Succeeded is called (main calls it after the first load).
 func NewReloadMetrics() *ReloadMetrics {
 	return &ReloadMetrics{
-		okDesc: prometheus.NewDesc("icmp_config_last_reload_successful",
+		okDesc: prometheus.NewDesc("icmp_exporter_config_last_reload_successful",
 			"Whether the last configuration load succeeded (1) or failed (0).", nil, nil),
-		tsDesc: prometheus.NewDesc("icmp_config_last_reload_success_timestamp_seconds",
+		tsDesc: prometheus.NewDesc("icmp_exporter_config_last_reload_success_timestamp_seconds",
 			"Unix time of the last successful configuration load.", nil, nil),
 	}
 }

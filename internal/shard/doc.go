@@ -24,7 +24,7 @@
 //
 //	s, err := shard.Parse("1/3")
 //	spec = s.Filter(spec)             // on load and on every reload
-//	reg.MustRegister(s.InfoCollector()) // icmp_shard_info{shard="1",shards="3"} 1
+//	reg.MustRegister(s.InfoCollector()) // icmp_exporter_shard_info{shard="1",shards="3"} 1
 //
 // The zero Shard means "not sharded": it owns every target.
 package shard

@@ -89,10 +89,10 @@ func scrapeAll(ctx context.Context, t *testing.T, exps []*lab.Exporter, want map
 		if err != nil {
 			return nil, fmt.Sprintf("instance %d: %v", i, err)
 		}
-		info := mfs["icmp_shard_info"]
+		info := mfs["icmp_exporter_shard_info"]
 		if info == nil || len(info.GetMetric()) != 1 ||
 			lab.Label(info.GetMetric()[0], "shard") != fmt.Sprint(i) || lab.Label(info.GetMetric()[0], "shards") != fmt.Sprint(len(exps)) {
-			t.Fatalf("instance %d: icmp_shard_info = %v, want shard=%d shards=%d", i, info, i, len(exps))
+			t.Fatalf("instance %d: icmp_exporter_shard_info = %v, want shard=%d shards=%d", i, info, i, len(exps))
 		}
 		sent := values(mfs["icmp_probes_sent_total"])
 		replies := values(mfs["icmp_replies_total"])

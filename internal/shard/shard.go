@@ -117,7 +117,7 @@ func (s Shard) Filter(spec probe.Spec) probe.Spec {
 }
 
 // InfoCollector returns a collector of the constant series
-// icmp_shard_info{shard="i",shards="n"} 1. Register it once per process;
+// icmp_exporter_shard_info{shard="i",shards="n"} 1. Register it once per process;
 // the zero Shard reports shard="0", shards="1".
 func (s Shard) InfoCollector() prometheus.Collector {
 	n := s.Count
@@ -125,7 +125,7 @@ func (s Shard) InfoCollector() prometheus.Collector {
 		n = 1
 	}
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "icmp_shard_info",
+		Name: "icmp_exporter_shard_info",
 		Help: "The share of the configured targets this instance probes (--shard=i/n): shard index i counting from 0, and number of shards n. Always 1.",
 		ConstLabels: prometheus.Labels{
 			"shard":  strconv.Itoa(s.Index),

@@ -330,13 +330,13 @@ func TestInfoCollector(t *testing.T) {
 		shard Shard
 		want  string
 	}{
-		{name: "sharded", shard: Shard{2, 3}, want: `icmp_shard_info{shard="2",shards="3"} 1`},
-		{name: "not sharded", shard: Shard{}, want: `icmp_shard_info{shard="0",shards="1"} 1`},
+		{name: "sharded", shard: Shard{2, 3}, want: `icmp_exporter_shard_info{shard="2",shards="3"} 1`},
+		{name: "not sharded", shard: Shard{}, want: `icmp_exporter_shard_info{shard="0",shards="1"} 1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			exp := "# HELP icmp_shard_info The share of the configured targets this instance probes (--shard=i/n): shard index i counting from 0, and number of shards n. Always 1.\n" +
-				"# TYPE icmp_shard_info gauge\n" + tt.want + "\n"
+			exp := "# HELP icmp_exporter_shard_info The share of the configured targets this instance probes (--shard=i/n): shard index i counting from 0, and number of shards n. Always 1.\n" +
+				"# TYPE icmp_exporter_shard_info gauge\n" + tt.want + "\n"
 			if err := testutil.CollectAndCompare(tt.shard.InfoCollector(), strings.NewReader(exp)); err != nil {
 				t.Error(err)
 			}

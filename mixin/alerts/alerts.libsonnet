@@ -158,7 +158,7 @@
           ),
           alert(
             'ICMPConfigReloadFailed',
-            'icmp_config_last_reload_successful{%s} == 0\n' % sel,
+            'icmp_exporter_config_last_reload_successful{%s} == 0\n' % sel,
             'warning',
             'An icmp_exporter failed to reload its configuration.',
             'The last configuration reload of {{ $labels.instance }} (job {{ $labels.job }}) failed; the exporter ' +

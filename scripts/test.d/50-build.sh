@@ -24,6 +24,23 @@ if ! grep -q 'v0.0.0-ci' <<<"$out"; then
 fi
 echo "make build: static binary, version: $(head -n1 <<<"$out")"
 
+# A plain `go build` (no ldflags) in a git clone still reports a real version
+# and revision, from the Go build information (internal/buildinfo). Built in
+# a clone of HEAD: the VCS stamp needs a plain checkout.
+if git rev-parse HEAD >/dev/null 2>&1; then
+  rev=$(git rev-parse HEAD)
+  git clone -q "$PWD" "$tmp/src"
+  (cd "$tmp/src" && git checkout -q "$rev" && GOFLAGS=-buildvcs=true CGO_ENABLED=0 go build -o "$tmp/plain" .)
+  out=$("$tmp/plain" --version 2>&1)
+  v=$(sed -n 's/.*, version \([^ ]*\) .*/\1/p' <<<"$out" | head -n1)
+  if [ -z "$v" ] || [ "$v" = devel ] || ! grep -q "revision: $rev" <<<"$out"; then
+    echo "plain go build: --version does not show a version and revision $rev from the build information:"
+    echo "$out"
+    exit 1
+  fi
+  echo "plain go build: version $v, revision $rev"
+fi
+
 # The pfring tag without cgo must still build (the pfring datapath then
 # reports ErrNotSupported), so a wrong build tag cannot break the default build.
 CGO_ENABLED=0 go build -tags pfring -o "$tmp/icmp_exporter-pfring-nocgo" .

@@ -60,7 +60,7 @@ func TestOTLPCollectorFaults(t *testing.T) {
 			f := start(t, l, cfg)
 			first := f.allUp(time.Minute, "g", n)
 			f.wait(time.Minute, "failed exports counted", func(mfs mfsT) (bool, string) {
-				failed := sum(mfs, "icmp_otlp_exports_failed_total", "")
+				failed := sum(mfs, "icmp_exporter_otlp_exports_failed_total", "")
 				return failed >= 5, fmt.Sprintf("%v failed exports", failed)
 			})
 			// Probing went on all along, and scrapes answer.
@@ -79,7 +79,7 @@ func TestOTLPCollectorFaults(t *testing.T) {
 			sent := sum(last, "icmp_probes_sent_total", "g") - sum(first, "icmp_probes_sent_total", "g")
 			lost := sum(last, "icmp_probes_lost_total", "g") - sum(first, "icmp_probes_lost_total", "g")
 			t.Logf("exports %v, failed %v; probes sent %v, lost %v",
-				sum(last, "icmp_otlp_exports_total", ""), sum(last, "icmp_otlp_exports_failed_total", ""), sent, lost)
+				sum(last, "icmp_exporter_otlp_exports_total", ""), sum(last, "icmp_exporter_otlp_exports_failed_total", ""), sent, lost)
 			if lost != 0 || sent == 0 {
 				t.Errorf("probing was disturbed: %v sent, %v lost", sent, lost)
 			}
@@ -102,12 +102,12 @@ func TestOTLPCollectorFaults(t *testing.T) {
 				})}
 				go func() { _ = srv.Serve(back) }()
 				t.Cleanup(func() { srv.Close() })
-				failedBefore := sum(f.metrics(), "icmp_otlp_exports_failed_total", "")
+				failedBefore := sum(f.metrics(), "icmp_exporter_otlp_exports_failed_total", "")
 				f.wait(time.Minute, "exports succeed again", func(mfs mfsT) (bool, string) {
-					ok := sum(mfs, "icmp_otlp_exports_total", "") - sum(mfs, "icmp_otlp_exports_failed_total", "")
+					ok := sum(mfs, "icmp_exporter_otlp_exports_total", "") - sum(mfs, "icmp_exporter_otlp_exports_failed_total", "")
 					return ok >= 3 && received.Load() >= 3, fmt.Sprintf("%v successful exports, %d requests received", ok, received.Load())
 				})
-				if failed := sum(f.metrics(), "icmp_otlp_exports_failed_total", ""); failed > failedBefore+1 {
+				if failed := sum(f.metrics(), "icmp_exporter_otlp_exports_failed_total", ""); failed > failedBefore+1 {
 					t.Errorf("exports kept failing after the collector came back: %v failed, %v before", failed, failedBefore)
 				}
 			}

@@ -41,9 +41,9 @@ func TestExporterOutage(t *testing.T) {
 			t.Fatalf("icmp_outages_total{target=%q} = %g (present %v) before the drop, want 0", a, v, ok)
 		}
 	}
-	reloadTS0, ok := before.value("icmp_config_last_reload_success_timestamp_seconds", "")
+	reloadTS0, ok := before.value("icmp_exporter_config_last_reload_success_timestamp_seconds", "")
 	if !ok {
-		t.Fatal("no icmp_config_last_reload_success_timestamp_seconds")
+		t.Fatal("no icmp_exporter_config_last_reload_success_timestamp_seconds")
 	}
 
 	r := l.AddDrop([]netip.Addr{host})
@@ -68,10 +68,10 @@ func TestExporterOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	afterReload := x.mustScrape(ctx, t)
-	if v, _ := afterReload.value("icmp_config_last_reload_successful", ""); v != 1 {
-		t.Errorf("icmp_config_last_reload_successful = %g after the reload, want 1", v)
+	if v, _ := afterReload.value("icmp_exporter_config_last_reload_successful", ""); v != 1 {
+		t.Errorf("icmp_exporter_config_last_reload_successful = %g after the reload, want 1", v)
 	}
-	if v, _ := afterReload.value("icmp_config_last_reload_success_timestamp_seconds", ""); v <= reloadTS0 {
+	if v, _ := afterReload.value("icmp_exporter_config_last_reload_success_timestamp_seconds", ""); v <= reloadTS0 {
 		t.Errorf("reload success timestamp %f did not advance from %f: no reload happened", v, reloadTS0)
 	}
 	o2, err := afterReload.lastOutage(host.String())

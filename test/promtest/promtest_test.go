@@ -170,7 +170,7 @@ func TestExporterMetricsDocumented(t *testing.T) {
 	}
 	names := ExporterMetrics()
 	for _, want := range []string{"icmp_up", "icmp_rtt_seconds", "icmp_engine_info", "icmp_exporter_build_info",
-		"icmp_config_last_reload_successful", "icmp_shard_info", "icmp_otlp_exports_total"} {
+		"icmp_exporter_config_last_reload_successful", "icmp_exporter_shard_info", "icmp_exporter_otlp_exports_total"} {
 		if !slices.Contains(names, want) {
 			t.Errorf("ExporterMetrics lacks %s", want)
 		}
