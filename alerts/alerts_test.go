@@ -216,6 +216,24 @@ func TestMetricNames(t *testing.T) {
 	}
 }
 
+// jobSelector is the mixin's default icmpSelector.
+const jobSelector = `job="icmp"`
+
+// TestJobSelector checks that every series a rule reads from the exporters
+// (or their up series) is selected by the scrape job, so that other jobs'
+// series of the same names do not mix in.
+func TestJobSelector(t *testing.T) {
+	for _, g := range loadRules(t).Groups {
+		for _, r := range g.Rules {
+			for _, sel := range promtest.Selectors(r.Expr) {
+				if !strings.Contains(sel.Matchers, jobSelector) {
+					t.Errorf("%s reads %s without %s", r.Name(), r.Expr[sel.Start:sel.End], jobSelector)
+				}
+			}
+		}
+	}
+}
+
 // TestRulesLoadAndEvaluate loads the rule file into a real Prometheus (with
 // native histograms on), checks that it reports every group and no rule
 // error, and evaluates every expression through the query API.

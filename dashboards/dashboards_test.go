@@ -193,38 +193,26 @@ func variableLabel(d *promtest.Dashboard, name string) string {
 	return ""
 }
 
-var (
-	selectorRe = regexp.MustCompile(`\b([A-Za-z_:][A-Za-z0-9_:]*)\s*(\{[^}]*\})?`)
-	quotedRe   = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-	counterRe  = regexp.MustCompile(`\b(?:rate|irate|increase)\(\s*$`)
-)
+var counterRe = regexp.MustCompile(`\b(?:rate|irate|increase)\(\s*$`)
 
 // selectorErrors applies the Grafana dashboard linter's query rules to expr:
 // every series selector filters on job=~"$job" and instance=~"$instance"
 // (target-job-rule, target-instance-rule), and every counter (*_total) is
 // read through rate, irate or increase over a range (target-counter-agg-rule).
 func selectorErrors(expr string) []string {
-	// Blank out quoted strings (keeping their length) so that their content
-	// is not mistaken for metric names.
-	blank := quotedRe.ReplaceAllStringFunc(expr, func(q string) string { return `"` + strings.Repeat("_", len(q)-2) + `"` })
 	var errs []string
-	for _, m := range selectorRe.FindAllStringSubmatchIndex(blank, -1) {
-		name := blank[m[2]:m[3]]
-		if !promtest.KnownMetric(name) {
+	for _, s := range promtest.Selectors(expr) {
+		if s.Matchers == "" {
+			errs = append(errs, fmt.Sprintf("%s without label matchers: want job=~\"$job\" and instance=~\"$instance\"", s.Metric))
 			continue
 		}
-		if m[4] < 0 {
-			errs = append(errs, fmt.Sprintf("%s without label matchers: want job=~\"$job\" and instance=~\"$instance\"", name))
-			continue
-		}
-		matchers := expr[m[4]:m[5]]
 		for _, want := range []string{`job=~"$job"`, `instance=~"$instance"`} {
-			if !strings.Contains(matchers, want) {
-				errs = append(errs, fmt.Sprintf("%s%s lacks %s", name, matchers, want))
+			if !strings.Contains(s.Matchers, want) {
+				errs = append(errs, fmt.Sprintf("%s%s lacks %s", s.Metric, s.Matchers, want))
 			}
 		}
-		if strings.HasSuffix(name, "_total") && (!counterRe.MatchString(blank[:m[0]]) || !strings.HasPrefix(strings.TrimSpace(blank[m[1]:]), "[")) {
-			errs = append(errs, fmt.Sprintf("counter %s is not read through rate, irate or increase over a range", name))
+		if strings.HasSuffix(s.Metric, "_total") && (!counterRe.MatchString(expr[:s.Start]) || !strings.HasPrefix(strings.TrimSpace(expr[s.End:]), "[")) {
+			errs = append(errs, fmt.Sprintf("counter %s is not read through rate, irate or increase over a range", s.Metric))
 		}
 	}
 	return errs

@@ -2,18 +2,28 @@
 # Renders the monitoring mixin (mixin/) into its checked-in output:
 #   alerts/icmp_exporter.rules.yml   the recording rules and alerts
 #   dashboards/*.json                the Grafana dashboards
-# With --check, renders into a temporary directory instead and fails, showing the difference, when
-# the checked-in files are not what the mixin produces (run `make mixin` and commit the result).
-# Needs go-jsonnet's jsonnet (scripts/deps.d/45-jsonnet.sh puts it into .cache/bin).
+# It formats mixin/ with jsonnetfmt first. With --check, it changes nothing: it fails, showing the
+# difference, when mixin/ is not formatted or the checked-in files are not what the mixin renders
+# (run `make mixin` and commit the result).
+# Needs go-jsonnet's jsonnet and jsonnetfmt (scripts/deps.d/45-jsonnet.sh puts them into .cache/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.cache/bin:$PATH"
-if ! jsonnet --version 2>/dev/null | grep -q 'Go implementation'; then
-  echo "mixin: go-jsonnet's jsonnet not found: run bash scripts/deps.d/45-jsonnet.sh (or make deps)" >&2
+if ! jsonnet --version 2>/dev/null | grep -q 'Go implementation' || ! command -v jsonnetfmt >/dev/null; then
+  echo "mixin: go-jsonnet's jsonnet and jsonnetfmt not found: run bash scripts/deps.d/45-jsonnet.sh (or make deps)" >&2
   exit 1
 fi
 check=false
 [ "${1:-}" = "--check" ] && check=true
+mapfile -t sources < <(find mixin -name '*.jsonnet' -o -name '*.libsonnet' | sort)
+if $check; then
+  if ! unformatted=$(jsonnetfmt --test "${sources[@]}"); then
+    echo "mixin: not formatted (run make mixin): $unformatted" >&2
+    exit 1
+  fi
+else
+  jsonnetfmt -i "${sources[@]}"
+fi
 out=.
 if $check; then
   out=$(mktemp -d)

@@ -42,18 +42,24 @@ function(cfg) {
     local src = if withSource then ['source'] else [];
     $.jobInstance
     + (if withSource then [
-         d.queryVariable('source', 'Source', 'label_values(icmp_source_info{%s}, %s)' % [$.sel(['job', 'instance']), l.source],
+         d.queryVariable('source',
+                         'Source',
+                         'label_values(icmp_source_info{%s}, %s)' % [$.sel(['job', 'instance']), l.source],
                          description="Probing location (the exporter's `source` setting)."),
        ] else [])
     + [
-      d.queryVariable('group', 'Group',
+      d.queryVariable('group',
+                      'Group',
                       'label_values(icmp_up{%s}, %s)' % [$.sel(['job', 'instance'] + src), l.group],
                       description='Target group from the exporter configuration.'),
     ]
     + (if withTarget then [
-         d.queryVariable('target', 'Target',
+         d.queryVariable('target',
+                         'Target',
                          'label_values(icmp_up{%s}, %s)' % [$.sel(['job', 'instance'] + src + ['group']), l.target],
-                         multi=!targetSingle, includeAll=!targetSingle, description='Target as written in the configuration.'),
+                         multi=!targetSingle,
+                         includeAll=!targetSingle,
+                         description='Target as written in the configuration.'),
        ] else []),
 
   // links: the dashboard list of the mixin's tag, as a dropdown.

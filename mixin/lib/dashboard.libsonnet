@@ -116,8 +116,19 @@
 
   // panel: w and h are its size in grid units; unit, decimals and field fill
   // fieldConfig.defaults, overrides fieldConfig.overrides.
-  panel(type, title, description, targets, w=12, h=8, unit=null, decimals=null, options={}, field={},
-        overrides=[], transformations=null, extra={}):: {
+  panel(type,
+        title,
+        description,
+        targets,
+        w=12,
+        h=8,
+        unit=null,
+        decimals=null,
+        options={},
+        field={},
+        overrides=[],
+        transformations=null,
+        extra={}):: {
     type: type,
     title: title,
     description: description,
@@ -130,7 +141,7 @@
     },
     options: options,
     targets: [
-      targets[i] + { refId: 'ABCDEFGHIJ'[i], datasource: $.ds }
+      targets[i] { refId: 'ABCDEFGHIJ'[i], datasource: $.ds }
       for i in std.range(0, std.length(targets) - 1)
     ],
     _w:: w,

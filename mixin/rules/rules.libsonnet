@@ -46,6 +46,8 @@ local u = import '../lib/util.libsonnet';
       ||| % { q: q, sel: sel },
 
   prometheusRules+:: {
+    local unknown = std.setDiff(std.set(std.objectFields(cfg.thresholds)), std.set([r[0] for r in thresholdRecords])),
+    assert unknown == [] : '_config.thresholds: unknown %s; known: %s' % [std.join(', ', unknown), std.join(', ', [r[0] for r in thresholdRecords])],
     groups+: [
       {
         name: 'icmp_exporter.thresholds',
