@@ -87,6 +87,25 @@ func (s *Store) eachBucket(sr *series, since time.Time, fn func(start time.Time,
 	}
 }
 
+// addBuckets adds the recorded buckets of sr that start at or after since
+// to w and returns the last one.
+func (s *Store) addBuckets(sr *series, since time.Time, w *weighted) (last counts, ok bool) {
+	if sr.first < 0 || sr.size == 0 {
+		return last, false
+	}
+	ring := s.slab[sr.off : sr.off+sr.size]
+	from := max(sr.first, s.lastB-int64(sr.size)+1, (since.UnixNano()+int64(s.bucket)-1)/int64(s.bucket))
+	j := int(from % int64(sr.size))
+	for b := from; b <= s.lastB; b++ {
+		last, ok = ring[j].counts(), true
+		w.add(last)
+		if j++; j == len(ring) {
+			j = 0
+		}
+	}
+	return last, ok
+}
+
 // Summaries returns one Summary per target of snap (reusing dst); the
 // window covers the buckets that start within span before snap.Time.
 func (s *Store) Summaries(snap *probe.Snapshot, span time.Duration, dst []Summary) []Summary {
@@ -103,12 +122,7 @@ func (s *Store) Summaries(snap *probe.Snapshot, span time.Duration, dst []Summar
 			continue
 		}
 		sr := &s.series[i]
-		var last counts
-		recorded := false
-		s.eachBucket(sr, since, func(start time.Time, c counts) {
-			w.add(c)
-			last, recorded = c, true
-		})
+		last, recorded := s.addBuckets(sr, since, &w)
 		running := sr.delta(&snap.Targets[i])
 		w.add(running)
 		sum := &dst[i]

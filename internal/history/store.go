@@ -58,6 +58,11 @@ type Store struct {
 	lastT  int64 // unix nanoseconds of the snapshot the prev state comes from
 	series []series
 	slab   []bucket // the rings of all series, series[i].off .. off+size
+
+	// The snapshot series was last synced with (time and length): readers
+	// that pass the same snapshot again skip the check of every target.
+	syncedAt  time.Time
+	syncedLen int
 }
 
 // series is the history of one target. Its ring slot for bucket number b is
@@ -203,6 +208,10 @@ func (s *Store) sync(snap *probe.Snapshot) bool {
 		s.log.Info("history on again", "targets", len(snap.Targets), "limit", s.maxTargets)
 		s.off = false
 	}
+	if snap.Time.Equal(s.syncedAt) && len(snap.Targets) == s.syncedLen && len(s.series) == s.syncedLen {
+		return true
+	}
+	s.syncedAt, s.syncedLen = snap.Time, len(snap.Targets)
 	if len(s.series) == len(snap.Targets) {
 		same := true
 		for i := range s.series {

@@ -81,3 +81,26 @@ func TestFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestAutoSpan(t *testing.T) {
+	now := t0.Add(5 * time.Hour)
+	pts := func(age time.Duration) []history.Point { return []history.Point{{Start: now.Add(-age)}} }
+	for _, tc := range []struct {
+		name          string
+		pts           []history.Point
+		bucket, limit time.Duration
+		want          time.Duration
+	}{
+		{"empty, minute buckets", nil, time.Minute, 48 * time.Hour, 15 * time.Minute},
+		{"one minute old", pts(time.Minute), time.Minute, 48 * time.Hour, 15 * time.Minute},
+		{"20 minutes old", pts(20 * time.Minute), time.Minute, 48 * time.Hour, time.Hour},
+		{"2 hours old", pts(2 * time.Hour), time.Minute, 48 * time.Hour, 3 * time.Hour},
+		{"2 hours old, sparkline", pts(2 * time.Hour), time.Minute, time.Hour, time.Hour},
+		{"5 s buckets, 30 s old", pts(30 * time.Second), 5 * time.Second, time.Hour, 75 * time.Second},
+		{"5 s buckets, 10 minutes old", pts(10 * time.Minute), 5 * time.Second, time.Hour, 15 * time.Minute},
+	} {
+		if got := autoSpan(tc.pts, now, tc.bucket, tc.limit); got != tc.want {
+			t.Errorf("%s: autoSpan = %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}

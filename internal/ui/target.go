@@ -12,31 +12,43 @@ import (
 )
 
 // graphWindows are the spans a target graph offers; "auto" picks the
-// smallest that covers the history kept so far.
+// smallest that covers the history kept so far (see autoSpan).
 var graphWindows = []time.Duration{15 * time.Minute, time.Hour, 3 * time.Hour, 12 * time.Hour, 48 * time.Hour}
+
+// minBuckets is the fewest buckets an automatic graph span shows, so that a
+// young history is drawn wide.
+const minBuckets = 15
+
+// autoSpan is the smallest span of at least minBuckets buckets, then of
+// graphWindows, that covers pts (oldest first) up to now, at most limit.
+func autoSpan(pts []history.Point, now time.Time, bucket, limit time.Duration) time.Duration {
+	age := time.Duration(0)
+	if len(pts) > 0 {
+		age = now.Sub(pts[0].Start)
+	}
+	span := minBuckets * bucket
+	for _, w := range graphWindows {
+		if span >= age || span >= limit {
+			break
+		}
+		span = max(span, w)
+	}
+	return min(span, limit)
+}
 
 // bigGraph is the full graph of target i over span (0: auto).
 func (h *Handler) bigGraph(snap *probe.Snapshot, i int, span time.Duration) template.HTML {
 	t := &snap.Targets[i]
 	st := h.o.History
-	from := snap.Time.Add(-graphWindows[len(graphWindows)-1])
+	limit := graphWindows[len(graphWindows)-1]
 	if span > 0 {
-		from = snap.Time.Add(-span)
+		limit = span
 	}
-	pts := st.Points(snap, i, from, nil)
+	pts := st.Points(snap, i, snap.Time.Add(-limit), nil)
 	if span == 0 {
-		span = graphWindows[0]
-		if len(pts) > 0 {
-			age := snap.Time.Sub(pts[0].Start)
-			for _, w := range graphWindows {
-				if span = w; w >= age {
-					break
-				}
-			}
-		}
-		from = snap.Time.Add(-span)
+		span = autoSpan(pts, snap.Time, st.Bucket(), limit)
 	}
-	return graph(pts, t.Outages, from, snap.Time, st.Bucket(), bigGraph, t.Spec.Group+" / "+t.Spec.Name)
+	return graph(pts, t.Outages, snap.Time.Add(-span), snap.Time, st.Bucket(), bigGraph, t.Spec.Group+" / "+t.Spec.Name)
 }
 
 type counter struct {
@@ -141,6 +153,9 @@ func (h *Handler) outageRow(t *probe.TargetSnapshot, o probe.Outage, now time.Ti
 
 // shortDuration writes 3h0m0s as 3h and 15m0s as 15m.
 func shortDuration(d time.Duration) string {
+	if d%time.Minute != 0 {
+		return d.String()
+	}
 	s := d.String()
 	s = strings.TrimSuffix(s, "0s")
 	return strings.TrimSuffix(s, "0m")
