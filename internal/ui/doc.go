@@ -22,7 +22,8 @@
 // A Handler takes one engine snapshot per Options.MaxAge (2 s) and
 // computes the targets' summaries from the history.Store once per snapshot,
 // so a reload of the page or many readers do not copy the engine state
-// again. Renders are serialized. Without a Store (history off), loss and
+// again; both are dropped a minute after the last request. Renders are
+// serialized. Without a Store (history off), loss and
 // RTT are the lifetime values of the counters and the histogram.
 //
 // # Safety

@@ -83,9 +83,13 @@ func graph(pts []history.Point, outages []probe.Outage, from, to time.Time, buck
 			fmt.Fprintf(&b, `<text x="%d" y="%s" text-anchor="end" font-size="11">%s</text>`, g.Left-4, f(y(v)+4), fmtSeconds(v))
 		}
 		tstep := timeStep(to.Sub(from))
+		layout := "15:04"
+		if tstep < time.Minute {
+			layout = time.TimeOnly
+		}
 		for t := from.Truncate(tstep).Add(tstep); t.Before(to); t = t.Add(tstep) {
 			fmt.Fprintf(&b, `<line x1="%s" x2="%s" y1="%d" y2="%s" stroke="#eee"/>`, f(x(t)), f(x(t)), g.Top, f(float64(g.Top)+ph))
-			fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" font-size="11">%s</text>`, f(x(t)), f(float64(g.Top)+ph+14), t.UTC().Format("15:04"))
+			fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" font-size="11">%s</text>`, f(x(t)), f(float64(g.Top)+ph+14), t.UTC().Format(layout))
 		}
 	}
 	// Loss shading, behind everything else. Sparklines draw each colour
@@ -193,7 +197,7 @@ func niceScale(max float64) (top, step float64) {
 
 // timeStep is the distance of time ticks: about six over span.
 func timeStep(span time.Duration) time.Duration {
-	for _, s := range []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
+	for _, s := range []time.Duration{10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
 		30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour} {
 		if span/s <= 8 {
 			return s

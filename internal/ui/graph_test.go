@@ -93,11 +93,16 @@ func TestAutoSpan(t *testing.T) {
 	}{
 		{"empty, minute buckets", nil, time.Minute, 48 * time.Hour, 15 * time.Minute},
 		{"one minute old", pts(time.Minute), time.Minute, 48 * time.Hour, 15 * time.Minute},
-		{"20 minutes old", pts(20 * time.Minute), time.Minute, 48 * time.Hour, time.Hour},
-		{"2 hours old", pts(2 * time.Hour), time.Minute, 48 * time.Hour, 3 * time.Hour},
+		{"20 minutes old", pts(20 * time.Minute), time.Minute, 48 * time.Hour, 30 * time.Minute},
+		{"50 minutes old", pts(50 * time.Minute), time.Minute, 48 * time.Hour, time.Hour},
+		{"2 hours old", pts(2 * time.Hour), time.Minute, 48 * time.Hour, 2 * time.Hour},
+		{"150 minutes old", pts(150 * time.Minute), time.Minute, 48 * time.Hour, 3 * time.Hour},
+		{"20 hours old", pts(20 * time.Hour), time.Minute, 48 * time.Hour, 48 * time.Hour},
 		{"2 hours old, sparkline", pts(2 * time.Hour), time.Minute, time.Hour, time.Hour},
 		{"5 s buckets, 30 s old", pts(30 * time.Second), 5 * time.Second, time.Hour, 75 * time.Second},
-		{"5 s buckets, 10 minutes old", pts(10 * time.Minute), 5 * time.Second, time.Hour, 15 * time.Minute},
+		{"5 s buckets, 2 minutes old", pts(2 * time.Minute), 5 * time.Second, time.Hour, 150 * time.Second},
+		{"5 s buckets, 10 minutes old", pts(10 * time.Minute), 5 * time.Second, time.Hour, 10 * time.Minute},
+		{"5 s buckets, 11 minutes old", pts(11 * time.Minute), 5 * time.Second, time.Hour, 15 * time.Minute},
 	} {
 		if got := autoSpan(tc.pts, now, tc.bucket, tc.limit); got != tc.want {
 			t.Errorf("%s: autoSpan = %s, want %s", tc.name, got, tc.want)

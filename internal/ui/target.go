@@ -15,23 +15,27 @@ import (
 // smallest that covers the history kept so far (see autoSpan).
 var graphWindows = []time.Duration{15 * time.Minute, time.Hour, 3 * time.Hour, 12 * time.Hour, 48 * time.Hour}
 
-// minBuckets is the fewest buckets an automatic graph span shows, so that a
-// young history is drawn wide.
-const minBuckets = 15
+// spanBuckets are the automatic graph spans in buckets, tried before
+// graphWindows, so that a young history is drawn wide.
+var spanBuckets = []time.Duration{15, 30, 60, 120}
 
-// autoSpan is the smallest span of at least minBuckets buckets, then of
-// graphWindows, that covers pts (oldest first) up to now, at most limit.
+// autoSpan is the smallest span (spanBuckets, then graphWindows) that
+// covers pts (oldest first) up to now, at most limit.
 func autoSpan(pts []history.Point, now time.Time, bucket, limit time.Duration) time.Duration {
 	age := time.Duration(0)
 	if len(pts) > 0 {
 		age = now.Sub(pts[0].Start)
 	}
-	span := minBuckets * bucket
+	var span time.Duration
+	for _, n := range spanBuckets {
+		if span = n * bucket; span >= age {
+			return min(span, limit)
+		}
+	}
 	for _, w := range graphWindows {
-		if span >= age || span >= limit {
+		if span = max(span, w); span >= age {
 			break
 		}
-		span = max(span, w)
 	}
 	return min(span, limit)
 }

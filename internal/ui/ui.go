@@ -45,11 +45,16 @@ type Handler struct {
 	o   Options
 	mux *http.ServeMux
 
-	mu    sync.Mutex // guards snap, sums and serializes renders
+	mu    sync.Mutex // guards snap, sums, idle and serializes renders
 	snap  *probe.Snapshot
 	sums  []history.Summary
 	taken time.Time
+	idle  *time.Timer // drops snap and sums a minute after the last request
 }
+
+// keepIdle is how long the snapshot and summaries stay in memory after the
+// last request.
+const keepIdle = time.Minute
 
 // New returns the handler of the pages under o.Prefix: the overview
 // (Prefix/), a target (Prefix/target?group=G&target=T) and the outages
@@ -104,6 +109,15 @@ func (h *Handler) snapshot() *probe.Snapshot {
 		} else {
 			h.sums = append(h.sums[:0], make([]history.Summary, len(h.snap.Targets))...)
 		}
+	}
+	if h.idle == nil {
+		h.idle = time.AfterFunc(keepIdle, func() {
+			h.mu.Lock()
+			h.snap, h.sums = nil, nil
+			h.mu.Unlock()
+		})
+	} else {
+		h.idle.Reset(keepIdle)
 	}
 	return h.snap
 }

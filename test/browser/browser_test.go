@@ -85,9 +85,15 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	time.Sleep(time.Until(start.Add(15 * time.Second)))
+	// For the README's screenshots the same story takes three times as
+	// long, so that the graphs hold more buckets.
+	stretch := time.Duration(1)
+	if os.Getenv(ScreenshotsEnv) == "1" {
+		stretch = 3
+	}
+	time.Sleep(time.Until(start.Add(15 * time.Second * stretch)))
 	l.DropWindow(addrs[2:3], 6*time.Second)
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second * stretch)
 	l.AddDrop(addrs[1:2]) // removed in cleanup
 	down := addrs[1].String()
 
@@ -97,7 +103,7 @@ func TestStatusPagesInBrowser(t *testing.T) {
 		return rows[down] == "down", fmt.Sprintf("rows %v", rows)
 	})
 	// Let the graph fill a few more buckets (5 s each).
-	time.Sleep(time.Until(start.Add(50 * time.Second)))
+	time.Sleep(time.Until(start.Add(50 * time.Second * stretch)))
 
 	rows := rowStates(ctx, t, s, overview)
 	for _, a := range addrs {
