@@ -94,16 +94,19 @@ func graph(pts []history.Point, outages []probe.Outage, from, to time.Time, buck
 	}
 	// Loss shading, behind everything else. Sparklines draw each colour
 	// as one path, full graphs a rect per bucket with its loss as title.
+	// A bucket is bw wide, cut at the right edge (the running bucket).
 	bw := bucket.Seconds() / span * pw
+	width := func(x0 float64) float64 { return math.Max(0, math.Min(bw, float64(g.Left)+pw-x0)) }
 	lossPaths := pathSet{}
 	for _, p := range pts {
+		x0 := x(p.Start)
 		switch {
 		case p.Failed == 0:
 		case g.Axes:
 			fmt.Fprintf(&b, `<rect class="loss" x="%s" y="%d" width="%s" height="%s" fill="%s" fill-opacity="0.25"><title>%s</title></rect>`,
-				f(x(p.Start)), g.Top, f(bw), f(ph), lossColor(p.Loss()), fmtLoss(p.Loss()))
+				f(x0), g.Top, f(width(x0)), f(ph), lossColor(p.Loss()), fmtLoss(p.Loss()))
 		default:
-			fmt.Fprintf(lossPaths.get(lossColor(p.Loss())), "M%s %dh%sv%sh-%sz", f(x(p.Start)), g.Top, f(bw), f(ph), f(bw))
+			fmt.Fprintf(lossPaths.get(lossColor(p.Loss())), "M%s %dh%sv%sh-%sz", f(x0), g.Top, f(width(x0)), f(ph), f(width(x0)))
 		}
 	}
 	lossPaths.write(&b, `<path class="loss" d="%s" fill="%s" fill-opacity="0.25"/>`)
@@ -128,13 +131,14 @@ func graph(pts []history.Point, outages []probe.Outage, from, to time.Time, buck
 			continue
 		}
 		x0 := x(p.Start)
+		w := width(x0)
 		top, h := y(p.RTT[2]), math.Max(y(p.RTT[0])-y(p.RTT[2]), 1)
 		if g.Axes {
-			fmt.Fprintf(&b, `<rect class="smoke" x="%s" y="%s" width="%s" height="%s" fill="#888" fill-opacity="0.45"/>`, f(x0), f(top), f(bw), f(h))
+			fmt.Fprintf(&b, `<rect class="smoke" x="%s" y="%s" width="%s" height="%s" fill="#888" fill-opacity="0.45"/>`, f(x0), f(top), f(w), f(h))
 		} else {
-			fmt.Fprintf(smoke.get("#888"), "M%s %sh%sv%sh-%sz", f(x0), f(top), f(bw), f(h), f(bw))
+			fmt.Fprintf(smoke.get("#888"), "M%s %sh%sv%sh-%sz", f(x0), f(top), f(w), f(h), f(w))
 		}
-		fmt.Fprintf(medians.get(lossColor(p.Loss())), "M%s %sh%s", f(x0), f(y(p.RTT[1])), f(bw))
+		fmt.Fprintf(medians.get(lossColor(p.Loss())), "M%s %sh%s", f(x0), f(y(p.RTT[1])), f(w))
 	}
 	smoke.write(&b, `<path class="smoke" d="%s" fill="%s" fill-opacity="0.45"/>`)
 	medians.write(&b, `<path class="median" d="%s" stroke="%s" stroke-width="2" fill="none"/>`)

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,4 +246,36 @@ func TestWithoutHistory(t *testing.T) {
 	if !strings.Contains(body, "<td class=\"num\">3.74 ms</td>") {
 		t.Errorf("without history: lifetime median 3.74 ms not shown:\n%s", fragment(t, body, "<h2>Loss and RTT</h2>", "</table>"))
 	}
+}
+
+// TestConcurrent serves pages from several goroutines while the history
+// records (run with -race).
+func TestConcurrent(t *testing.T) {
+	f, st := fixture(t)
+	h := New(Options{Engine: f, History: st, MaxAge: time.Nanosecond})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := 11; m <= 30; m++ {
+			snap := f.Snapshot(nil)
+			snap.Time = t0.Add(time.Duration(m) * time.Minute)
+			st.Record(snap)
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, p := range []string{"/ui/", "/ui/target?group=core&target=192.0.2.1", "/ui/outages"} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+				if rec.Code != http.StatusOK {
+					t.Errorf("GET %s: %d", p, rec.Code)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
 }
