@@ -29,7 +29,8 @@ type Summary struct {
 	// Now is the last complete bucket, or the running one before the
 	// first bucket of the target completed.
 	Now Agg
-	// Window covers the buckets of the span asked for and the running one.
+	// Window covers the complete buckets of the span asked for (the
+	// running one before the first bucket completed).
 	Window Agg
 	// OK is false when the store has no history for the target (history
 	// off, retention 0, or a snapshot older than the store's last record
@@ -115,26 +116,39 @@ func (s *Store) Summaries(snap *probe.Snapshot, span time.Duration, dst []Summar
 	if !s.prepare(snap) {
 		return dst
 	}
-	since := snap.Time.Add(-span)
 	var w weighted
 	for i := range snap.Targets {
-		if !s.match(snap, i) {
-			continue
-		}
-		sr := &s.series[i]
-		last, recorded := s.addBuckets(sr, since, &w)
-		running := sr.delta(&snap.Targets[i])
-		w.add(running)
-		sum := &dst[i]
-		sum.OK = true
-		sum.Window = w.agg()
-		if !recorded {
-			last = running
-		}
-		w.add(last)
-		sum.Now = w.agg()
+		dst[i] = s.summary(snap, i, span, &w)
 	}
 	return dst
+}
+
+// Summary is Summaries for snap.Targets[i] alone.
+func (s *Store) Summary(snap *probe.Snapshot, i int, span time.Duration) Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.prepare(snap) {
+		return Summary{}
+	}
+	var w weighted
+	return s.summary(snap, i, span, &w)
+}
+
+func (s *Store) summary(snap *probe.Snapshot, i int, span time.Duration, w *weighted) Summary {
+	if !s.match(snap, i) {
+		return Summary{}
+	}
+	sr := &s.series[i]
+	last, recorded := s.addBuckets(sr, snap.Time.Add(-span), w)
+	if !recorded {
+		// Before the first bucket of the target completes: the running one.
+		last = sr.delta(&snap.Targets[i])
+		w.add(last)
+	}
+	sum := Summary{OK: true, Window: w.agg()}
+	w.add(last)
+	sum.Now = w.agg()
+	return sum
 }
 
 // weighted accumulates counts into an Agg; its zero value is ready.

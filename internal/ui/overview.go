@@ -59,6 +59,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	snap := h.snapshot()
+	h.summaries()
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	pageNo, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	d := overviewData{Page: h.page("Overview", snap), Q: q, Total: len(snap.Targets)}
@@ -113,10 +114,10 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 		a := h.agg(i)
 		keys[k] = key{i, !snap.Targets[i].Up, a.Hour.Loss(), a.Now.Loss(), a.Hour.P90}
 	}
+	// Ties keep the engine's order (the configuration's).
 	slices.SortFunc(keys, func(a, b key) int {
-		ta, tb := snap.Targets[a.i].Spec, snap.Targets[b.i].Spec
 		return cmp.Or(cmpBool(a.down, b.down), cmp.Compare(b.hourLoss, a.hourLoss), cmp.Compare(b.nowLs, a.nowLs),
-			cmp.Compare(b.p90, a.p90), cmp.Compare(ta.Group, tb.Group), cmp.Compare(ta.Name, tb.Name), cmp.Compare(a.i, b.i))
+			cmp.Compare(b.p90, a.p90), cmp.Compare(a.i, b.i))
 	})
 	for k := range keys {
 		matched[k] = keys[k].i
@@ -168,11 +169,17 @@ func cmpBool(a, b bool) int {
 	return 1
 }
 
-// agg is target i's loss and RTT now and over the hour: from the history,
-// or from the lifetime counters when there is none.
+// agg is target i's loss and RTT now and over the hour: from the history
+// (the summaries when computed, else the target's own), or from the
+// lifetime counters when there is none.
 func (h *Handler) agg(i int) AggRow {
 	if i < len(h.sums) && h.sums[i].OK {
 		return AggRow{Now: h.sums[i].Now, Hour: h.sums[i].Window}
+	}
+	if len(h.sums) != len(h.snap.Targets) && h.o.History != nil {
+		if s := h.o.History.Summary(h.snap, i, time.Hour); s.OK {
+			return AggRow{Now: s.Now, Hour: s.Window}
+		}
 	}
 	t := &h.snap.Targets[i]
 	failed := t.Lost

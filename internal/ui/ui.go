@@ -98,17 +98,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// snapshot refreshes the cached snapshot and summaries when they are older
-// than MaxAge. Callers hold h.mu.
+// snapshot refreshes the cached snapshot when it is older than MaxAge
+// (the summaries then are computed again when needed, see summaries).
+// Callers hold h.mu.
 func (h *Handler) snapshot() *probe.Snapshot {
 	if h.snap == nil || time.Since(h.taken) >= h.o.MaxAge {
 		h.snap = h.o.Engine.Snapshot(h.snap)
 		h.taken = time.Now()
-		if h.o.History != nil {
-			h.sums = h.o.History.Summaries(h.snap, time.Hour, h.sums)
-		} else {
-			h.sums = append(h.sums[:0], make([]history.Summary, len(h.snap.Targets))...)
-		}
+		h.sums = h.sums[:0]
 	}
 	if h.idle == nil {
 		h.idle = time.AfterFunc(keepIdle, func() {
@@ -126,6 +123,19 @@ func (h *Handler) render(w http.ResponseWriter, name string, data any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := templates.ExecuteTemplate(w, name, data); err != nil {
 		h.o.Logger.Error("render status page", "page", name, "err", err)
+	}
+}
+
+// summaries computes the summary of every target of the cached snapshot
+// once per snapshot. Callers hold h.mu.
+func (h *Handler) summaries() {
+	if len(h.sums) == len(h.snap.Targets) {
+		return
+	}
+	if h.o.History != nil {
+		h.sums = h.o.History.Summaries(h.snap, time.Hour, h.sums)
+	} else {
+		h.sums = append(h.sums[:0], make([]history.Summary, len(h.snap.Targets))...)
 	}
 }
 
