@@ -62,6 +62,10 @@ func run() int {
 		return 2
 	}
 	logger := promslog.New(logConfig)
+	if err := app.CheckHistoryBucket(*uiBucket); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: --web.ui.history-bucket: %v\n", name, err)
+		return 2
+	}
 	share, err := shard.Parse(*shardFlag)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: --shard: %v\n", name, err)
@@ -110,8 +114,8 @@ func run() int {
 	var onApplied func(*config.Config)
 	if *uiEnabled {
 		status, err = app.NewStatus(app.StatusOptions{Engine: engine, Config: cfg, Bucket: *uiBucket, MaxTargets: *uiMaxTargets, Logger: logger.With("component", "ui")})
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "%s: --web.ui.history-bucket: %v\n", name, err)
+		if err != nil { // checked above
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 			return 2
 		}
 		onApplied = status.Apply

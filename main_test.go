@@ -17,6 +17,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"invalid config", []string{"--config.file=config/testdata/invalid-ttl.yml", "--config.check"}, 1},
 		{"missing config", []string{"--config.file=does-not-exist.yml", "--config.check"}, 1},
 		{"unknown flag", []string{"--no-such-flag"}, 2},
+		{"history bucket out of range", []string{"--config.file=config.example.yml", "--web.ui.history-bucket=10ms"}, 2},
 	}
 	saved := os.Args
 	t.Cleanup(func() { os.Args = saved })

@@ -40,14 +40,23 @@ const (
 	MaxHistoryBucket = time.Hour
 )
 
+// CheckHistoryBucket returns an error saying what is allowed when d (not 0)
+// is outside MinHistoryBucket .. MaxHistoryBucket.
+func CheckHistoryBucket(d time.Duration) error {
+	if d != 0 && (d < MinHistoryBucket || d > MaxHistoryBucket) {
+		return fmt.Errorf("history bucket %s: want a duration from %s to %s, like 1m", d, MinHistoryBucket, MaxHistoryBucket)
+	}
+	return nil
+}
+
 // NewStatus builds the history and the pages. Run starts the sampling;
 // Apply takes a reloaded configuration.
 func NewStatus(o StatusOptions) (*Status, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Bucket != 0 && (o.Bucket < MinHistoryBucket || o.Bucket > MaxHistoryBucket) {
-		return nil, fmt.Errorf("history bucket %s: want a duration from %s to %s, like 1m", o.Bucket, MinHistoryBucket, MaxHistoryBucket)
+	if err := CheckHistoryBucket(o.Bucket); err != nil {
+		return nil, err
 	}
 	st := history.New(history.Options{Bucket: o.Bucket, Retention: o.Config.HistoryRetention(), MaxTargets: o.MaxTargets, Logger: o.Logger})
 	return &Status{History: st, Pages: ui.New(ui.Options{Engine: o.Engine, History: st, Logger: o.Logger}), engine: o.Engine}, nil
