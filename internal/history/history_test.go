@@ -228,8 +228,16 @@ func TestMaxTargets(t *testing.T) {
 	if p := st.Points(snapshot(t0.Add(time.Minute), a, b), 0, time.Time{}, nil); len(p) != 0 {
 		t.Fatalf("history off: got points %+v", p)
 	}
+	a.probe(map[int]uint64{-60: 100}, 0)
 	st.Record(snapshot(t0.Add(2*time.Minute), a))
 	if !st.Enabled() {
 		t.Fatal("1 target with MaxTargets 1: history off, want on")
+	}
+	// On again: the counters gathered while off are the base, not a bucket.
+	a.probe(map[int]uint64{-60: 7}, 0)
+	st.Record(snapshot(t0.Add(3*time.Minute), a))
+	p := st.Points(snapshot(t0.Add(3*time.Minute), a), 0, time.Time{}, nil)
+	if len(p) != 2 || p[0].Probes != 7 || !p[0].Start.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("history on again: got %+v, want minute 2 with 7 probes, then the running one", p)
 	}
 }

@@ -54,6 +54,7 @@ type Store struct {
 	log        *slog.Logger
 
 	off    bool  // more targets than maxTargets
+	prime  bool  // on again after off: the next record only takes the counters as base
 	lastB  int64 // number of the last recorded bucket (unix time / bucket); -1 before the first
 	lastT  int64 // unix nanoseconds of the snapshot the prev state comes from
 	series []series
@@ -103,7 +104,7 @@ func (s *Store) SetRetention(r map[string]time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.retention = r
-	s.resize()
+	s.relayout()
 }
 
 // Keeps reports whether targets of group have a history: the history is
@@ -169,6 +170,15 @@ func (s *Store) Record(snap *probe.Snapshot) {
 	if b <= s.lastB {
 		return
 	}
+	if s.prime {
+		// The counters since the history went off are not one bucket's.
+		for i := range s.series {
+			s.series[i].advance(&snap.Targets[i])
+		}
+		s.prime = false
+		s.lastB, s.lastT = b, snap.Time.UnixNano()
+		return
+	}
 	for i := range s.series {
 		sr := &s.series[i]
 		t := &snap.Targets[i]
@@ -205,7 +215,7 @@ func (s *Store) sync(snap *probe.Snapshot) bool {
 	}
 	if s.off {
 		s.log.Info("history on again", "targets", len(snap.Targets), "limit", s.maxTargets)
-		s.off = false
+		s.off, s.prime = false, true
 	}
 	if snap.Time.Equal(s.syncedAt) && len(snap.Targets) == s.syncedLen && len(s.series) == s.syncedLen {
 		return true
@@ -241,9 +251,6 @@ func (s *Store) sync(snap *probe.Snapshot) bool {
 	s.relayout()
 	return true
 }
-
-// resize applies changed retentions.
-func (s *Store) resize() { s.relayout() }
 
 // relayout gives every series a ring of its retention in a new slab and
 // copies the newest buckets of the old rings into it. Series with off -1
