@@ -147,6 +147,12 @@ func TestRecordPoints(t *testing.T) {
 	}
 	comparePoints(t, "b", got, want)
 
+	// A snapshot taken before the last record has no running bucket.
+	stale := snapshot(t0.Add(4*time.Minute-time.Second), a, b)
+	if got := st.Points(stale, 0, time.Time{}, nil); len(got) != 4 || got[3].Partial {
+		t.Fatalf("snapshot older than the last record: got %+v, want the 4 recorded buckets only", got)
+	}
+
 	// since cuts older buckets.
 	got = st.Points(now, 0, t0.Add(150*time.Second), nil)
 	if len(got) != 2 || !got[0].Start.Equal(t0.Add(3*time.Minute)) {

@@ -54,7 +54,8 @@ func (s *Store) match(snap *probe.Snapshot, i int) bool {
 
 // Points appends to dst the buckets of snap.Targets[i] that start at or
 // after since, oldest first (empty buckets included), then the running
-// bucket counted up to snap.Time (Point.Partial).
+// bucket counted up to snap.Time (Point.Partial) unless snap is older than
+// the last record.
 func (s *Store) Points(snap *probe.Snapshot, i int, since time.Time, dst []Point) []Point {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -63,6 +64,9 @@ func (s *Store) Points(snap *probe.Snapshot, i int, since time.Time, dst []Point
 	}
 	sr := &s.series[i]
 	s.eachBucket(sr, since, func(start time.Time, c counts) { dst = append(dst, c.point(start, false)) })
+	if snap.Time.UnixNano() < s.lastT {
+		return dst // recorded after snap: the running bucket is not in snap
+	}
 	return append(dst, sr.delta(&snap.Targets[i]).point(s.runningStart(snap.Time), true))
 }
 
@@ -140,7 +144,7 @@ func (s *Store) summary(snap *probe.Snapshot, i int, span time.Duration, w *weig
 	}
 	sr := &s.series[i]
 	last, recorded := s.addBuckets(sr, snap.Time.Add(-span), w)
-	if !recorded {
+	if !recorded && snap.Time.UnixNano() >= s.lastT {
 		// Before the first bucket of the target completes: the running one.
 		last = sr.delta(&snap.Targets[i])
 		w.add(last)

@@ -3,6 +3,7 @@ package ui
 import (
 	"html/template"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -165,10 +166,9 @@ func shortDuration(d time.Duration) string {
 	return strings.TrimSuffix(s, "0m")
 }
 
-func ipString(a interface {
-	IsValid() bool
-	String() string
-}) string {
+// ipString is the probed address, or "unresolved" for a host name that
+// never resolved.
+func ipString(a netip.Addr) string {
 	if !a.IsValid() {
 		return "unresolved"
 	}
