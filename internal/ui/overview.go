@@ -55,9 +55,7 @@ type overviewData struct {
 // each target's full graph (a small configuration such as the example's).
 const bigGraphsUpTo = 4
 
-func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (h *Handler) overview(r *http.Request) view {
 	snap := h.snapshot()
 	h.summaries()
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
@@ -156,7 +154,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	h.render(w, "overview.html", d)
+	return view{"overview.html", http.StatusOK, d}
 }
 
 func cmpBool(a, b bool) int {

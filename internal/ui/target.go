@@ -90,18 +90,14 @@ type targetData struct {
 	Outages  []outageRow
 }
 
-func (h *Handler) target(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (h *Handler) target(r *http.Request) view {
 	snap := h.snapshot()
 	q := r.URL.Query()
 	group, name := q.Get("group"), q.Get("target")
 	i := slices.IndexFunc(snap.Targets, func(t probe.TargetSnapshot) bool { return t.Spec.Group == group && t.Spec.Name == name })
 	d := targetData{Page: h.page(name, snap), Group: group, Name: name}
 	if i < 0 {
-		w.WriteHeader(http.StatusNotFound)
-		h.render(w, "target.html", d)
-		return
+		return view{"target.html", http.StatusNotFound, d}
 	}
 	t := &snap.Targets[i]
 	d.Found = true
@@ -148,7 +144,7 @@ func (h *Handler) target(w http.ResponseWriter, r *http.Request) {
 	for k := len(t.Outages) - 1; k >= 0; k-- {
 		d.Outages = append(d.Outages, h.outageRow(t, t.Outages[k], snap.Time))
 	}
-	h.render(w, "target.html", d)
+	return view{"target.html", http.StatusOK, d}
 }
 
 func (h *Handler) outageRow(t *probe.TargetSnapshot, o probe.Outage, now time.Time) outageRow {

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"embed"
 	"html/template"
 	"log/slog"
@@ -45,7 +46,7 @@ type Handler struct {
 	o   Options
 	mux *http.ServeMux
 
-	mu    sync.Mutex // guards snap, sums, idle and serializes renders
+	mu    sync.Mutex // guards snap, sums, idle; serializes building page data
 	snap  *probe.Snapshot
 	sums  []history.Summary
 	taken time.Time
@@ -73,9 +74,9 @@ func New(o Options) *Handler {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{o: o, mux: http.NewServeMux()}
-	h.mux.HandleFunc(o.Prefix+"/{$}", h.overview)
-	h.mux.HandleFunc(o.Prefix+"/target", h.target)
-	h.mux.HandleFunc(o.Prefix+"/outages", h.outages)
+	h.mux.HandleFunc(o.Prefix+"/{$}", h.serve(h.overview))
+	h.mux.HandleFunc(o.Prefix+"/target", h.serve(h.target))
+	h.mux.HandleFunc(o.Prefix+"/outages", h.serve(h.outages))
 	h.mux.HandleFunc(o.Prefix, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, o.Prefix+"/", http.StatusMovedPermanently)
 	})
@@ -119,10 +120,29 @@ func (h *Handler) snapshot() *probe.Snapshot {
 	return h.snap
 }
 
-func (h *Handler) render(w http.ResponseWriter, name string, data any) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := templates.ExecuteTemplate(w, name, data); err != nil {
-		h.o.Logger.Error("render status page", "page", name, "err", err)
+// view is a page to render: its template, status code and data.
+type view struct {
+	name   string
+	status int
+	data   any
+}
+
+// serve builds a page's data under h.mu (the snapshot is shared) and
+// renders it after unlocking, so a slow client holds up nobody else.
+func (h *Handler) serve(build func(r *http.Request) view) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		v := build(r)
+		h.mu.Unlock()
+		var buf bytes.Buffer
+		if err := templates.ExecuteTemplate(&buf, v.name, v.data); err != nil {
+			h.o.Logger.Error("render status page", "page", v.name, "err", err)
+			http.Error(w, "The page could not be rendered; the exporter's log has the error.", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(v.status)
+		_, _ = buf.WriteTo(w)
 	}
 }
 
