@@ -89,6 +89,10 @@ func fixture(t *testing.T) (*fakeEngine, *history.Store) {
 		{Start: t0.Add(2 * time.Minute), End: t0.Add(2*time.Minute + 5*time.Second), Resolution: time.Second, ProbesLost: 5},
 		{Start: t0.Add(7 * time.Minute), Ongoing: true, Resolution: time.Second, ProbesLost: 210},
 	}
+	f.snap.Targets[2].OutagesTotal = 1
+	f.snap.Targets[2].Outages = []probe.Outage{
+		{Start: t0.Add(5 * time.Minute), End: t0.Add(5*time.Minute + 1500*time.Millisecond), Resolution: time.Second, ProbesLost: 2},
+	}
 	return f, st
 }
 
@@ -188,7 +192,11 @@ func TestOutagesPage(t *testing.T) {
 	f, st := fixture(t)
 	h := New(Options{Engine: f, History: st})
 	body := get(t, h, "/ui/outages", http.StatusOK)
+	// Ongoing first, then by start, latest first, across targets.
 	golden(t, "outages.html", fragment(t, body, `<table class="outages">`, "</table>"))
+	if !strings.Contains(body, "3 outages kept by the engine, 1 ongoing") {
+		t.Errorf("outages page: counts wrong")
+	}
 }
 
 func TestEscaping(t *testing.T) {
