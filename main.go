@@ -55,6 +55,7 @@ func run() int {
 	uiEnabled := a.Flag("web.ui.enabled", "Serve the status pages at /ui/ (graphs, outages); --no-web.ui.enabled turns them off.").Default("true").Bool()
 	uiMaxTargets := a.Flag("web.ui.history-max-targets", "Keep the per-minute history of the status pages only up to this many targets (about 1 KB per target for 3h; see docs/ui.md); -1: no limit.").
 		Default(strconv.Itoa(history.DefaultMaxTargets)).Int()
+	uiBucket := a.Flag("web.ui.history-bucket", "Width of a time bucket of the status pages' history (1s .. 1h).").Default(history.DefaultBucket.String()).Duration()
 	webFlags := kingpinflag.AddFlags(a, ":10427")
 	logConfig := &promslog.Config{}
 	promslogflag.AddFlags(a, logConfig)
@@ -69,6 +70,10 @@ func run() int {
 		return measure.Run(os.Stdout, os.Stderr)
 	}
 	logger := promslog.New(logConfig)
+	if err := app.CheckHistoryBucket(*uiBucket); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: --web.ui.history-bucket: %v\n", name, err)
+		return 2
+	}
 	share, err := shard.Parse(*shardFlag)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: --shard: %v\n", name, err)
@@ -138,7 +143,11 @@ func run() int {
 	var status *app.Status
 	var onApplied func(*config.Config)
 	if *uiEnabled {
-		status = app.NewStatus(app.StatusOptions{Engine: engine, Config: cfg, MaxTargets: *uiMaxTargets, Logger: logger.With("component", "ui")})
+		status, err = app.NewStatus(app.StatusOptions{Engine: engine, Config: cfg, Bucket: *uiBucket, MaxTargets: *uiMaxTargets, Logger: logger.With("component", "ui")})
+		if err != nil { // checked above
+			fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+			return 2
+		}
 		onApplied = status.Apply
 	}
 	reloader := app.NewReloader(app.ReloaderOptions{

@@ -54,6 +54,7 @@ func TestRunExitCodes(t *testing.T) {
 		{"downtime without --target", []string{"downtime"}, 2},
 		{"downtime with a bad target", []string{"downtime", "--target", "224.0.0.1"}, 2},
 		{"downtime unknown flag", []string{"downtime", "--target", "192.0.2.1", "--no-such-flag"}, 2},
+		{"history bucket out of range", []string{"--config.file=config.example.yml", "--web.ui.history-bucket=10ms"}, 2},
 	}
 	saved := os.Args
 	t.Cleanup(func() { os.Args = saved })

@@ -30,7 +30,13 @@ func TestStatusPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	eng := &snapEngine{spec: probe.TargetSpec{Group: "local", Name: "127.0.0.1", Addr: netip.MustParseAddr("127.0.0.1")}}
-	st := NewStatus(StatusOptions{Engine: eng, Config: cfg})
+	if _, err := NewStatus(StatusOptions{Engine: eng, Config: cfg, Bucket: time.Millisecond}); err == nil || !strings.Contains(err.Error(), "want a duration from 1s to 1h0m0s") {
+		t.Errorf("bucket 1ms: err %v, want the allowed range", err)
+	}
+	st, err := NewStatus(StatusOptions{Engine: eng, Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h, err := NewHandler(WebOptions{Gatherer: nil, Status: st, Version: "1.2.3"})
 	if err != nil {
 		t.Fatal(err)

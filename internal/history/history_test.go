@@ -147,6 +147,12 @@ func TestRecordPoints(t *testing.T) {
 	}
 	comparePoints(t, "b", got, want)
 
+	// A snapshot taken before the last record has no running bucket.
+	stale := snapshot(t0.Add(4*time.Minute-time.Second), a, b)
+	if got := st.Points(stale, 0, time.Time{}, nil); len(got) != 4 || got[3].Partial {
+		t.Fatalf("snapshot older than the last record: got %+v, want the 4 recorded buckets only", got)
+	}
+
 	// since cuts older buckets.
 	got = st.Points(now, 0, t0.Add(150*time.Second), nil)
 	if len(got) != 2 || !got[0].Start.Equal(t0.Add(3*time.Minute)) {
@@ -156,7 +162,7 @@ func TestRecordPoints(t *testing.T) {
 	sums := st.Summaries(now, time.Hour, nil)
 	wantA := Summary{OK: true,
 		Now:    Agg{Probes: 60, P50: mid(-61), P90: mid(-59)},
-		Window: Agg{Probes: 135, Failed: 62, P50: mid(-61), P90: mid(-59)},
+		Window: Agg{Probes: 132, Failed: 62, P50: mid(-61), P90: mid(-59)}, // complete buckets only
 	}
 	if sums[0] != wantA {
 		t.Errorf("summary a:\n got %+v\nwant %+v", sums[0], wantA)
@@ -228,8 +234,16 @@ func TestMaxTargets(t *testing.T) {
 	if p := st.Points(snapshot(t0.Add(time.Minute), a, b), 0, time.Time{}, nil); len(p) != 0 {
 		t.Fatalf("history off: got points %+v", p)
 	}
+	a.probe(map[int]uint64{-60: 100}, 0)
 	st.Record(snapshot(t0.Add(2*time.Minute), a))
 	if !st.Enabled() {
 		t.Fatal("1 target with MaxTargets 1: history off, want on")
+	}
+	// On again: the counters gathered while off are the base, not a bucket.
+	a.probe(map[int]uint64{-60: 7}, 0)
+	st.Record(snapshot(t0.Add(3*time.Minute), a))
+	p := st.Points(snapshot(t0.Add(3*time.Minute), a), 0, time.Time{}, nil)
+	if len(p) != 2 || p[0].Probes != 7 || !p[0].Start.Equal(t0.Add(2*time.Minute)) {
+		t.Fatalf("history on again: got %+v, want minute 2 with 7 probes, then the running one", p)
 	}
 }

@@ -29,7 +29,8 @@ type Summary struct {
 	// Now is the last complete bucket, or the running one before the
 	// first bucket of the target completed.
 	Now Agg
-	// Window covers the buckets of the span asked for and the running one.
+	// Window covers the complete buckets of the span asked for (the
+	// running one before the first bucket completed).
 	Window Agg
 	// OK is false when the store has no history for the target (history
 	// off, retention 0, or a snapshot older than the store's last record
@@ -53,7 +54,8 @@ func (s *Store) match(snap *probe.Snapshot, i int) bool {
 
 // Points appends to dst the buckets of snap.Targets[i] that start at or
 // after since, oldest first (empty buckets included), then the running
-// bucket counted up to snap.Time (Point.Partial).
+// bucket counted up to snap.Time (Point.Partial) unless snap is older than
+// the last record.
 func (s *Store) Points(snap *probe.Snapshot, i int, since time.Time, dst []Point) []Point {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -62,6 +64,9 @@ func (s *Store) Points(snap *probe.Snapshot, i int, since time.Time, dst []Point
 	}
 	sr := &s.series[i]
 	s.eachBucket(sr, since, func(start time.Time, c counts) { dst = append(dst, c.point(start, false)) })
+	if snap.Time.UnixNano() < s.lastT {
+		return dst // recorded after snap: the running bucket is not in snap
+	}
 	return append(dst, sr.delta(&snap.Targets[i]).point(s.runningStart(snap.Time), true))
 }
 
@@ -87,6 +92,25 @@ func (s *Store) eachBucket(sr *series, since time.Time, fn func(start time.Time,
 	}
 }
 
+// addBuckets adds the recorded buckets of sr that start at or after since
+// to w and returns the last one.
+func (s *Store) addBuckets(sr *series, since time.Time, w *weighted) (last counts, ok bool) {
+	if sr.first < 0 || sr.size == 0 {
+		return last, false
+	}
+	ring := s.slab[sr.off : sr.off+sr.size]
+	from := max(sr.first, s.lastB-int64(sr.size)+1, (since.UnixNano()+int64(s.bucket)-1)/int64(s.bucket))
+	j := int(from % int64(sr.size))
+	for b := from; b <= s.lastB; b++ {
+		last, ok = ring[j].counts(), true
+		w.add(last)
+		if j++; j == len(ring) {
+			j = 0
+		}
+	}
+	return last, ok
+}
+
 // Summaries returns one Summary per target of snap (reusing dst); the
 // window covers the buckets that start within span before snap.Time.
 func (s *Store) Summaries(snap *probe.Snapshot, span time.Duration, dst []Summary) []Summary {
@@ -96,31 +120,39 @@ func (s *Store) Summaries(snap *probe.Snapshot, span time.Duration, dst []Summar
 	if !s.prepare(snap) {
 		return dst
 	}
-	since := snap.Time.Add(-span)
 	var w weighted
 	for i := range snap.Targets {
-		if !s.match(snap, i) {
-			continue
-		}
-		sr := &s.series[i]
-		var last counts
-		recorded := false
-		s.eachBucket(sr, since, func(start time.Time, c counts) {
-			w.add(c)
-			last, recorded = c, true
-		})
-		running := sr.delta(&snap.Targets[i])
-		w.add(running)
-		sum := &dst[i]
-		sum.OK = true
-		sum.Window = w.agg()
-		if !recorded {
-			last = running
-		}
-		w.add(last)
-		sum.Now = w.agg()
+		dst[i] = s.summary(snap, i, span, &w)
 	}
 	return dst
+}
+
+// Summary is Summaries for snap.Targets[i] alone.
+func (s *Store) Summary(snap *probe.Snapshot, i int, span time.Duration) Summary {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.prepare(snap) {
+		return Summary{}
+	}
+	var w weighted
+	return s.summary(snap, i, span, &w)
+}
+
+func (s *Store) summary(snap *probe.Snapshot, i int, span time.Duration, w *weighted) Summary {
+	if !s.match(snap, i) {
+		return Summary{}
+	}
+	sr := &s.series[i]
+	last, recorded := s.addBuckets(sr, snap.Time.Add(-span), w)
+	if !recorded && snap.Time.UnixNano() >= s.lastT {
+		// Before the first bucket of the target completes: the running one.
+		last = sr.delta(&snap.Targets[i])
+		w.add(last)
+	}
+	sum := Summary{OK: true, Window: w.agg()}
+	w.add(last)
+	sum.Now = w.agg()
+	return sum
 }
 
 // weighted accumulates counts into an Agg; its zero value is ready.

@@ -54,10 +54,16 @@ type Store struct {
 	log        *slog.Logger
 
 	off    bool  // more targets than maxTargets
+	prime  bool  // on again after off: the next record only takes the counters as base
 	lastB  int64 // number of the last recorded bucket (unix time / bucket); -1 before the first
 	lastT  int64 // unix nanoseconds of the snapshot the prev state comes from
 	series []series
 	slab   []bucket // the rings of all series, series[i].off .. off+size
+
+	// The snapshot series was last synced with (time and length): readers
+	// that pass the same snapshot again skip the check of every target.
+	syncedAt  time.Time
+	syncedLen int
 }
 
 // series is the history of one target. Its ring slot for bucket number b is
@@ -98,7 +104,7 @@ func (s *Store) SetRetention(r map[string]time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.retention = r
-	s.resize()
+	s.relayout()
 }
 
 // Keeps reports whether targets of group have a history: the history is
@@ -117,9 +123,9 @@ func (s *Store) Enabled() bool {
 }
 
 // Run records a snapshot of src at every bucket boundary of the wall clock
-// until ctx is done.
+// until ctx is done. The snapshot is not kept between buckets (at 100k
+// targets it takes tens of megabytes).
 func (s *Store) Run(ctx context.Context, src Snapshotter) {
-	var snap *probe.Snapshot
 	for {
 		now := time.Now()
 		next := now.Truncate(s.bucket).Add(s.bucket)
@@ -130,8 +136,7 @@ func (s *Store) Run(ctx context.Context, src Snapshotter) {
 			return
 		case <-t.C:
 		}
-		snap = src.Snapshot(snap)
-		s.Record(snap)
+		s.Record(src.Snapshot(nil))
 	}
 }
 
@@ -163,6 +168,15 @@ func (s *Store) Record(snap *probe.Snapshot) {
 	}
 	b := s.bucketOf(snap.Time)
 	if b <= s.lastB {
+		return
+	}
+	if s.prime {
+		// The counters since the history went off are not one bucket's.
+		for i := range s.series {
+			s.series[i].advance(&snap.Targets[i])
+		}
+		s.prime = false
+		s.lastB, s.lastT = b, snap.Time.UnixNano()
 		return
 	}
 	for i := range s.series {
@@ -201,8 +215,12 @@ func (s *Store) sync(snap *probe.Snapshot) bool {
 	}
 	if s.off {
 		s.log.Info("history on again", "targets", len(snap.Targets), "limit", s.maxTargets)
-		s.off = false
+		s.off, s.prime = false, true
 	}
+	if snap.Time.Equal(s.syncedAt) && len(snap.Targets) == s.syncedLen && len(s.series) == s.syncedLen {
+		return true
+	}
+	s.syncedAt, s.syncedLen = snap.Time, len(snap.Targets)
 	if len(s.series) == len(snap.Targets) {
 		same := true
 		for i := range s.series {
@@ -233,9 +251,6 @@ func (s *Store) sync(snap *probe.Snapshot) bool {
 	s.relayout()
 	return true
 }
-
-// resize applies changed retentions.
-func (s *Store) resize() { s.relayout() }
 
 // relayout gives every series a ring of its retention in a new slab and
 // copies the newest buckets of the old rings into it. Series with off -1

@@ -22,8 +22,11 @@
 // A Handler takes one engine snapshot per Options.MaxAge (2 s) and
 // computes the targets' summaries from the history.Store once per snapshot,
 // so a reload of the page or many readers do not copy the engine state
-// again. Renders are serialized. Without a Store (history off), loss and
-// RTT are the lifetime values of the counters and the histogram.
+// again; both are dropped a minute after the last request. Building a
+// page's data is serialized; rendering into a buffer and writing it to the
+// client are not, so a slow client holds up nobody. Without a Store
+// (history off), loss and RTT are the lifetime values of the counters and
+// the histogram.
 //
 // # Safety
 //

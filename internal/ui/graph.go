@@ -83,19 +83,33 @@ func graph(pts []history.Point, outages []probe.Outage, from, to time.Time, buck
 			fmt.Fprintf(&b, `<text x="%d" y="%s" text-anchor="end" font-size="11">%s</text>`, g.Left-4, f(y(v)+4), fmtSeconds(v))
 		}
 		tstep := timeStep(to.Sub(from))
+		layout := "15:04"
+		if tstep < time.Minute {
+			layout = time.TimeOnly
+		}
 		for t := from.Truncate(tstep).Add(tstep); t.Before(to); t = t.Add(tstep) {
 			fmt.Fprintf(&b, `<line x1="%s" x2="%s" y1="%d" y2="%s" stroke="#eee"/>`, f(x(t)), f(x(t)), g.Top, f(float64(g.Top)+ph))
-			fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" font-size="11">%s</text>`, f(x(t)), f(float64(g.Top)+ph+14), t.UTC().Format("15:04"))
+			fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" font-size="11">%s</text>`, f(x(t)), f(float64(g.Top)+ph+14), t.UTC().Format(layout))
 		}
 	}
-	// Loss shading, behind everything else.
+	// Loss shading, behind everything else. Sparklines draw each colour
+	// as one path, full graphs a rect per bucket with its loss as title.
+	// A bucket is bw wide, cut at the right edge (the running bucket).
 	bw := bucket.Seconds() / span * pw
+	width := func(x0 float64) float64 { return math.Max(0, math.Min(bw, float64(g.Left)+pw-x0)) }
+	lossPaths := pathSet{}
 	for _, p := range pts {
-		if p.Failed > 0 {
+		x0 := x(p.Start)
+		switch {
+		case p.Failed == 0:
+		case g.Axes:
 			fmt.Fprintf(&b, `<rect class="loss" x="%s" y="%d" width="%s" height="%s" fill="%s" fill-opacity="0.25"><title>%s</title></rect>`,
-				f(x(p.Start)), g.Top, f(bw), f(ph), lossColor(p.Loss()), fmtLoss(p.Loss()))
+				f(x0), g.Top, f(width(x0)), f(ph), lossColor(p.Loss()), fmtLoss(p.Loss()))
+		default:
+			fmt.Fprintf(lossPaths.get(lossColor(p.Loss())), "M%s %dh%sv%sh-%sz", f(x0), g.Top, f(width(x0)), f(ph), f(width(x0)))
 		}
 	}
+	lossPaths.write(&b, `<path class="loss" d="%s" fill="%s" fill-opacity="0.25"/>`)
 	for _, o := range outages {
 		end := to
 		if !o.Ongoing {
@@ -109,35 +123,57 @@ func graph(pts []history.Point, outages []probe.Outage, from, to time.Time, buck
 		fmt.Fprintf(&b, `<rect class="outage-bar" x="%s" y="%d" width="%s" height="4" fill="#d00000"><title>outage from %s, %s</title></rect>`,
 			f(x(o.Start)), g.Top, f(w), o.Start.UTC().Format(time.TimeOnly), outageLength(o, to))
 	}
-	// Smoke, then medians grouped by colour into one path each.
-	medians := map[string]*strings.Builder{}
-	var colors []string
+	// Smoke (a rect per bucket; one path in sparklines), then the medians
+	// grouped by colour into one path each.
+	medians, smoke := pathSet{}, pathSet{}
 	for _, p := range pts {
 		if p.RTT[1] == 0 {
 			continue
 		}
 		x0 := x(p.Start)
-		top, bottom := y(p.RTT[2]), y(p.RTT[0])
-		fmt.Fprintf(&b, `<rect class="smoke" x="%s" y="%s" width="%s" height="%s" fill="#888" fill-opacity="0.45"/>`,
-			f(x0), f(top), f(bw), f(math.Max(bottom-top, 1)))
-		c := lossColor(p.Loss())
-		m := medians[c]
-		if m == nil {
-			m = &strings.Builder{}
-			medians[c] = m
-			colors = append(colors, c)
+		w := width(x0)
+		top, h := y(p.RTT[2]), math.Max(y(p.RTT[0])-y(p.RTT[2]), 1)
+		if g.Axes {
+			fmt.Fprintf(&b, `<rect class="smoke" x="%s" y="%s" width="%s" height="%s" fill="#888" fill-opacity="0.45"/>`, f(x0), f(top), f(w), f(h))
+		} else {
+			fmt.Fprintf(smoke.get("#888"), "M%s %sh%sv%sh-%sz", f(x0), f(top), f(w), f(h), f(w))
 		}
-		fmt.Fprintf(m, "M%s %sh%s", f(x0), f(y(p.RTT[1])), f(bw))
+		fmt.Fprintf(medians.get(lossColor(p.Loss())), "M%s %sh%s", f(x0), f(y(p.RTT[1])), f(w))
 	}
-	for _, c := range colors {
-		fmt.Fprintf(&b, `<path class="median" d="%s" stroke="%s" stroke-width="2" fill="none"/>`, medians[c].String(), c)
-	}
+	smoke.write(&b, `<path class="smoke" d="%s" fill="%s" fill-opacity="0.45"/>`)
+	medians.write(&b, `<path class="median" d="%s" stroke="%s" stroke-width="2" fill="none"/>`)
 	if g.Axes {
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11">RTT median (line, coloured by loss), 10th–90th percentile (grey), outages (red); %s buckets, UTC</text>`,
 			g.Left, g.H-6, bucket)
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String()) //nolint:gosec // numbers and escaped text only
+}
+
+// pathSet collects path data by colour, in the order colours first appear.
+type pathSet struct {
+	colors []string
+	d      map[string]*strings.Builder
+}
+
+func (p *pathSet) get(color string) *strings.Builder {
+	if b := p.d[color]; b != nil {
+		return b
+	}
+	if p.d == nil {
+		p.d = map[string]*strings.Builder{}
+	}
+	b := &strings.Builder{}
+	p.d[color] = b
+	p.colors = append(p.colors, color)
+	return b
+}
+
+// write writes one element per colour with format (path data, colour).
+func (p *pathSet) write(b *strings.Builder, format string) {
+	for _, c := range p.colors {
+		fmt.Fprintf(b, format, p.d[c].String(), c)
+	}
 }
 
 // niceScale rounds max up to 1, 2 or 5 times a power of ten and returns it
@@ -165,7 +201,7 @@ func niceScale(max float64) (top, step float64) {
 
 // timeStep is the distance of time ticks: about six over span.
 func timeStep(span time.Duration) time.Duration {
-	for _, s := range []time.Duration{time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
+	for _, s := range []time.Duration{10 * time.Second, 15 * time.Second, 30 * time.Second, time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute,
 		30 * time.Minute, time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour} {
 		if span/s <= 8 {
 			return s

@@ -18,9 +18,7 @@ type outagesData struct {
 
 // outages lists the outages the engine keeps for every target: ongoing
 // first, then the latest start first.
-func (h *Handler) outages(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (h *Handler) outages(r *http.Request) view {
 	snap := h.snapshot()
 	type ref struct{ t, o int }
 	var refs []ref
@@ -55,5 +53,5 @@ func (h *Handler) outages(w http.ResponseWriter, r *http.Request) {
 		t := &snap.Targets[rf.t]
 		d.Rows = append(d.Rows, h.outageRow(t, t.Outages[rf.o], snap.Time))
 	}
-	h.render(w, "outages.html", d)
+	return view{"outages.html", http.StatusOK, d}
 }

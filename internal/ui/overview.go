@@ -47,21 +47,24 @@ type overviewData struct {
 	PrevURL, NextURL string
 	PageNo, Pages    int
 	Down             int
-	Lifetime         bool // no history: counters since start
+	Lifetime         bool   // no history: counters since start
+	Bucket           string // width of a history bucket
 }
 
 // bigGraphsUpTo is the number of targets up to which the overview shows
 // each target's full graph (a small configuration such as the example's).
 const bigGraphsUpTo = 4
 
-func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (h *Handler) overview(r *http.Request) view {
 	snap := h.snapshot()
+	h.summaries()
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	pageNo, _ := strconv.Atoi(r.URL.Query().Get("page"))
 	d := overviewData{Page: h.page("Overview", snap), Q: q, Total: len(snap.Targets)}
 	d.Lifetime = !d.History
+	if h.o.History != nil {
+		d.Bucket = shortDuration(h.o.History.Bucket())
+	}
 
 	groups := map[string]*groupRow{}
 	var order []string
@@ -98,12 +101,25 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 		return cmp.Or(cmp.Compare(b.Down, a.Down), cmp.Compare(b.Hour.Loss(), a.Hour.Loss()), cmp.Compare(a.Name, b.Name))
 	})
 	// Worst first: down, then loss over the hour, loss now, slow p90.
-	slices.SortStableFunc(matched, func(i, j int) int {
-		a, b := &snap.Targets[i], &snap.Targets[j]
-		ai, bi := h.agg(i), h.agg(j)
-		return cmp.Or(cmpBool(!a.Up, !b.Up), cmp.Compare(bi.Hour.Loss(), ai.Hour.Loss()), cmp.Compare(bi.Now.Loss(), ai.Now.Loss()),
-			cmp.Compare(bi.Hour.P90, ai.Hour.P90), cmp.Compare(a.Spec.Group, b.Spec.Group), cmp.Compare(a.Spec.Name, b.Spec.Name))
+	type key struct {
+		i               int
+		down            bool
+		hourLoss, nowLs float64
+		p90             float64
+	}
+	keys := make([]key, len(matched))
+	for k, i := range matched {
+		a := h.agg(i)
+		keys[k] = key{i, !snap.Targets[i].Up, a.Hour.Loss(), a.Now.Loss(), a.Hour.P90}
+	}
+	// Ties keep the engine's order (the configuration's).
+	slices.SortFunc(keys, func(a, b key) int {
+		return cmp.Or(cmpBool(a.down, b.down), cmp.Compare(b.hourLoss, a.hourLoss), cmp.Compare(b.nowLs, a.nowLs),
+			cmp.Compare(b.p90, a.p90), cmp.Compare(a.i, b.i))
 	})
+	for k := range keys {
+		matched[k] = keys[k].i
+	}
 	d.Matched = len(matched)
 	d.Pages = max(1, (len(matched)+h.o.PageSize-1)/h.o.PageSize)
 	d.PageNo = min(max(pageNo, 1), d.Pages)
@@ -129,16 +145,16 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request) {
 			Up: t.Up, Since: t.StateChange, URL: h.targetURL(t.Spec), AggRow: h.agg(i)}
 		if h.o.History != nil && h.o.History.Keeps(t.Spec.Group) {
 			bucket := h.o.History.Bucket()
-			from := snap.Time.Add(-time.Hour)
-			pts = h.o.History.Points(snap, i, from, pts[:0])
-			row.Spark = graph(pts, t.Outages, from, snap.Time, bucket, sparkGraph, "last hour of "+t.Spec.Name)
+			pts = h.o.History.Points(snap, i, snap.Time.Add(-time.Hour), pts[:0])
+			span := autoSpan(pts, snap.Time, bucket, time.Hour)
+			row.Spark = graph(pts, t.Outages, snap.Time.Add(-span), snap.Time, bucket, sparkGraph, "last "+shortDuration(span)+" of "+t.Spec.Name)
 			if len(matched) <= bigGraphsUpTo {
 				row.Graph = h.bigGraph(snap, i, 0)
 			}
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	h.render(w, "overview.html", d)
+	return view{"overview.html", http.StatusOK, d}
 }
 
 func cmpBool(a, b bool) int {
@@ -151,11 +167,17 @@ func cmpBool(a, b bool) int {
 	return 1
 }
 
-// agg is target i's loss and RTT now and over the hour: from the history,
-// or from the lifetime counters when there is none.
+// agg is target i's loss and RTT now and over the hour: from the history
+// (the summaries when computed, else the target's own), or from the
+// lifetime counters when there is none.
 func (h *Handler) agg(i int) AggRow {
 	if i < len(h.sums) && h.sums[i].OK {
 		return AggRow{Now: h.sums[i].Now, Hour: h.sums[i].Window}
+	}
+	if len(h.sums) != len(h.snap.Targets) && h.o.History != nil {
+		if s := h.o.History.Summary(h.snap, i, time.Hour); s.OK {
+			return AggRow{Now: s.Now, Hour: s.Window}
+		}
 	}
 	t := &h.snap.Targets[i]
 	failed := t.Lost

@@ -3,6 +3,7 @@ package ui
 import (
 	"html/template"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -12,31 +13,47 @@ import (
 )
 
 // graphWindows are the spans a target graph offers; "auto" picks the
-// smallest that covers the history kept so far.
+// smallest that covers the history kept so far (see autoSpan).
 var graphWindows = []time.Duration{15 * time.Minute, time.Hour, 3 * time.Hour, 12 * time.Hour, 48 * time.Hour}
+
+// spanBuckets are the automatic graph spans in buckets, tried before
+// graphWindows, so that a young history is drawn wide.
+var spanBuckets = []time.Duration{15, 30, 60, 120}
+
+// autoSpan is the smallest span (spanBuckets, then graphWindows) that
+// covers pts (oldest first) up to now, at most limit.
+func autoSpan(pts []history.Point, now time.Time, bucket, limit time.Duration) time.Duration {
+	age := time.Duration(0)
+	if len(pts) > 0 {
+		age = now.Sub(pts[0].Start)
+	}
+	var span time.Duration
+	for _, n := range spanBuckets {
+		if span = n * bucket; span >= age {
+			return min(span, limit)
+		}
+	}
+	for _, w := range graphWindows {
+		if span = max(span, w); span >= age {
+			break
+		}
+	}
+	return min(span, limit)
+}
 
 // bigGraph is the full graph of target i over span (0: auto).
 func (h *Handler) bigGraph(snap *probe.Snapshot, i int, span time.Duration) template.HTML {
 	t := &snap.Targets[i]
 	st := h.o.History
-	from := snap.Time.Add(-graphWindows[len(graphWindows)-1])
+	limit := graphWindows[len(graphWindows)-1]
 	if span > 0 {
-		from = snap.Time.Add(-span)
+		limit = span
 	}
-	pts := st.Points(snap, i, from, nil)
+	pts := st.Points(snap, i, snap.Time.Add(-limit), nil)
 	if span == 0 {
-		span = graphWindows[0]
-		if len(pts) > 0 {
-			age := snap.Time.Sub(pts[0].Start)
-			for _, w := range graphWindows {
-				if span = w; w >= age {
-					break
-				}
-			}
-		}
-		from = snap.Time.Add(-span)
+		span = autoSpan(pts, snap.Time, st.Bucket(), limit)
 	}
-	return graph(pts, t.Outages, from, snap.Time, st.Bucket(), bigGraph, t.Spec.Group+" / "+t.Spec.Name)
+	return graph(pts, t.Outages, snap.Time.Add(-span), snap.Time, st.Bucket(), bigGraph, t.Spec.Group+" / "+t.Spec.Name)
 }
 
 type counter struct {
@@ -73,18 +90,14 @@ type targetData struct {
 	Outages  []outageRow
 }
 
-func (h *Handler) target(w http.ResponseWriter, r *http.Request) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+func (h *Handler) target(r *http.Request) view {
 	snap := h.snapshot()
 	q := r.URL.Query()
 	group, name := q.Get("group"), q.Get("target")
 	i := slices.IndexFunc(snap.Targets, func(t probe.TargetSnapshot) bool { return t.Spec.Group == group && t.Spec.Name == name })
 	d := targetData{Page: h.page(name, snap), Group: group, Name: name}
 	if i < 0 {
-		w.WriteHeader(http.StatusNotFound)
-		h.render(w, "target.html", d)
-		return
+		return view{"target.html", http.StatusNotFound, d}
 	}
 	t := &snap.Targets[i]
 	d.Found = true
@@ -131,7 +144,7 @@ func (h *Handler) target(w http.ResponseWriter, r *http.Request) {
 	for k := len(t.Outages) - 1; k >= 0; k-- {
 		d.Outages = append(d.Outages, h.outageRow(t, t.Outages[k], snap.Time))
 	}
-	h.render(w, "target.html", d)
+	return view{"target.html", http.StatusOK, d}
 }
 
 func (h *Handler) outageRow(t *probe.TargetSnapshot, o probe.Outage, now time.Time) outageRow {
@@ -141,15 +154,17 @@ func (h *Handler) outageRow(t *probe.TargetSnapshot, o probe.Outage, now time.Ti
 
 // shortDuration writes 3h0m0s as 3h and 15m0s as 15m.
 func shortDuration(d time.Duration) string {
+	if d%time.Minute != 0 {
+		return d.String()
+	}
 	s := d.String()
 	s = strings.TrimSuffix(s, "0s")
 	return strings.TrimSuffix(s, "0m")
 }
 
-func ipString(a interface {
-	IsValid() bool
-	String() string
-}) string {
+// ipString is the probed address, or "unresolved" for a host name that
+// never resolved.
+func ipString(a netip.Addr) string {
 	if !a.IsValid() {
 		return "unresolved"
 	}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"bytes"
 	"embed"
 	"html/template"
 	"log/slog"
@@ -45,11 +46,16 @@ type Handler struct {
 	o   Options
 	mux *http.ServeMux
 
-	mu    sync.Mutex // guards snap, sums and serializes renders
+	mu    sync.Mutex // guards snap, sums, idle; serializes building page data
 	snap  *probe.Snapshot
 	sums  []history.Summary
 	taken time.Time
+	idle  *time.Timer // drops snap and sums a minute after the last request
 }
+
+// keepIdle is how long the snapshot and summaries stay in memory after the
+// last request.
+const keepIdle = time.Minute
 
 // New returns the handler of the pages under o.Prefix: the overview
 // (Prefix/), a target (Prefix/target?group=G&target=T) and the outages
@@ -68,9 +74,9 @@ func New(o Options) *Handler {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{o: o, mux: http.NewServeMux()}
-	h.mux.HandleFunc(o.Prefix+"/{$}", h.overview)
-	h.mux.HandleFunc(o.Prefix+"/target", h.target)
-	h.mux.HandleFunc(o.Prefix+"/outages", h.outages)
+	h.mux.HandleFunc(o.Prefix+"/{$}", h.serve(h.overview))
+	h.mux.HandleFunc(o.Prefix+"/target", h.serve(h.target))
+	h.mux.HandleFunc(o.Prefix+"/outages", h.serve(h.outages))
 	h.mux.HandleFunc(o.Prefix, func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, o.Prefix+"/", http.StatusMovedPermanently)
 	})
@@ -93,25 +99,63 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(w, r)
 }
 
-// snapshot refreshes the cached snapshot and summaries when they are older
-// than MaxAge. Callers hold h.mu.
+// snapshot refreshes the cached snapshot when it is older than MaxAge
+// (the summaries then are computed again when needed, see summaries).
+// Callers hold h.mu.
 func (h *Handler) snapshot() *probe.Snapshot {
 	if h.snap == nil || time.Since(h.taken) >= h.o.MaxAge {
 		h.snap = h.o.Engine.Snapshot(h.snap)
 		h.taken = time.Now()
-		if h.o.History != nil {
-			h.sums = h.o.History.Summaries(h.snap, time.Hour, h.sums)
-		} else {
-			h.sums = append(h.sums[:0], make([]history.Summary, len(h.snap.Targets))...)
-		}
+		h.sums = h.sums[:0]
+	}
+	if h.idle == nil {
+		h.idle = time.AfterFunc(keepIdle, func() {
+			h.mu.Lock()
+			h.snap, h.sums = nil, nil
+			h.mu.Unlock()
+		})
+	} else {
+		h.idle.Reset(keepIdle)
 	}
 	return h.snap
 }
 
-func (h *Handler) render(w http.ResponseWriter, name string, data any) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := templates.ExecuteTemplate(w, name, data); err != nil {
-		h.o.Logger.Error("render status page", "page", name, "err", err)
+// view is a page to render: its template, status code and data.
+type view struct {
+	name   string
+	status int
+	data   any
+}
+
+// serve builds a page's data under h.mu (the snapshot is shared) and
+// renders it after unlocking, so a slow client holds up nobody else.
+func (h *Handler) serve(build func(r *http.Request) view) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		v := build(r)
+		h.mu.Unlock()
+		var buf bytes.Buffer
+		if err := templates.ExecuteTemplate(&buf, v.name, v.data); err != nil {
+			h.o.Logger.Error("render status page", "page", v.name, "err", err)
+			http.Error(w, "The page could not be rendered; the exporter's log has the error.", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(v.status)
+		_, _ = buf.WriteTo(w)
+	}
+}
+
+// summaries computes the summary of every target of the cached snapshot
+// once per snapshot. Callers hold h.mu.
+func (h *Handler) summaries() {
+	if len(h.sums) == len(h.snap.Targets) {
+		return
+	}
+	if h.o.History != nil {
+		h.sums = h.o.History.Summaries(h.snap, time.Hour, h.sums)
+	} else {
+		h.sums = append(h.sums[:0], make([]history.Summary, len(h.snap.Targets))...)
 	}
 }
 

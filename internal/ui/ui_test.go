@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,6 +88,10 @@ func fixture(t *testing.T) (*fakeEngine, *history.Store) {
 	down.Outages = []probe.Outage{
 		{Start: t0.Add(2 * time.Minute), End: t0.Add(2*time.Minute + 5*time.Second), Resolution: time.Second, ProbesLost: 5},
 		{Start: t0.Add(7 * time.Minute), Ongoing: true, Resolution: time.Second, ProbesLost: 210},
+	}
+	f.snap.Targets[2].OutagesTotal = 1
+	f.snap.Targets[2].Outages = []probe.Outage{
+		{Start: t0.Add(5 * time.Minute), End: t0.Add(5*time.Minute + 1500*time.Millisecond), Resolution: time.Second, ProbesLost: 2},
 	}
 	return f, st
 }
@@ -187,7 +192,11 @@ func TestOutagesPage(t *testing.T) {
 	f, st := fixture(t)
 	h := New(Options{Engine: f, History: st})
 	body := get(t, h, "/ui/outages", http.StatusOK)
+	// Ongoing first, then by start, latest first, across targets.
 	golden(t, "outages.html", fragment(t, body, `<table class="outages">`, "</table>"))
+	if !strings.Contains(body, "3 outages kept by the engine, 1 ongoing") {
+		t.Errorf("outages page: counts wrong")
+	}
 }
 
 func TestEscaping(t *testing.T) {
@@ -245,4 +254,36 @@ func TestWithoutHistory(t *testing.T) {
 	if !strings.Contains(body, "<td class=\"num\">3.74 ms</td>") {
 		t.Errorf("without history: lifetime median 3.74 ms not shown:\n%s", fragment(t, body, "<h2>Loss and RTT</h2>", "</table>"))
 	}
+}
+
+// TestConcurrent serves pages from several goroutines while the history
+// records (run with -race).
+func TestConcurrent(t *testing.T) {
+	f, st := fixture(t)
+	h := New(Options{Engine: f, History: st, MaxAge: time.Nanosecond})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m := 11; m <= 30; m++ {
+			snap := f.Snapshot(nil)
+			snap.Time = t0.Add(time.Duration(m) * time.Minute)
+			st.Record(snap)
+		}
+	}()
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, p := range []string{"/ui/", "/ui/target?group=core&target=192.0.2.1", "/ui/outages"} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+				if rec.Code != http.StatusOK {
+					t.Errorf("GET %s: %d", p, rec.Code)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-done
 }

@@ -6,7 +6,7 @@ local render = import '../lib/render.libsonnet';
 local mixin = (import '../mixin.libsonnet') + {
   _config+:: {
     icmpSelector: 'job="ping",env="prod"',
-    labels: { source: 'location', group: 'pool', target: 'host', ip: 'addr', errorType: 'kind' },
+    labels: { source: 'location', group: 'pool', target: 'host', ip: 'addr', errorType: 'kind', ipVersion: 'family' },
     thresholds+: { targetDownSeconds: 120, packetLossRatio: 0.02 },
     runbookURLBase: 'https://wiki.example/icmp#',
     datasourceName: 'Mimir',
@@ -58,10 +58,12 @@ local forbidden = [
   '"editable": false',
   'vector(60)',
   'vector(0.05)',
+  'ip_version=',
 ];
 // What the overrides must produce.
 local required = [
   'job="ping",env="prod"',
+  'family="6"',
   'location=~\\"$source\\"',  // as escaped in JSON
   'host=\\"$target\\"',
   'by (location, pool)',
