@@ -195,7 +195,7 @@ func (d *afXDP) open(es EngineSpec) error {
 }
 
 // xdpInterface is the configured interface, or the only interface that is
-// up, not loopback and has an address.
+// up, not loopback and has an address that is not link-local.
 func xdpInterface(name string) (string, error) {
 	if name != "" {
 		return name, nil
@@ -209,8 +209,18 @@ func xdpInterface(name string) (string, error) {
 		if ifi.Flags&net.FlagUp == 0 || ifi.Flags&net.FlagLoopback != 0 {
 			continue
 		}
-		if addrs, err := ifi.Addrs(); err == nil && len(addrs) > 0 {
-			found = append(found, ifi.Name)
+		addrs, err := ifi.Addrs()
+		if err != nil {
+			continue
+		}
+		// Link-local addresses do not count: the port of a bridge or
+		// the lower device of a macvlan or VXLAN has one, and the probe
+		// address sits on the upper device, where the frames must go.
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && !n.IP.IsLinkLocalUnicast() {
+				found = append(found, ifi.Name)
+				break
+			}
 		}
 	}
 	if len(found) != 1 {

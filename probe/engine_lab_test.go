@@ -19,7 +19,7 @@ import (
 func TestCloseUnderLoad(t *testing.T) {
 	l := lab.New(t, lab.Options{})
 	targets := append(l.Addrs(30000, false), l.Addrs(10000, true)...)
-	for _, dp := range []string{probe.DatapathICMP, probe.DatapathAFPacket} {
+	for _, dp := range []string{probe.DatapathICMP, probe.DatapathAFPacket, probe.DatapathAFXDP} {
 		t.Run(dp, func(t *testing.T) {
 			eng := startInLab(t, l, labSpec(dp, targets, 100*time.Millisecond), probe.Options{})
 			var snap *probe.Snapshot

@@ -75,7 +75,7 @@ func TestCaptureSeesEachPacketOnce(t *testing.T) {
 		t.Run(link, func(t *testing.T) {
 			l := lab.New(t, lab.Options{Link: link})
 			targets := append(l.Addrs(20, false), l.Addrs(20, true)...)
-			for _, dp := range []string{probe.DatapathICMP, probe.DatapathAFPacket} {
+			for _, dp := range []string{probe.DatapathICMP, probe.DatapathAFPacket, probe.DatapathAFXDP} {
 				t.Run(dp, func(t *testing.T) {
 					spec := zooSpec(dp, targets, 100*time.Millisecond, 2*time.Second)
 					eng := startEngine(t, l, spec, probe.Options{})
