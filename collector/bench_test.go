@@ -23,12 +23,24 @@ func (s staticSource) Snapshot(*probe.Snapshot) *probe.Snapshot { return s.snap 
 
 var benchModes = []struct {
 	name, mode, agg string
+	export          probe.Export
 }{
-	{"native", probe.HistogramNative, probe.AggregateTarget},
-	{"classic", probe.HistogramClassic, probe.AggregateTarget},
-	{"both", probe.HistogramBoth, probe.AggregateTarget},
-	{"none", probe.HistogramNone, probe.AggregateTarget},
-	{"group", probe.HistogramNative, probe.AggregateGroup},
+	{"native", probe.HistogramNative, probe.AggregateTarget, 0},
+	{"classic", probe.HistogramClassic, probe.AggregateTarget, 0},
+	{"both", probe.HistogramBoth, probe.AggregateTarget, 0},
+	{"none", probe.HistogramNone, probe.AggregateTarget, 0},
+	{"group", probe.HistogramNative, probe.AggregateGroup, 0},
+	// export.per_target [up, counters] with RTT per group
+	{"upcounters", probe.HistogramNative, probe.AggregateGroup, probe.ExportUp | probe.ExportCounters},
+}
+
+// benchSnapshot is the synthetic snapshot of n targets in the given mode.
+func benchSnapshot(n int, mode, agg string, export probe.Export) *probe.Snapshot {
+	s := syntheticSnapshot(n, mode, agg, 42)
+	for i := range s.Targets {
+		s.Targets[i].Spec.Export = export // the specs are the snapshot's own
+	}
+	return s
 }
 
 var benchSizes = []int{10_000, 100_000}
@@ -47,7 +59,7 @@ func BenchmarkCollect(b *testing.B) {
 	for _, m := range benchModes {
 		for _, n := range benchSizes {
 			b.Run(fmt.Sprintf("mode=%s/targets=%d", m.name, n), func(b *testing.B) {
-				c := New(staticSource{syntheticSnapshot(n, m.mode, m.agg, 42)}, Options{})
+				c := New(staticSource{benchSnapshot(n, m.mode, m.agg, m.export)}, Options{})
 				drain := func() int {
 					ch := make(chan prometheus.Metric, 1024)
 					go func() { c.Collect(ch); close(ch) }()
@@ -84,7 +96,7 @@ func BenchmarkGather(b *testing.B) {
 	for _, m := range benchModes {
 		for _, n := range benchSizes {
 			b.Run(fmt.Sprintf("mode=%s/targets=%d", m.name, n), func(b *testing.B) {
-				benchGather(b, New(staticSource{syntheticSnapshot(n, m.mode, m.agg, 42)}, Options{}), n)
+				benchGather(b, New(staticSource{benchSnapshot(n, m.mode, m.agg, m.export)}, Options{}), n)
 			})
 		}
 	}
@@ -97,7 +109,7 @@ func BenchmarkGatherReference(b *testing.B) {
 	for _, m := range benchModes {
 		for _, n := range benchSizes {
 			b.Run(fmt.Sprintf("mode=%s/targets=%d", m.name, n), func(b *testing.B) {
-				benchGather(b, &referenceCollector{src: staticSource{syntheticSnapshot(n, m.mode, m.agg, 42)}}, n)
+				benchGather(b, &referenceCollector{src: staticSource{benchSnapshot(n, m.mode, m.agg, m.export)}}, n)
 			})
 		}
 	}
@@ -205,7 +217,7 @@ func BenchmarkScrape(b *testing.B) {
 				for _, path := range []string{"stream", "registry"} {
 					b.Run(fmt.Sprintf("mode=%s/targets=%d/format=%s/path=%s", m.name, n, f.name, path), func(b *testing.B) {
 						if snap == nil {
-							snap = syntheticSnapshot(n, m.mode, m.agg, 42)
+							snap = benchSnapshot(n, m.mode, m.agg, m.export)
 						}
 						c := New(staticSource{snap}, Options{})
 						var scrape func(w io.Writer)

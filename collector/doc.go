@@ -38,9 +38,19 @@
 // writes the same families as Collect in the text format or delimited
 // protobuf straight from the snapshot, one contiguous family at a time, with
 // each target's encoded labels cached across scrapes, so a scrape allocates
-// a few hundred objects whatever the number of targets (stream.go;
-// internal/app combines it with a registry for the other collectors).
-// Collect stays for library users who register the Collector.
+// a few hundred objects whatever the number of targets (stream.go,
+// encode_text.go, encode_proto.go; internal/app combines it with a registry
+// for the other collectors). Collect stays for library users who register
+// the Collector.
+//
+// # Which series
+//
+// Collect and both encoders receive their series from one selection
+// (series.go); which series a target has (errors from the first error, DNS
+// errors only for host names, TTL only after a reply, outage series from the
+// first outage, the RTT histogram per target or per group, the kinds the
+// group exports) is decided by the methods of probe.TargetSnapshot, which
+// the OTLP producer (collector/otlp) uses too. Families lists every family.
 //
 // # Use
 //

@@ -119,29 +119,29 @@ func rttData(h *probe.Histogram, rx probe.RTTExport) histData {
 func scalarValue(f *family, t *probe.TargetSnapshot, now time.Time) (float64, bool) {
 	switch f {
 	case &famUp:
-		return boolFloat(t.Up), true
+		return boolFloat(t.Up), t.Exports(probe.ExportUp)
+	case &famStateChange:
+		return unixSeconds(t.StateChange), t.Exports(probe.ExportUp)
 	case &famSent:
-		return float64(t.Sent), true
+		return float64(t.Sent), t.Exports(probe.ExportCounters)
 	case &famReplies:
-		return float64(t.Replies), true
+		return float64(t.Replies), t.Exports(probe.ExportCounters)
 	case &famLost:
-		return float64(t.Lost), true
+		return float64(t.Lost), t.Exports(probe.ExportCounters)
 	case &famLate:
-		return float64(t.Late), true
+		return float64(t.Late), t.Exports(probe.ExportCounters)
 	case &famDup:
-		return float64(t.Duplicates), true
+		return float64(t.Duplicates), t.Exports(probe.ExportCounters)
 	case &famSkipped:
-		return float64(t.Skipped), true
+		return float64(t.Skipped), t.Exports(probe.ExportCounters)
 	case &famDNS:
 		return float64(t.DNSErrors), t.HasDNSErrors()
 	case &famTTL:
 		return float64(t.LastTTL), t.HasTTL()
 	case &famOutages:
-		return float64(t.OutagesTotal), true
+		return float64(t.OutagesTotal), t.Exports(probe.ExportOutages)
 	case &famResolution:
-		return t.OutageResolution().Seconds(), true
-	case &famStateChange:
-		return unixSeconds(t.StateChange), true
+		return t.OutageResolution().Seconds(), t.Exports(probe.ExportOutages)
 	}
 	o, ok := t.LastOutage()
 	if !ok {

@@ -206,6 +206,11 @@ func (c *checker) settings(s *Settings, path string) {
 			c.ps.add(f.Pos, p("histogram.buckets"), "%v: bounds must be sorted ascending without repeats", b)
 		}
 	}
+	if f := s.Export.PerTarget; f.Set {
+		if _, err := exportOf(f.Value); err != nil {
+			c.ps.add(f.Pos, p("export.per_target"), "%s", err)
+		}
+	}
 	seen := map[string]Pos{}
 	for _, l := range s.Labels.Items {
 		lp := p("labels." + l.Name)
@@ -231,6 +236,25 @@ func labelNameProblem(name string) string {
 		return err.Error()
 	}
 	return ""
+}
+
+// exportOf returns the per-target series named by names.
+func exportOf(names []string) (probe.Export, error) {
+	if len(names) == 0 {
+		return 0, fmt.Errorf("empty; list the series each target exports like [up, counters] (any of %s), or remove the key to export all", strings.Join(probe.ExportNames(), ", "))
+	}
+	var e probe.Export
+	for _, n := range names {
+		x, err := probe.ParseExport(n)
+		if err != nil {
+			return 0, err
+		}
+		if e&x != 0 {
+			return 0, fmt.Errorf("%q is listed twice", n)
+		}
+		e |= x
+	}
+	return e, nil
 }
 
 func isStrictlySorted(b []float64) bool {
@@ -371,6 +395,9 @@ func (c *checker) template(g *Group, path string) (probe.TargetSpec, bool) {
 	t.Histogram.Aggregation = orDefault(pick(g.Histogram.Aggregation, d.Histogram.Aggregation), probe.AggregateTarget)
 	if t.Histogram.NeedsClassic() {
 		t.Histogram.Buckets = orDefault(pick(g.Histogram.Buckets, d.Histogram.Buckets), probe.DefaultClassicBuckets)
+	}
+	if f := pick(g.Export.PerTarget, d.Export.PerTarget); f.Set {
+		t.Export, _ = exportOf(f.Value) // checked by settings
 	}
 	labels := map[string]string{}
 	for _, l := range d.Labels.Items {

@@ -91,6 +91,7 @@ type Settings struct {
 	IPProtocol       Field[string]        `yaml:"ip_protocol"`
 	AllowBroadcast   Field[bool]          `yaml:"allow_broadcast"` // removed: only false is accepted (allowBroadcast)
 	Histogram        Histogram            `yaml:"histogram"`
+	Export           Export               `yaml:"export"`
 	Labels           Labels               `yaml:"labels"`
 }
 
@@ -99,6 +100,13 @@ type Histogram struct {
 	Mode        Field[string]    `yaml:"mode"` // native|classic|both|none
 	Buckets     Field[[]float64] `yaml:"buckets"`
 	Aggregation Field[string]    `yaml:"aggregation"` // target|group
+}
+
+// Export selects the series a group's targets export (probe.Export).
+type Export struct {
+	// PerTarget names the kinds of per-target series (probe.ExportNames);
+	// unset exports all of them.
+	PerTarget Field[[]string] `yaml:"per_target"`
 }
 
 // Group is one entry of `groups:`.

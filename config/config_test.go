@@ -86,6 +86,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-relabel-action.yml", 6, "groups[0].relabel_configs[0]", "requires 'target_label' value"},
 		{"invalid-relabel-unknown-key.yml", 6, "groups[0].relabel_configs[0].source_label", "unknown field; allowed here: action, modulus, regex"},
 		{"invalid-sd-unknown-key.yml", 5, "groups[0].http_sd_configs[0].refresh", "unknown field; allowed here: authorization, basic_auth"},
+		{"invalid-export.yml", 4, "groups[0].export.per_target", `"latency" is not a kind of per-target series; want up, counters, errors, ttl, rtt, outages`},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -444,5 +445,43 @@ groups:
 	}
 	if got := cfg.HistoryRetention()["plain"]; got != history.DefaultRetention {
 		t.Fatalf("default retention = %v, want %v", got, history.DefaultRetention)
+	}
+}
+
+func TestExport(t *testing.T) {
+	data := "source: {name: s}\n" +
+		"defaults:\n  export: {per_target: [up, counters]}\n" +
+		"groups:\n" +
+		"  - {name: big, targets: [127.0.0.1]}\n" +
+		"  - {name: small, export: {per_target: [up, counters, errors, ttl, rtt, outages]}, targets: [127.0.0.2]}\n" +
+		"  - {name: odd, export: {per_target: [outages, up]}, targets: [127.0.0.3]}\n"
+	cfg, err := Parse([]byte(data), "e.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := cfg.Spec()
+	want := []probe.Export{probe.ExportUp | probe.ExportCounters, probe.ExportAll, probe.ExportOutages | probe.ExportUp}
+	for i, ts := range spec.Targets {
+		if ts.Export != want[i] {
+			t.Errorf("%s: export %v, want %v", ts.Group, ts.Export, want[i])
+		}
+	}
+	cfg, err = Parse([]byte("groups: [{name: g, targets: [127.0.0.1]}]\n"), "e.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec, _ := cfg.Spec(); spec.Targets[0].Export != 0 || !spec.Targets[0].Export.Has(probe.ExportRTT) {
+		t.Errorf("default export %v, want the zero value (all)", spec.Targets[0].Export)
+	}
+	for in, msg := range map[string]string{
+		"[]":          "e.yml:3: groups[0].export.per_target: empty; list the series",
+		"[up, up]":    `e.yml:3: groups[0].export.per_target: "up" is listed twice`,
+		"up":          `e.yml:3: groups[0].export.per_target: want a list of names like [up, counters], got "up"`,
+		"[up, [ttl]]": "e.yml:3: groups[0].export.per_target[1]: item 1: want a name, got a list",
+	} {
+		_, err := Parse([]byte("groups:\n  - name: g\n    export: {per_target: "+in+"}\n    targets: [127.0.0.1]\n"), "e.yml")
+		if err == nil || !strings.HasPrefix(err.Error(), msg) {
+			t.Errorf("per_target %s: got %v, want %q", in, err, msg)
+		}
 	}
 }

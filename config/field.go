@@ -21,7 +21,8 @@ func nodePos(n *yaml.Node) Pos { return Pos{Line: n.Line, Column: n.Column} }
 // Field is one scalar setting together with where it was written. Set is
 // false when the key was absent (or null), and Value is then the zero value.
 //
-// Supported T: string, int, bool, float64, []float64 and time.Duration.
+// Supported T: string, int, bool, float64, []float64, []string and
+// time.Duration.
 // Durations are strings with a unit ("250ms", "1s", "1m", "1d").
 type Field[T any] struct {
 	Value T
@@ -67,6 +68,18 @@ func (f *Field[T]) UnmarshalYAML(n *yaml.Node) error {
 			if m := decodeFloat(c, &(*v)[i]); m != "" {
 				return badValue(nodePos(c), fmt.Sprintf("[%d]", i), "item %d: %s", i, m)
 			}
+		}
+	case *[]string:
+		if n.Kind != yaml.SequenceNode {
+			msg = fmt.Sprintf("want a list of names like [up, counters], got %s", describeNode(n))
+			break
+		}
+		*v = make([]string, len(n.Content))
+		for i, c := range n.Content {
+			if c.Kind != yaml.ScalarNode {
+				return badValue(nodePos(c), fmt.Sprintf("[%d]", i), "item %d: want a name, got %s", i, describeNode(c))
+			}
+			(*v)[i] = c.Value
 		}
 	default:
 		panic(fmt.Sprintf("config: Field of unsupported type %T", f.Value))

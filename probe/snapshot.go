@@ -159,28 +159,38 @@ type Snapshot struct {
 // its streaming path) and the OTLP producer all ask these methods, so that
 // the views of one snapshot never disagree about a series.
 
+// Exports reports whether the target's spec exports the series of kind x
+// (TargetSpec.Export); the Has methods below include it.
+func (t *TargetSnapshot) Exports(x Export) bool { return t.Spec.Export.Has(x) }
+
 // HasError reports whether the target has the error series of type et: it
 // appears with the first error of its type, like a child of a CounterVec
 // (six mostly-zero series per target would double the cardinality).
-func (t *TargetSnapshot) HasError(et ErrorType) bool { return t.Errors[et] > 0 }
+func (t *TargetSnapshot) HasError(et ErrorType) bool {
+	return t.Errors[et] > 0 && t.Exports(ExportErrors)
+}
 
 // HasDNSErrors reports whether the target has the DNS error series: only
 // targets written as host names resolve.
-func (t *TargetSnapshot) HasDNSErrors() bool { return t.Spec.Host != "" }
+func (t *TargetSnapshot) HasDNSErrors() bool { return t.Spec.Host != "" && t.Exports(ExportErrors) }
 
 // HasTTL reports whether the TTL of the last reply is known: only after a
 // reply.
-func (t *TargetSnapshot) HasTTL() bool { return t.LastTTL >= 0 && t.Replies > 0 }
+func (t *TargetSnapshot) HasTTL() bool {
+	return t.LastTTL >= 0 && t.Replies > 0 && t.Exports(ExportTTL)
+}
 
 // HasOutageDurations reports whether the target has the outage duration
 // histogram: from its first outage on.
-func (t *TargetSnapshot) HasOutageDurations() bool { return t.OutagesTotal > 0 || len(t.Outages) > 0 }
+func (t *TargetSnapshot) HasOutageDurations() bool {
+	return (t.OutagesTotal > 0 || len(t.Outages) > 0) && t.Exports(ExportOutages)
+}
 
 // LastOutage returns the last outage (the ongoing one if the target is
 // down), and false if the target never had one: the last-outage series
 // exist only then.
 func (t *TargetSnapshot) LastOutage() (Outage, bool) {
-	if len(t.Outages) == 0 {
+	if len(t.Outages) == 0 || !t.Exports(ExportOutages) {
 		return Outage{}, false
 	}
 	return t.Outages[len(t.Outages)-1], true
@@ -206,14 +216,15 @@ type RTTExport struct {
 }
 
 // RTTExport returns how the target's RTT histogram is exported, and false
-// when it has none (mode none). An empty mode is native.
+// when it has none (mode none, or aggregation target without ExportRTT).
+// An empty mode is native.
 func (t *TargetSnapshot) RTTExport() (RTTExport, bool) {
 	h := t.Spec.Histogram
 	mode := h.Mode
 	if mode == "" {
 		mode = HistogramNative
 	}
-	if mode == HistogramNone {
+	if mode == HistogramNone || h.Aggregation != AggregateGroup && !t.Exports(ExportRTT) {
 		return RTTExport{}, false
 	}
 	return RTTExport{

@@ -137,6 +137,8 @@ type TargetSpec struct {
 	// OutageHistory is how many completed outages are kept in memory.
 	OutageHistory int
 	Histogram     HistogramSpec
+	// Export selects the per-target series the views write; zero: all.
+	Export Export
 }
 
 // Key identifies a target across reloads: a target whose Key is unchanged
@@ -155,7 +157,8 @@ func (t *TargetSpec) Equal(o *TargetSpec) bool {
 		t.Interval == o.Interval && t.Timeout == o.Timeout && t.PayloadSize == o.PayloadSize &&
 		t.TTL == o.TTL && t.TOS == o.TOS && t.DownAfter == o.DownAfter && t.UpAfter == o.UpAfter &&
 		t.OutageHistory == o.OutageHistory && t.Histogram.Mode == o.Histogram.Mode &&
-		t.Histogram.Aggregation == o.Histogram.Aggregation && slices.Equal(t.Histogram.Buckets, o.Histogram.Buckets)
+		t.Histogram.Aggregation == o.Histogram.Aggregation && slices.Equal(t.Histogram.Buckets, o.Histogram.Buckets) &&
+		t.Export == o.Export
 }
 
 // Limits of TargetSpec fields, checked by Validate (config checks them earlier

@@ -261,13 +261,18 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		if t.Up {
 			upv = 1
 		}
-		up = append(up, metricdata.DataPoint[int64]{Attributes: set, Time: now, Value: int64(upv)})
-		sent = append(sent, ipt(set, t.Sent))
-		replies = append(replies, ipt(set, t.Replies))
-		lost = append(lost, ipt(set, t.Lost))
-		late = append(late, ipt(set, t.Late))
-		dups = append(dups, ipt(set, t.Duplicates))
-		skipped = append(skipped, ipt(set, t.Skipped))
+		if t.Exports(probe.ExportUp) {
+			up = append(up, metricdata.DataPoint[int64]{Attributes: set, Time: now, Value: int64(upv)})
+			stateChange = append(stateChange, fpt(set, unixSeconds(t.StateChange)))
+		}
+		if t.Exports(probe.ExportCounters) {
+			sent = append(sent, ipt(set, t.Sent))
+			replies = append(replies, ipt(set, t.Replies))
+			lost = append(lost, ipt(set, t.Lost))
+			late = append(late, ipt(set, t.Late))
+			dups = append(dups, ipt(set, t.Duplicates))
+			skipped = append(skipped, ipt(set, t.Skipped))
+		}
 		for et := range probe.NumErrorTypes {
 			if t.HasError(et) {
 				errs = append(errs, ipt(withAttr(a.kvs, AttrErrorType.String(probe.ErrorTypeNames[et])), t.Errors[et]))
@@ -279,7 +284,10 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		if t.HasTTL() {
 			ttl = append(ttl, metricdata.DataPoint[int64]{Attributes: set, Time: now, Value: int64(t.LastTTL)})
 		}
-		outages = append(outages, ipt(set, t.OutagesTotal))
+		if t.Exports(probe.ExportOutages) {
+			outages = append(outages, ipt(set, t.OutagesTotal))
+			resolution = append(resolution, fpt(set, t.OutageResolution().Seconds()))
+		}
 		if last, ok := t.LastOutage(); ok {
 			// End is the zero time (0) while the outage is ongoing.
 			lastStart = append(lastStart, fpt(set, unixSeconds(last.Start)))
@@ -289,9 +297,6 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		if t.HasOutageDurations() {
 			outageDur = append(outageDur, classicPoint(set, start, now, t.CompletedOutages(), t.OutageDurationSum, t.OutageDurations[:], probe.OutageBuckets[:]))
 		}
-		resolution = append(resolution, fpt(set, t.OutageResolution().Seconds()))
-		stateChange = append(stateChange, fpt(set, unixSeconds(t.StateChange)))
-
 		rx, ok := t.RTTExport()
 		if !ok {
 			continue
@@ -341,14 +346,19 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		return metricdata.Metrics{Name: name, Unit: unit, Description: desc, Data: metricdata.Gauge[float64]{DataPoints: pts}}
 	}
 
-	ms := []metricdata.Metrics{
-		igauge("icmp.up", "", "Whether the target is up (1) or down (0), from the up/down state machine.", up),
-		sum("icmp.probes.sent", "{probe}", "Echo requests sent.", sent),
-		sum("icmp.replies", "{reply}", "Echo replies received within the timeout.", replies),
-		sum("icmp.probes.lost", "{probe}", "Probes without a reply within the timeout.", lost),
-		sum("icmp.replies.late", "{reply}", "Valid echo replies received after the timeout.", late),
-		sum("icmp.replies.duplicate", "{reply}", "Replies to probes already answered.", dups),
-		sum("icmp.probes.skipped", "{probe}", "Probes not sent because the engine could not keep the schedule; never counted as lost.", skipped),
+	var ms []metricdata.Metrics
+	if len(up) > 0 {
+		ms = append(ms, igauge("icmp.up", "", "Whether the target is up (1) or down (0), from the up/down state machine.", up))
+	}
+	if len(sent) > 0 {
+		ms = append(ms,
+			sum("icmp.probes.sent", "{probe}", "Echo requests sent.", sent),
+			sum("icmp.replies", "{reply}", "Echo replies received within the timeout.", replies),
+			sum("icmp.probes.lost", "{probe}", "Probes without a reply within the timeout.", lost),
+			sum("icmp.replies.late", "{reply}", "Valid echo replies received after the timeout.", late),
+			sum("icmp.replies.duplicate", "{reply}", "Replies to probes already answered.", dups),
+			sum("icmp.probes.skipped", "{probe}", "Probes not sent because the engine could not keep the schedule; never counted as lost.", skipped),
+		)
 	}
 	if len(errs) > 0 {
 		ms = append(ms, sum("icmp.errors", "{error}", "ICMP errors quoting a probe, and local send failures, by error.type.", errs))
@@ -367,9 +377,9 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 	if len(ttl) > 0 {
 		ms = append(ms, igauge("icmp.reply.ttl", "{hop}", "IP TTL / hop limit of the last reply.", ttl))
 	}
-	ms = append(ms,
-		sum("icmp.outages", "{outage}", "Outages started (the target went down).", outages),
-	)
+	if len(outages) > 0 {
+		ms = append(ms, sum("icmp.outages", "{outage}", "Outages started (the target went down).", outages))
+	}
 	if len(outageDur) > 0 {
 		ms = append(ms, metricdata.Metrics{Name: "icmp.outage.duration", Unit: "s", Description: "Durations of completed outages.",
 			Data: metricdata.Histogram[float64]{DataPoints: outageDur, Temporality: metricdata.CumulativeTemporality}})
@@ -381,10 +391,12 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 			fgauge("icmp.last_outage.duration", "s", "Duration of the last outage; grows while it is ongoing.", lastDur),
 		)
 	}
-	ms = append(ms,
-		fgauge("icmp.outage.resolution", "s", "Bound on the error of outage start and end times: the gap between the sends around each edge of the last outage (the probing interval, more when probes were skipped).", resolution),
-		fgauge("icmp.state_change.timestamp", "s", "Unix time of the last up/down change.", stateChange),
-	)
+	if len(resolution) > 0 {
+		ms = append(ms, fgauge("icmp.outage.resolution", "s", "Bound on the error of outage start and end times: the gap between the sends around each edge of the last outage (the probing interval, more when probes were skipped).", resolution))
+	}
+	if len(stateChange) > 0 {
+		ms = append(ms, fgauge("icmp.state_change.timestamp", "s", "Unix time of the last up/down change.", stateChange))
+	}
 	ms = append(ms, p.engineMetrics(s, start, now, sum, igauge, fgauge)...)
 	return ms
 }

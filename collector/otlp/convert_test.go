@@ -384,3 +384,44 @@ func TestOutagePointsOnlyAfterOutage(t *testing.T) {
 		t.Errorf("icmp.outages: %d points, want 3 (always)", n)
 	}
 }
+
+// TestExportPerTarget: targets whose spec exports only up have only
+// icmp.up data points; with no target exporting a kind, its metrics are
+// left out.
+func TestExportPerTarget(t *testing.T) {
+	src := newFakeSource(4)
+	specs := make([]probe.TargetSpec, 4)
+	for i := range src.snap.Targets {
+		specs[i] = *src.snap.Targets[i].Spec
+		if i < 3 {
+			specs[i].Export = probe.ExportUp
+		}
+		src.snap.Targets[i].Spec = &specs[i]
+	}
+	points := func(ms map[string][]metricdata.Metrics, name string) int {
+		n := 0
+		for _, m := range ms[name] {
+			n += dataPoints(m.Data)
+		}
+		return n
+	}
+	ms := produce(t, src)
+	if n := points(ms, "icmp.up"); n != 4 {
+		t.Errorf("icmp.up: %d points, want 4", n)
+	}
+	for _, name := range []string{"icmp.probes.sent", "icmp.outages", "icmp.outage.resolution", "icmp.rtt"} {
+		if n := points(ms, name); n != 1 {
+			t.Errorf("%s: %d points, want 1 (only the target that exports all)", name, n)
+		}
+	}
+	specs[3].Export = probe.ExportUp | probe.ExportCounters
+	ms = produce(t, src)
+	for _, name := range []string{"icmp.outages", "icmp.outage.resolution", "icmp.rtt", "icmp.last_outage.start_timestamp"} {
+		if _, ok := ms[name]; ok {
+			t.Errorf("%s written though no target exports it", name)
+		}
+	}
+	if n := points(ms, "icmp.probes.lost"); n != 1 {
+		t.Errorf("icmp.probes.lost: %d points, want 1", n)
+	}
+}

@@ -20,8 +20,11 @@ func TestNoGoroutineLeak(t *testing.T) {
 			}
 			base := settledGoroutines(0)
 			cfg := testConfig(protocol, rc.endpoint)
-			cfg.Interval = 100 * time.Millisecond
-			cfg.Timeout = 100 * time.Millisecond
+			// The timeout (at most the interval) is generous: on a loaded
+			// machine under the race detector one export can take far
+			// longer than 100 ms.
+			cfg.Interval = time.Second
+			cfg.Timeout = time.Second
 			p, err := New(context.Background(), cfg, newFakeSource(5), Resource{}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -31,7 +34,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 			if err := p.ForceFlush(ctx); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(300 * time.Millisecond) // a few periodic exports
+			time.Sleep(2500 * time.Millisecond) // two periodic exports
 			if err := p.Shutdown(ctx); err != nil {
 				t.Fatal(err)
 			}
