@@ -283,3 +283,41 @@ func TestOutageResolutionWithSkips(t *testing.T) {
 		t.Errorf("target without outages: resolution %v, want the interval %v", snap2.Resolution, iv)
 	}
 }
+
+// TestFindSlotMatchesLinearScan: the binary search over the ring finds
+// exactly what a scan of every slot finds, through serial wrap-around,
+// partly filled windows and windows rebuilt by a reload.
+func TestFindSlotMatchesLinearScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for round := range 200 {
+		spec := simTarget("192.0.2.1", 10*time.Millisecond, time.Duration(1+rng.IntN(300))*time.Millisecond)
+		tg := newTarget(&spec)
+		serial := uint32(rng.Uint32())
+		if round%3 == 0 {
+			serial = ^uint32(0) - uint32(rng.IntN(100)) // wraps within the round
+		}
+		sends := rng.IntN(3 * len(tg.window))
+		for i := range sends {
+			serial += 1 + uint32(rng.IntN(5)) // other targets' sends in between
+			s := &tg.window[tg.wpos]
+			*s = slot{serial: serial, state: slotState(1 + rng.IntN(4))}
+			tg.wpos = (tg.wpos + 1) % len(tg.window)
+			if i == sends/2 && round%2 == 0 {
+				spec2 := spec
+				spec2.Timeout = time.Duration(1+rng.IntN(300)) * time.Millisecond
+				tg.respec(&spec2)
+			}
+		}
+		for q := serial - uint32(4*len(tg.window)); q != serial+3; q++ {
+			var want *slot
+			for i := range tg.window {
+				if s := &tg.window[i]; s.serial == q && s.state != slotFree {
+					want = s
+				}
+			}
+			if got := tg.findSlot(q); got != want {
+				t.Fatalf("round %d: findSlot(%d) = %v, linear scan %v (window %d, wpos %d)", round, q, got, want, len(tg.window), tg.wpos)
+			}
+		}
+	}
+}

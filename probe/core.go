@@ -33,37 +33,6 @@ type core struct {
 	onOutage  func(OutageEvent)
 }
 
-// timeoutFIFO holds the deadlines of in-flight probes that share one
-// timeout; sends happen in time order, so each FIFO is sorted.
-type timeoutFIFO struct {
-	timeout time.Duration
-	q       []deadline
-	head    int
-}
-
-type deadline struct {
-	at     int64
-	t      *target
-	serial uint32
-}
-
-func (f *timeoutFIFO) push(d deadline) {
-	if f.head > 0 && f.head == len(f.q) {
-		f.q, f.head = f.q[:0], 0
-	} else if f.head > 4096 && f.head*2 > len(f.q) {
-		n := copy(f.q, f.q[f.head:])
-		f.q, f.head = f.q[:n], 0
-	}
-	f.q = append(f.q, d)
-}
-
-// grace is how long after its timeout a probe is declared lost, so that a
-// reply stamped by the kernel within the timeout but read a little later
-// (a loaded machine) still counts as a reply with its true RTT.
-func grace(timeout time.Duration) int64 {
-	return int64(min(timeout/10, 20*time.Millisecond))
-}
-
 func (c *core) wall(mono int64) time.Time { return c.epoch.Add(time.Duration(mono)) }
 
 // apply installs a new set of targets; targets with an unchanged Key keep
@@ -296,25 +265,6 @@ func echoSerial(b []byte) (uint16, uint32, bool) {
 		return 0, 0, false
 	}
 	return e.ID, e.Serial, true
-}
-
-// expire declares probes whose deadline passed as lost.
-func (c *core) expire(now int64) {
-	for i := range c.fifos {
-		f := &c.fifos[i]
-		for f.head < len(f.q) && f.q[f.head].at <= now {
-			d := f.q[f.head]
-			f.q[f.head] = deadline{}
-			f.head++
-			if d.t.removed {
-				continue
-			}
-			if s := d.t.findSlot(d.serial); s != nil && s.state == slotOut {
-				d.t.lost++
-				c.fail(d.t, s, now, slotLost)
-			}
-		}
-	}
 }
 
 // echoKind returns the echo request and reply types and our echo id for
@@ -598,52 +548,5 @@ func (c *core) succeed(t *target, sendMono int64) {
 	}
 	if c.onOutage != nil {
 		c.onOutage(OutageEvent{Target: t.spec, Outage: o})
-	}
-}
-
-// schedHeap is a min-heap of targets by due time (typed, so no boxing).
-type schedHeap []*target
-
-func (h *schedHeap) push(t *target) {
-	*h = append(*h, t)
-	t.heapIdx = len(*h) - 1
-	h.up(t.heapIdx)
-}
-
-func (h schedHeap) less(i, j int) bool { return h[i].due < h[j].due }
-
-func (h schedHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = i, j
-}
-
-func (h schedHeap) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h.less(i, p) {
-			return
-		}
-		h.swap(i, p)
-		i = p
-	}
-}
-
-// fix restores the heap after h[i].due grew.
-func (h schedHeap) fix(i int) {
-	n := len(h)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			return
-		}
-		m := l
-		if r := l + 1; r < n && h.less(r, l) {
-			m = r
-		}
-		if !h.less(m, i) {
-			return
-		}
-		h.swap(i, m)
-		i = m
 	}
 }

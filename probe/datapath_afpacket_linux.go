@@ -11,6 +11,7 @@ import (
 	"time"
 	"unsafe"
 
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -199,99 +200,27 @@ func setFilter(fd int, prog []unix.SockFilter) error {
 	return nil
 }
 
-// attachFilter installs the real filter and flushes the ring of anything
-// the drop-all filter let through (nothing, but a block may have retired).
+// attachFilter installs the real filter (filterProg) and flushes the ring
+// of anything the drop-all filter let through (nothing, but a block may
+// have retired).
 func (d *afPacket) attachFilter() error {
-	if err := setFilter(d.fd, icmpFilterProg(d.info.ID4, d.info.ID6)); err != nil {
+	prog, err := filterProg(d.info.ID4, d.info.ID6, ringSnap)
+	if err != nil {
+		return err
+	}
+	raw, err := bpf.Assemble(prog)
+	if err != nil {
+		return fmt.Errorf("assemble BPF filter: %w", err)
+	}
+	f := make([]unix.SockFilter, len(raw))
+	for i, r := range raw {
+		f[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
+	}
+	if err := setFilter(d.fd, f); err != nil {
 		return err
 	}
 	d.pollStats()
 	return nil
-}
-
-// icmpFilterProg is a classic BPF program over frames that start at the
-// network header (SOCK_DGRAM). It keeps ringSnap bytes of:
-//   - IPv4 ICMP echo reply or request with id id4 (no fragments, no options
-//     needed: the ICMP offset is computed from the IHL),
-//   - IPv4 ICMP destination unreachable, time exceeded, parameter problem,
-//   - IPv6 (no extension headers) ICMPv6 echo reply or request with id id6,
-//   - ICMPv6 destination unreachable, packet too big, time exceeded,
-//     parameter problem,
-//
-// and drops everything else.
-func icmpFilterProg(id4, id6 uint16) []unix.SockFilter {
-	return assemble(id4, id6)
-}
-
-// assemble builds the filter with symbolic labels.
-func assemble(id4, id6 uint16) []unix.SockFilter {
-	type insn struct {
-		code   uint16
-		k      uint32
-		jt, jf string // labels; "" = next
-	}
-	const (
-		ldH   = 0x28
-		ldB   = 0x30
-		ldBX  = 0x50
-		ldHX  = 0x48
-		ldxMS = 0xb1
-		jeq   = 0x15
-		jset  = 0x45
-		ret   = 0x06
-		adOff = 0xfffff000
-	)
-	prog := []struct {
-		label string
-		insn
-	}{
-		{"", insn{ldH, adOff, "", ""}},
-		{"", insn{jeq, 0x0800, "", "v6"}},
-		{"", insn{ldB, 9, "", ""}},
-		{"", insn{jeq, unix.IPPROTO_ICMP, "", "drop"}},
-		{"", insn{ldH, 6, "", ""}},
-		{"", insn{jset, 0x1fff, "drop", ""}},
-		{"", insn{ldxMS, 0, "", ""}},
-		{"", insn{ldBX, 0, "", ""}},
-		{"", insn{jeq, icmpv4EchoReply, "id4", ""}},
-		{"", insn{jeq, icmpv4Echo, "id4", ""}},
-		{"", insn{jeq, icmpv4Unreach, "accept", ""}},
-		{"", insn{jeq, icmpv4TimeExceed, "accept", ""}},
-		{"", insn{jeq, icmpv4ParamProb, "accept", "drop"}},
-		{"id4", insn{ldHX, 4, "", ""}},
-		{"", insn{jeq, uint32(id4), "accept", "drop"}},
-		{"v6", insn{jeq, 0x86dd, "", "drop"}},
-		{"", insn{ldB, 6, "", ""}},
-		{"", insn{jeq, unix.IPPROTO_ICMPV6, "", "drop"}},
-		{"", insn{ldB, 40, "", ""}},
-		{"", insn{jeq, icmpv6EchoReply, "id6", ""}},
-		{"", insn{jeq, icmpv6Echo, "id6", ""}},
-		{"", insn{jeq, icmpv6Unreach, "accept", ""}},
-		{"", insn{jeq, icmpv6TooBig, "accept", ""}},
-		{"", insn{jeq, icmpv6TimeExceed, "accept", ""}},
-		{"", insn{jeq, icmpv6ParamProb, "accept", "drop"}},
-		{"id6", insn{ldH, 44, "", ""}},
-		{"", insn{jeq, uint32(id6), "accept", "drop"}},
-		{"accept", insn{ret, ringSnap, "", ""}},
-		{"drop", insn{ret, 0, "", ""}},
-	}
-	at := map[string]int{}
-	for i, p := range prog {
-		if p.label != "" {
-			at[p.label] = i
-		}
-	}
-	out := make([]unix.SockFilter, len(prog))
-	for i, p := range prog {
-		rel := func(l string) uint8 {
-			if l == "" {
-				return 0
-			}
-			return uint8(at[l] - i - 1)
-		}
-		out[i] = unix.SockFilter{Code: p.code, K: p.k, Jt: rel(p.jt), Jf: rel(p.jf)}
-	}
-	return out
 }
 
 func (d *afPacket) Info() DatapathInfo { return d.info }

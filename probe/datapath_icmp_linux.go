@@ -664,13 +664,12 @@ func (d *icmpDatapath) fill(s *icmpSock, rc *Received, data, ctl []byte, errq bo
 		}
 		switch ee.Origin {
 		case eeOriginTimestamp:
-			msg := findEcho(data, s.v6)
+			msg, dst := findEcho(data, s.v6)
 			if msg == nil || rc.KernelStamp == 0 {
 				return false
 			}
-			rc.TxStamp, rc.Buf = true, msg
-			rc.Src = echoDst(data, s.v6)
-			return rc.Src.IsValid()
+			rc.TxStamp, rc.Buf, rc.Src = true, msg, dst
+			return true
 		case eeOriginICMP, eeOriginICMP6:
 			rc.FromErrQueue = true
 			rc.QuotedDst, rc.Src = rc.Src, offender
@@ -711,49 +710,20 @@ func sockaddrAddr(sa *unix.RawSockaddrInet6) netip.Addr {
 }
 
 // findEcho locates our echo request inside a packet looped back with a TX
-// timestamp: the kernel returns it with its headers down to the link layer,
-// whose length depends on the device, so try the usual offsets.
-func findEcho(data []byte, v6 bool) []byte {
+// timestamp and returns it with its destination: the kernel returns it with
+// its headers down to the link layer, whose length depends on the device,
+// so try the usual offsets for an IP header (ipHeader) that holds exactly
+// one echo request.
+func findEcho(data []byte, v6 bool) ([]byte, netip.Addr) {
+	var h ipHeader
 	for _, off := range [...]int{0, 14, 16, 18, 4} {
 		if off >= len(data) {
 			continue
 		}
 		p := data[off:]
-		if v6 {
-			if len(p) >= 48 && p[0]>>4 == 6 && p[6] == unix.IPPROTO_ICMPV6 && int(binary.BigEndian.Uint16(p[4:]))+40 == len(p) && p[40] == icmpv6Echo {
-				return p[40:]
-			}
-			continue
-		}
-		if len(p) >= 28 && p[0]>>4 == 4 && p[9] == unix.IPPROTO_ICMP {
-			ihl := int(p[0]&0x0f) * 4
-			if ihl >= 20 && int(binary.BigEndian.Uint16(p[2:])) == len(p) && len(p) > ihl && p[ihl] == icmpv4Echo {
-				return p[ihl:]
-			}
+		if h.parse(p) && h.v6 == v6 && h.total == len(p) && h.msg[0] == echoRequestType(v6) {
+			return h.msg, h.dst
 		}
 	}
-	return nil
-}
-
-// echoDst returns the destination address of the IP packet found by findEcho.
-func echoDst(data []byte, v6 bool) netip.Addr {
-	msg := findEcho(data, v6)
-	if msg == nil {
-		return netip.Addr{}
-	}
-	hdr := data[:len(data)-len(msg)]
-	if v6 {
-		if len(hdr) >= 40 {
-			return netip.AddrFrom16([16]byte(hdr[len(hdr)-40+24 : len(hdr)-40+40]))
-		}
-		return netip.Addr{}
-	}
-	// IPv4: destination at offset 16 of the header, which may carry options.
-	for ihl := 20; ihl <= 60 && ihl <= len(hdr); ihl += 4 {
-		h := hdr[len(hdr)-ihl:]
-		if h[0]>>4 == 4 && int(h[0]&0x0f)*4 == ihl {
-			return netip.AddrFrom4([4]byte(h[16:20]))
-		}
-	}
-	return netip.Addr{}
+	return nil, netip.Addr{}
 }

@@ -221,7 +221,7 @@ func newPFRing(es EngineSpec, ifi *net.Interface, src ringSource) (*pfRing, erro
 }
 
 // pfRingFilter is the BPF filter in libpcap syntax (libpfring compiles it
-// with libpcap for Ethernet frames). It passes what icmpFilterProg passes on
+// with libpcap for Ethernet frames). It passes what filterProg passes on
 // afpacket, untagged or behind one VLAN tag:
 //   - IPv4 ICMP (first fragment only) echo reply or request with id id4;
 //     destination unreachable, time exceeded, parameter problem;
@@ -229,11 +229,18 @@ func newPFRing(es EngineSpec, ifi *net.Interface, src ringSource) (*pfRing, erro
 //     id id6; destination unreachable, packet too big, time exceeded,
 //     parameter problem.
 func pfRingFilter(id4, id6 uint16) string {
+	types := func(field string, v6 bool) string {
+		var b strings.Builder
+		for _, t := range failTypes(v6) {
+			fmt.Fprintf(&b, " or %s = %d", field, t)
+		}
+		return b.String()
+	}
 	f := fmt.Sprintf("(ip and ip[9] = 1 and ip[6:2] & 0x1fff = 0 and "+
-		"(((icmp[0] = 0 or icmp[0] = 8) and icmp[4:2] = %d) or icmp[0] = 3 or icmp[0] = 11 or icmp[0] = 12)) or "+
+		"(((icmp[0] = 0 or icmp[0] = 8) and icmp[4:2] = %d)%s)) or "+
 		"(ip6 and ip6[6] = 58 and "+
-		"(((ip6[40] = 129 or ip6[40] = 128) and ip6[44:2] = %d) or ip6[40] = 1 or ip6[40] = 2 or ip6[40] = 3 or ip6[40] = 4))",
-		id4, id6)
+		"(((ip6[40] = 129 or ip6[40] = 128) and ip6[44:2] = %d)%s))",
+		id4, types("icmp[0]", false), id6, types("ip6[40]", true))
 	return f + " or (vlan and (" + f + "))"
 }
 

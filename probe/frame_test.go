@@ -112,3 +112,16 @@ func TestDecodeFrameChecksum(t *testing.T) {
 		t.Fatalf("invalid %d replies %d, want 1 and 0", s.c.stats.Invalid, tg.replies)
 	}
 }
+
+// TestDecodeFrameAllocs: decoding and checking a frame does not allocate.
+func TestDecodeFrameAllocs(t *testing.T) {
+	f4 := ipv4(netip.MustParseAddr("10.210.0.7"), netip.MustParseAddr("10.250.255.1"), 1, 0, 60, icmpMsg(0, 7))
+	f6 := ipv6(netip.MustParseAddr("fd00:210::7"), netip.MustParseAddr("fd00:250::1"), 58, 60, icmpMsg(129, 7))
+	var rc Received
+	if n := testing.AllocsPerRun(1000, func() {
+		decodeFrame(&rc, f4, false, 1)
+		decodeFrame(&rc, f6, false, 1)
+	}); n != 0 {
+		t.Errorf("%v allocations per decode", n)
+	}
+}

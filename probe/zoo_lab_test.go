@@ -53,11 +53,13 @@ func startEngine(t *testing.T, l *lab.Lab, spec probe.Spec, opts probe.Options) 
 // probe sent is exactly one of replied, lost or error.
 func settle(t *testing.T, eng *probe.Engine, spec probe.Spec, wait time.Duration) *probe.Snapshot {
 	t.Helper()
+	// A Spec handed to the engine must not change: a new one, with a copy.
+	spec.Targets = append([]probe.TargetSpec(nil), spec.Targets...)
 	for i := range spec.Targets {
 		spec.Targets[i].Interval = time.Hour
 	}
-	// Re-spread phases would send one more probe within the hour: push
-	// them out by applying, then reading what was sent meanwhile.
+	// The new phases spread over the hour: a target or two may send once
+	// more, and that probe is answered or lost within wait too.
 	if err := eng.Apply(spec); err != nil {
 		t.Fatal(err)
 	}
