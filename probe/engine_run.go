@@ -249,7 +249,9 @@ func sendWindow(spec *Spec) int64 {
 func (e *Engine) loop() {
 	defer close(e.senderDone)
 	pkts := make([]Packet, 0, sendBatch)
-	buf := make([]byte, 0, sendBatch*(icmpHeaderLen+MaxPayload))
+	// Room for a batch of minimum-size probes; larger payloads grow it
+	// once (collect appends), not per probe.
+	buf := make([]byte, 0, sendBatch*(icmpHeaderLen+MinPayload+8))
 	var msgs []Received
 	if e.polled != nil {
 		msgs = make([]Received, recvBatch)
