@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
 # bench/scale.sh: the scale benchmark of icmp_exporter.
 #
-# Builds the exporter, builds a two-namespace lab (a probe namespace whose only
-# route is a veth to a target namespace whose kernel answers for all of
-# 10.210.0.0/15), then for every target count N and datapath runs the exporter
-# in the probe namespace at a 1 s interval and measures, over a window after a
-# warm-up: probes/s, loss, skipped probes, reported RTT median/p99, exporter CPU
-# and memory, scrape duration and size. After the exporter runs of an N it
-# runs fping on the same N targets for the same time and records its CPU.
+# Builds the exporter, builds the two-namespace lab of test/lab (through
+# test/lab/cmd/labnet: a probe namespace whose only route is a veth to a target
+# namespace whose kernel answers for all of 10.210.0.0/15), then for every
+# target count N, in --runs rounds, runs the exporter per datapath in the probe
+# namespace at a 1 s interval and then fping on the same targets, alternately,
+# and measures over a window after a warm-up: probes/s, loss, skipped probes,
+# schedule lag, reported RTT median/p99, exporter CPU and memory, syscalls per
+# probe (strace -c), scrape duration and size; fping's CPU. A summary gives the
+# median and the range over the rounds, and the exporter/fping CPU ratio of
+# each round (the two ran minutes apart, so a busy machine shows in the range).
+# bench/memstat adds the bytes per target of spec, engine and collector.
 # Packets go only from the probe namespace to the lab prefix. Everything the
 # script creates is removed on exit, also on failure or Ctrl-C.
 #
 # Usage (as root, from anywhere in the repository):
 #   bench/scale.sh [--n 1000,5000,10000,50000,100000] [--datapaths icmp,afpacket]
 #                  [--duration 30] [--warmup 10] [--histogram native]
-#                  [--no-fping] [--perf] [--bin PATH] [--out DIR]
-#   bench/scale.sh --smoke       # N=1000, 10 s, icmp only: proves the script works
+#                  [--runs 3] [--no-fping] [--no-strace] [--perf] [--bin PATH] [--out DIR]
+#   bench/scale.sh --smoke       # N=1000, 10 s, icmp only, 1 round: proves the script works
 # See bench/README.md.
 set -euo pipefail
 
@@ -26,6 +30,8 @@ warmup=10
 histmode=native
 do_fping=1
 do_perf=0
+do_strace=1
+runs=3
 smoke=0
 bin=""
 out=""
@@ -40,10 +46,12 @@ while [ $# -gt 0 ]; do
     --warmup) warmup=$2; shift 2 ;;
     --histogram) histmode=$2; shift 2 ;;
     --no-fping) do_fping=0; shift ;;
+    --no-strace) do_strace=0; shift ;;
+    --runs) runs=$2; shift 2 ;;
     --perf) do_perf=1; shift ;;
     --bin) bin=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    --smoke) smoke=1; ns_list=1000; datapaths=icmp; duration=10; warmup=3; shift ;;
+    --smoke) smoke=1; ns_list=1000; datapaths=icmp; duration=10; warmup=3; runs=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "scale.sh: unknown argument $1" >&2; usage 2 ;;
   esac
@@ -54,6 +62,7 @@ die() { echo "scale.sh: $*" >&2; exit 1; }
 for tool in ip curl awk; do command -v "$tool" >/dev/null || die "needs $tool (run scripts/deps.sh)"; done
 [[ $duration =~ ^[0-9]+$ && $duration -ge 5 ]] || die "--duration must be whole seconds >= 5"
 [[ $warmup =~ ^[0-9]+$ ]] || die "--warmup must be whole seconds"
+[[ $runs =~ ^[0-9]+$ && $runs -ge 1 ]] || die "--runs must be a count >= 1"
 case "$histmode" in native|classic|both|none) ;; *) die "--histogram must be native, classic, both or none" ;; esac
 IFS=, read -r -a NS <<<"$ns_list"
 IFS=, read -r -a DPS <<<"$datapaths"
@@ -67,6 +76,9 @@ for dp in "${DPS[@]}"; do
 done
 if [ "$do_fping" = 1 ] && ! command -v fping >/dev/null; then
   echo "scale.sh: fping not installed, skipping it (apt-get install fping)" >&2; do_fping=0
+fi
+if [ "$do_strace" = 1 ] && ! command -v strace >/dev/null; then
+  echo "scale.sh: strace not installed, no syscall counts (apt-get install strace)" >&2; do_strace=0
 fi
 if [ "$do_perf" = 1 ] && ! command -v perf >/dev/null; then
   die "--perf needs perf (apt-get install linux-perf)"
@@ -207,11 +219,14 @@ stop_exporter() {
 
 rows=()
 fping_rows=()
-declare -A cpu_by   # "dp/N" -> exporter CPU %
+declare -A cpu_by   # "dp/N/round" -> exporter CPU %
+declare -A series   # "metric dp/N" -> values of the rounds, space-separated
+# note KEY VALUE: remember a figure of one round for the summary.
+note() { series[$1]+="$2 "; }
 
-# run_exporter N DATAPATH: one measured exporter run; appends a row.
+# run_exporter N DATAPATH ROUND: one measured exporter run; appends a row.
 run_exporter() {
-  local n=$1 dp=$2 tag="$2-$1"
+  local n=$1 dp=$2 round=$3 tag="$2-$1-r$3"
   local cfg="$work/config-$tag.yml" lg="$out/exporter-$tag.log"
   write_config "$n" "$dp" "$cfg"
   log "$tag: starting the exporter"
@@ -249,7 +264,17 @@ run_exporter() {
   s0=$(cpu_ticks "$exp_pid")
   text=$(pcurl -o /dev/null -w '%{time_total} %{size_download}' "$url")
   s1=$(cpu_ticks "$exp_pid")
-  if [ "$do_perf" = 1 ] && [ "$n" = "$maxn" ]; then
+  # Syscalls per probe: strace -c over 5 s (after the CPU window: tracing
+  # slows the process), probes from the kernel's count of echo requests.
+  local sc_calls="NA" sc_probes="NA"
+  if [ "$do_strace" = 1 ]; then
+    icmp_mib "$P" >"$work/mibs0"
+    timeout -s INT 5 strace -c -f -q -p "$exp_pid" -o "$out/strace-$tag.txt" >/dev/null 2>&1 || true
+    icmp_mib "$P" >"$work/mibs1"
+    sc_calls=$(awk '/ total$/ { print $4 }' "$out/strace-$tag.txt" 2>/dev/null)
+    sc_probes=$(paste -d' ' "$work/mibs0" "$work/mibs1" | awk '$1 == "OutEchos" { print $4 - $2 }')
+  fi
+  if [ "$do_perf" = 1 ] && [ "$n" = "$maxn" ] && [ "$round" = 1 ]; then
     log "$tag: perf record 15 s"
     perf record -q -F 199 -g -p "$exp_pid" -o "$work/perf-$tag.data" -- sleep 15 >/dev/null 2>&1 || true
     {
@@ -282,6 +307,13 @@ run_exporter() {
     # Time the exporter's threads were runnable but waiting for a CPU
     # (schedstat), as % of the window: > 0 means other load starved it.
     echo "runqueue_wait_percent=$(fcalc "sprintf(\"%.1f\", ($w1 - $w0) / 1e9 / ($t1 - $t0) * 100)")"
+    echo "strace_syscalls=${sc_calls:-NA}"
+    echo "strace_probes=${sc_probes:-NA}"
+    if [[ ${sc_calls:-} =~ ^[0-9]+$ && ${sc_probes:-} =~ ^[0-9]+$ && ${sc_probes:-0} -gt 0 ]]; then
+      echo "syscalls_per_probe=$(fcalc "sprintf(\"%.3f\", $sc_calls / $sc_probes)")"
+    else
+      echo "syscalls_per_probe=NA"
+    fi
     # Kernel ICMP counters over the CPU window (no scrape in it): what the
     # target namespace answered and what reached the probe namespace.
     paste -d' ' "$work/mibt0" "$work/mibt1" | awk '{ printf "target_ns_%s=%.0f\n", $1, $4 - $2 }'
@@ -290,14 +322,20 @@ run_exporter() {
   } >>"$out/run-$tag.txt"
   local -A r=()
   while IFS='=' read -r k v; do r[$k]=$v; done <"$out/run-$tag.txt"
-  cpu_by["$dp/$n"]=${r[cpu_percent]}
-  rows+=("| $dp | $n | ${r[pps]} | ${r[lost]} | ${r[skipped]} | ${r[rtt_p50_us]} / ${r[rtt_p99_us]} | ${r[cpu_percent]} | $(fcalc "sprintf(\"%.1f\", ${r[pps]} > 0 ? ${r[cpu_percent]} / 100 / ${r[pps]} * 1e6 : 0)") | $(fcalc "sprintf(\"%.0f / %.0f\", ${r[rss_kb]}/1024, ${r[hwm_kb]}/1024)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_text_seconds]}, ${r[scrape_text_bytes]}/1048576)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_proto_seconds]}, ${r[scrape_proto_bytes]}/1048576)") | $(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)") | ${r[kernel_drops]} | ${r[mode]}, ${r[replies_by_timestamp_source]} | ${r[loadavg]%% *} | ${r[runqueue_wait_percent]} |")
+  cpu_by["$dp/$n/$round"]=${r[cpu_percent]}
+  local k="$dp/$n"
+  note "cpu $k" "${r[cpu_percent]}"; note "pps $k" "${r[pps]}"; note "skipped $k" "${r[skipped]}"
+  note "lost $k" "${r[lost]}"; note "lag $k" "$(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)")"
+  note "rss $k" "$(fcalc "sprintf(\"%.0f\", ${r[rss_kb]}/1024)")"; note "hwm $k" "$(fcalc "sprintf(\"%.0f\", ${r[hwm_kb]}/1024)")"
+  note "sysc $k" "${r[syscalls_per_probe]}"; note "p50 $k" "${r[rtt_p50_us]}"; note "p99 $k" "${r[rtt_p99_us]}"
+  note "load $k" "${r[loadavg]%% *}"; note "rqwait $k" "${r[runqueue_wait_percent]}"
+  rows+=("| $dp | $n | $round | ${r[pps]} | ${r[lost]} | ${r[skipped]} | ${r[rtt_p50_us]} / ${r[rtt_p99_us]} | ${r[cpu_percent]} | $(fcalc "sprintf(\"%.1f\", ${r[pps]} > 0 ? ${r[cpu_percent]} / 100 / ${r[pps]} * 1e6 : 0)") | $(fcalc "sprintf(\"%.0f / %.0f\", ${r[rss_kb]}/1024, ${r[hwm_kb]}/1024)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_text_seconds]}, ${r[scrape_text_bytes]}/1048576)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_proto_seconds]}, ${r[scrape_proto_bytes]}/1048576)") | $(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)") | ${r[kernel_drops]} | ${r[mode]}, ${r[replies_by_timestamp_source]} | ${r[loadavg]%% *} | ${r[runqueue_wait_percent]} | ${r[syscalls_per_probe]} |")
   log "$tag: ${r[pps]} probes/s, lost ${r[lost]}, skipped ${r[skipped]}, RTT p50 ${r[rtt_p50_us]} µs p99 ${r[rtt_p99_us]} µs, CPU ${r[cpu_percent]} %, RSS ${r[rss_kb]} kB (peak ${r[hwm_kb]}), text scrape ${text_s}s ${text_bytes} B"
 }
 
-# run_fping N: fping on the same N targets for the same window.
+# run_fping N ROUND: fping on the same N targets for the same window.
 run_fping() {
-  local n=$1 tag="fping-$1"
+  local n=$1 round=$2 tag="fping-$1-r$2"
   head -n "$n" "$work/targets" >"$work/fping-targets"
   local iv; iv=$(fcalc "sprintf(\"%g\", 1000 / $n)")
   local cmd=(fping -q -c "$duration" -p 1000 -i "$iv" -f "$work/fping-targets")
@@ -317,12 +355,16 @@ run_fping() {
   [ "$sent" -gt 0 ] && lostpct=$(fcalc "sprintf(\"%.2f\", ($sent - $recv) / $sent * 100)")
   local ratio=""
   for dp in "${DPS[@]}"; do
-    local c=${cpu_by["$dp/$n"]:-}
-    [ -n "$c" ] && ratio+="$dp $(fcalc "sprintf(\"%.2f\", $c / ($cpu > 0 ? $cpu : 1e-9))"); "
+    local c=${cpu_by["$dp/$n/$round"]:-}
+    if [ -n "$c" ]; then
+      ratio+="$dp $(fcalc "sprintf(\"%.2f\", $c / ($cpu > 0 ? $cpu : 1e-9))"); "
+      note "ratio $dp/$n" "$(fcalc "sprintf(\"%.2f\", $c / ($cpu > 0 ? $cpu : 1e-9))")"
+    fi
   done
   local result="exit $rc"
   [ "$rc" = 124 ] && result="killed after $((duration + 60)) s"
-  fping_rows+=("| $n | $result | $(fcalc "sprintf(\"%.0f\", $sent / $wall)") | $sent | $recv | $lostpct | $cpu | $(fcalc "sprintf(\"%.1f\", $sent > 0 ? ($user + $sys) / $sent * 1e6 : 0)") | $(fcalc "sprintf(\"%.1f\", $wall)") | ${ratio%; } | ${msg:-} |")
+  note "fpingcpu $n" "$cpu"
+  fping_rows+=("| $n | $round | $result | $(fcalc "sprintf(\"%.0f\", $sent / $wall)") | $sent | $recv | $lostpct | $cpu | $(fcalc "sprintf(\"%.1f\", $sent > 0 ? ($user + $sys) / $sent * 1e6 : 0)") | $(fcalc "sprintf(\"%.1f\", $wall)") | ${ratio%; } | ${msg:-} |")
   log "$tag: $result, sent $sent, received $recv, CPU $cpu % over ${wall}s ${msg:+($msg)}"
 }
 
@@ -330,14 +372,30 @@ run_fping() {
 uptime_start=$(uptime)
 t_all=$(now)
 for n in "${NS[@]}"; do
-  for dp in "${DPS[@]}"; do
-    run_exporter "$n" "$dp"
+  for round in $(seq 1 "$runs"); do
+    for dp in "${DPS[@]}"; do
+      run_exporter "$n" "$dp" "$round"
+    done
+    if [ "$do_fping" = 1 ]; then run_fping "$n" "$round"; fi
   done
-  [ "$do_fping" = 1 ] && run_fping "$n"
 done
+# Memory per target (spec, engine, collector) at the largest N, without the
+# lab: bench/memstat probes an in-memory network.
+log "memstat: bytes per target at N=$maxn"
+(cd "$root" && "$GO" run ./bench/memstat -n "$maxn" -profile "$out/heap-memstat.pprof") >"$out/memstat.txt" 2>&1 || log "memstat failed (see $out/memstat.txt)"
+"$GO" tool pprof -top -sample_index=inuse_space "$out/heap-memstat.pprof" 2>/dev/null | sed -n '6,20p' | cut -c1-140 >"$out/memstat-heap-top.txt" || true
 uptime_end=$(uptime)
 
 # ---- table ---------------------------------------------------------------
+# spread KEY: "median [min–max]" of the values noted under KEY (NA when none).
+spread() {
+  # shellcheck disable=SC2086
+  printf '%s\n' ${series[$1]:-} | awk '/^-?[0-9.]+(e[-+]?[0-9]+)?$/ { v[n++] = $1 + 0 }
+    END { if (n == 0) { printf "NA"; exit }
+      for (i = 0; i < n; i++) for (j = i + 1; j < n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+      m = (n % 2) ? v[int(n / 2)] : (v[n / 2 - 1] + v[n / 2]) / 2
+      if (n == 1) printf "%g", m; else printf "%g [%g–%g]", m, v[0], v[n - 1] }'
+}
 md="$out/results.md"
 {
   echo "## icmp_exporter scale benchmark, $(date -u +%Y-%m-%dT%H:%MZ)"
@@ -345,20 +403,42 @@ md="$out/results.md"
   echo "- exporter: $version"
   echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2/1048576 }' /proc/meminfo)"
   echo "- load: start \`$(sed 's/^ *//' <<<"$uptime_start")\`, end \`$(sed 's/^ *//' <<<"$uptime_end")\`"
-  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --histogram $histmode$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
+  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --histogram $histmode$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
   echo "- interval 1 s, timeout 1 s, histogram mode \`$histmode\`, window ${duration} s after ${warmup} s warm-up"
   echo "- lab true RTT (iputils ping -c 20 -i 0.05 from the probe namespace, idle lab): $true_rtt"
   echo
-  echo "| datapath | N | probes/s | lost | skipped | RTT p50 / p99 µs | CPU % of 1 core | CPU µs / probe | RSS / peak MB | text scrape s / MB | protobuf scrape s / MB | max schedule lag ms | kernel drops | mode, replies by timestamp source | load 1m | run-queue wait % |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| datapath | N | round | probes/s | lost | skipped | RTT p50 / p99 µs | CPU % of 1 core | CPU µs / probe | RSS / peak MB | text scrape s / MB | protobuf scrape s / MB | max schedule lag ms | kernel drops | mode, replies by timestamp source | load 1m | run-queue wait % | syscalls / probe |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   printf '%s\n' "${rows[@]}"
   if [ "${#fping_rows[@]}" -gt 0 ]; then
     echo
     echo "fping 5.x on the same targets, right after the exporter runs of the same N: \`fping -q -c $duration -p 1000 -i 1000/N -f targets\`"
     echo
-    echo "| N | fping result | pings/s | sent | received | loss % | fping CPU % of 1 core | CPU µs / ping | wall s | exporter CPU / fping CPU | fping messages |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| N | round | fping result | pings/s | sent | received | loss % | fping CPU % of 1 core | CPU µs / ping | wall s | exporter CPU / fping CPU | fping messages |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${fping_rows[@]}"
+  fi
+  echo
+  echo "Summary over $runs round(s): median [min–max]. CPU ratio: exporter CPU / fping CPU of the same round."
+  echo
+  echo "| datapath | N | probes/s | lost | skipped | max schedule lag ms | CPU % of 1 core | CPU ratio to fping | syscalls / probe | RSS MB | peak RSS MB | RTT p50 / p99 µs | load 1m | run-queue wait % |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for n in "${NS[@]}"; do
+    for dp in "${DPS[@]}"; do
+      k="$dp/$n"
+      echo "| $dp | $n | $(spread "pps $k") | $(spread "lost $k") | $(spread "skipped $k") | $(spread "lag $k") | $(spread "cpu $k") | $(spread "ratio $k") | $(spread "sysc $k") | $(spread "rss $k") | $(spread "hwm $k") | $(spread "p50 $k") / $(spread "p99 $k") | $(spread "load $k") | $(spread "rqwait $k") |"
+    done
+  done
+  if [ -s "$out/memstat.txt" ]; then
+    echo
+    echo "Memory per target (bench/memstat, N=$maxn, in-memory network, live heap after GC):"
+    echo
+    echo '```'
+    cat "$out/memstat.txt"
+    echo
+    echo "heap profile, in-use space, top consumers:"
+    cat "$out/memstat-heap-top.txt"
+    echo '```'
   fi
 } >"$md"
 cat "$md"
@@ -367,13 +447,13 @@ echo "raw figures: $out"
 
 if [ "$smoke" = 1 ]; then
   # The smoke run proves the script and the lab work end to end.
-  f="$out/run-icmp-1000.txt"
+  f="$out/run-icmp-1000-r1.txt"
   [ -f "$f" ] || die "smoke: no result for icmp at 1000 targets"
   get() { sed -n "s/^$1=//p" "$f"; }
   [ "$(get packets_sent)" -gt 0 ] || die "smoke: nothing sent"
   [ "$(get replies)" -gt 0 ] || die "smoke: no replies"
   [ "$(get rtt_p99_us)" != NA ] || die "smoke: no RTT quantiles"
   [ "$(get targets)" = 1000 ] || die "smoke: engine reports $(get targets) targets, want 1000"
-  grep -q '^| icmp | 1000 |' "$md" || die "smoke: table row missing"
+  grep -q '^| icmp | 1000 | 1 |' "$md" || die "smoke: table row missing"
   echo "smoke: ok (lost $(get lost), skipped $(get skipped))"
 fi

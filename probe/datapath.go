@@ -1,9 +1,14 @@
 package probe
 
 import (
+	"errors"
 	"net/netip"
 	"time"
 )
+
+// ErrNotSupported is returned (wrapped) when a datapath or feature is not
+// available in this build or on this platform. Match it with errors.Is.
+var ErrNotSupported = errors.New("not supported")
 
 // Datapath moves probe packets between the engine and the network. The
 // engine has one sender goroutine calling Send and, unless the datapath
@@ -48,7 +53,8 @@ type DatapathInfo struct {
 	Freezes func() uint64
 	// DeliveryDelay is how long a packet may wait inside the datapath
 	// before Recv can return it (afpacket: until the ring block retires).
-	// The engine declares probes lost only up to the idle moment minus it.
+	// The engine declares probes lost only up to the moment its last read
+	// found the queues empty, minus it.
 	DeliveryDelay time.Duration
 	// StampsInOrder says that Recv returns packets in the order they
 	// arrived, each with its KernelStamp (a ring): once the receiver has

@@ -42,9 +42,9 @@ type icmpSock struct {
 
 // icmpDatapath sends and receives over ping sockets (SOCK_DGRAM,
 // IPPROTO_ICMP) or raw sockets, one per address family, batched with
-// sendmmsg and recvmmsg. The send side is used only by the sender
-// goroutine and the receive side only by the receiver goroutine, so each
-// side owns its buffers without locks.
+// sendmmsg and recvmmsg. The send side is used by one goroutine and the
+// receive side by one goroutine (the engine's loop for both when it reads
+// with recvNow), so each side owns its buffers without locks.
 type icmpDatapath struct {
 	s4, s6 *icmpSock
 	evfd   int // eventfd that wakes the receiver on Close

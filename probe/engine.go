@@ -1,93 +1,191 @@
 package probe
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"io"
 	"log/slog"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// ErrNotSupported is returned (wrapped) when a datapath or feature is not
-// available in this build or on this platform. Match it with errors.Is.
-var ErrNotSupported = errors.New("not supported")
+// Engine probes every target of a Spec continuously over one Datapath. One
+// goroutine sends, reads (datapaths that can be read without blocking) and
+// declares losses, once per send window; a datapath that can only be read
+// blocking gets a receiver goroutine of its own. Its methods are safe for
+// concurrent use.
+type Engine struct {
+	mu   sync.Mutex // guards c
+	c    core
+	spec Spec
+	dp   Datapath
+	info DatapathInfo
+	log  *slog.Logger
 
-// Options are the optional parts of an Engine.
-type Options struct {
-	// Logger receives engine events (start, outages, reloads); never one
-	// line per packet. Nil discards.
-	Logger *slog.Logger
-	// Datapath replaces the one EngineSpec.Datapath names (tests, fakes).
-	Datapath Datapath
-	// Clock replaces the system clock (tests).
-	Clock Clock
-	// OnResult, when set, is called from the engine goroutine for every
-	// probe that ends (reply, lost or error). It must not block.
-	OnResult func(Result)
-	// Resolver resolves host-name targets (resolve.go); nil uses
-	// net.DefaultResolver.
-	Resolver Resolver
-	// OnOutage, when set, is called from the engine goroutine when an outage
-	// starts and when it ends. It must not block.
-	OnOutage func(OutageEvent)
+	// polled is the datapath when it can be read without blocking: then
+	// the sender goroutine reads it too, once per send window, and there is
+	// no receiver goroutine (see loop).
+	polled polledReceiver
+
+	// Blocking datapaths (a receiver goroutine): rxDrained is the mono time
+	// up to which every arrived packet has been processed, as far as the
+	// datapath's stamps tell (DatapathInfo.StampsInOrder); written by the
+	// receiver goroutine only.
+	rxDrained atomic.Int64
+	inOrder   bool
+
+	window atomic.Int64 // send window, ns (sendWindow); set by New and Apply
+
+	wake       chan struct{}
+	resolveNow chan struct{}
+	stop       chan struct{}
+	wg         sync.WaitGroup // receiver and resolver
+	senderDone chan struct{}
+	closed     sync.Once
+	cancel     context.CancelFunc
 }
 
-// ResultKind says how a probe ended.
-type ResultKind uint8
-
-// Result kinds.
-const (
-	ResultReply ResultKind = iota
-	ResultLost
-	ResultError
-)
-
-// Result is the fate of one probe.
-type Result struct {
-	Target *TargetSpec
-	IP     [16]byte // address probed (v4 in v4-mapped form); use Addr()
-	Kind   ResultKind
-	Sent   time.Time // wall clock send time
-	RTT    time.Duration
-	Error  ErrorType // with ResultError
+// New validates spec, opens the datapath and starts probing.
+func New(spec Spec, opts Options) (*Engine, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, fmt.Errorf("invalid spec: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	tagger, err := NewTagger()
+	if err != nil {
+		return nil, err
+	}
+	dp := opts.Datapath
+	if dp == nil {
+		dp, err = OpenDatapath(spec.Engine, len(spec.Targets))
+		if err != nil {
+			return nil, err
+		}
+	}
+	e := &Engine{
+		spec:       spec,
+		dp:         dp,
+		info:       dp.Info(),
+		log:        opts.Logger,
+		wake:       make(chan struct{}, 1),
+		resolveNow: make(chan struct{}, 1),
+		stop:       make(chan struct{}),
+	}
+	now := time.Now()
+	e.c = core{
+		epoch:    now,
+		tagger:   tagger,
+		id4:      e.info.ID4,
+		id6:      e.info.ID6,
+		logger:   opts.Logger,
+		onResult: opts.OnResult,
+		onOutage: opts.OnOutage,
+	}
+	e.c.stats.Datapath = e.info.Name
+	e.c.stats.TimestampSource = e.info.TimestampSource
+	e.c.stats.StartTime = now
+	e.c.apply(&e.spec, 0)
+	e.window.Store(sendWindow(&e.spec))
+	e.inOrder = e.info.StampsInOrder
+	e.polled, _ = dp.(polledReceiver)
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.senderDone = make(chan struct{})
+	go e.loop()
+	if e.polled == nil {
+		e.wg.Add(1)
+		go e.receiver()
+	}
+	e.wg.Add(1)
+	go e.resolver(ctx, spec.Engine.DNSRefresh, opts.Resolver)
+	e.log.Info("engine started", "datapath", e.info.Name, "mode", e.info.Mode,
+		"timestamp_source", e.info.TimestampSource, "targets", len(spec.Targets))
+	return e, nil
 }
 
-// OutageEvent reports the start (Outage.Ongoing) or the end of an outage.
-type OutageEvent struct {
-	Target *TargetSpec
-	Outage Outage
+func (e *Engine) mono(t time.Time) int64 { return int64(t.Sub(e.c.epoch)) }
+
+// Apply replaces the running Spec. Targets whose TargetSpec.Key is
+// unchanged keep their counters, histograms, state and outage history.
+// Engine-wide settings (EngineSpec) cannot change at run time.
+func (e *Engine) Apply(spec Spec) error {
+	if err := spec.Validate(); err != nil {
+		return fmt.Errorf("invalid spec: %w", err)
+	}
+	e.mu.Lock()
+	if spec.Engine != e.spec.Engine {
+		e.mu.Unlock()
+		return fmt.Errorf("engine settings changed: restart the exporter to apply them")
+	}
+	e.spec = spec
+	e.c.apply(&e.spec, e.mono(time.Now()))
+	e.window.Store(sendWindow(&e.spec))
+	e.mu.Unlock()
+	e.nudge()
+	select {
+	case e.resolveNow <- struct{}{}:
+	default:
+	}
+	return nil
 }
 
-// Clock is the time source of the engine. Monotonic readings come from Now;
-// wall time is derived from the wall clock at start plus monotonic offsets.
-type Clock interface {
-	Now() time.Time
-	// NewTimer returns a timer that fires once after d.
-	NewTimer(d time.Duration) Timer
+func (e *Engine) nudge() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
 }
 
-// Timer is a stoppable, resettable one-shot timer.
-type Timer interface {
-	C() <-chan time.Time
-	Reset(d time.Duration)
-	Stop()
+// Info describes the datapath in use.
+func (e *Engine) Info() DatapathInfo { return e.info }
+
+// Snapshot copies the engine state into dst (allocated when nil), reusing
+// dst's slices, and returns it. Targets are copied in chunks so the packet
+// path is never held up for long.
+func (e *Engine) Snapshot(dst *Snapshot) *Snapshot {
+	if dst == nil {
+		dst = &Snapshot{}
+	}
+	const chunk = 1024
+	e.mu.Lock()
+	dst.Time = time.Now()
+	dst.Source = e.spec.Source
+	dst.Engine = e.c.stats
+	if e.info.Drops != nil {
+		dst.Engine.KernelDrops = e.info.Drops()
+	}
+	if e.info.Freezes != nil {
+		dst.Engine.RingFreezes = e.info.Freezes()
+	}
+	targets := e.c.targets // the slice header is replaced, never mutated in place, by apply
+	n := len(targets)
+	if cap(dst.Targets) < n {
+		dst.Targets = append(dst.Targets[:cap(dst.Targets)], make([]TargetSnapshot, n-cap(dst.Targets))...)
+	}
+	dst.Targets = dst.Targets[:n]
+	for i := 0; i < n; i++ {
+		if i%chunk == 0 && i > 0 {
+			e.mu.Unlock()
+			e.mu.Lock()
+		}
+		targets[i].copyTo(&dst.Targets[i], e.c.epoch)
+	}
+	e.mu.Unlock()
+	return dst
 }
 
-type systemClock struct{}
-
-func (systemClock) Now() time.Time { return time.Now() }
-func (systemClock) NewTimer(d time.Duration) Timer {
-	return sysTimer{time.NewTimer(d)}
+// Close stops probing and closes the datapath. It is safe to call twice.
+func (e *Engine) Close() error {
+	var err error
+	e.closed.Do(func() {
+		close(e.stop)
+		e.cancel()
+		<-e.senderDone // no Send in flight when the sockets close
+		err = e.dp.Close()
+		e.wg.Wait()
+	})
+	return err
 }
-
-type sysTimer struct{ t *time.Timer }
-
-func (t sysTimer) C() <-chan time.Time   { return t.t.C }
-func (t sysTimer) Reset(d time.Duration) { t.t.Reset(d) }
-func (t sysTimer) Stop()                 { t.t.Stop() }
-
-// Engine API (implemented in engine_run.go):
-//
-//	func New(spec Spec, opts Options) (*Engine, error)   // validates, opens the datapath, starts probing
-//	func (e *Engine) Apply(spec Spec) error               // reload: diff by TargetSpec.Key, keep state of unchanged keys
-//	func (e *Engine) Snapshot(dst *Snapshot) *Snapshot    // copy state, reusing dst's buffers when dst != nil
-//	func (e *Engine) Info() DatapathInfo
-//	func (e *Engine) Close() error                        // stop goroutines, close datapath

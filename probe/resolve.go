@@ -73,7 +73,7 @@ func (e *Engine) resolveAll(ctx context.Context, r Resolver) {
 			j.t.dnsErrors++
 			e.log.Debug("resolve failed", "target", j.host, "err", err)
 		} else {
-			e.c.setIP(j.t, ip, e.mono(e.clock.Now()))
+			e.c.setIP(j.t, ip, e.mono(time.Now()))
 		}
 		e.mu.Unlock()
 	}

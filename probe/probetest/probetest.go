@@ -5,9 +5,9 @@
 package probetest
 
 import (
+	"container/heap"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 
@@ -16,29 +16,57 @@ import (
 
 // Network is a fake datapath. Respond decides for each probe whether it is
 // answered and after how long; nil answers everything after 1 ms. It is
-// safe for concurrent use.
+// safe for concurrent use. Replies wait in one queue ordered by their due
+// time and are delivered by Recv (no goroutine or timer per reply), each
+// stamped (Received.KernelStamp) with its due time.
 type Network struct {
 	Respond func(dst netip.Addr, sent time.Time) (delay time.Duration, ok bool)
 
-	once   sync.Once
-	ch     chan probe.Received
-	closed chan struct{}
-	mu     sync.Mutex
+	once    sync.Once
+	mu      sync.Mutex
+	q       replyQueue
+	free    [][]byte      // reply buffers to reuse
+	queued  chan struct{} // a reply was queued (capacity 1)
+	closed  chan struct{}
+	last    [][]byte // buffers of the replies the last Recv returned
+	timer   *time.Timer
+	closeMu sync.Once
 }
 
 var _ probe.Datapath = (*Network)(nil)
 
+type reply struct {
+	due time.Time
+	r   probe.Received
+}
+
+type replyQueue []reply
+
+func (q replyQueue) Len() int           { return len(q) }
+func (q replyQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
+func (q replyQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
+func (q *replyQueue) Push(x any)        { *q = append(*q, x.(reply)) }
+func (q *replyQueue) Pop() any {
+	old := *q
+	x := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return x
+}
+
 func (n *Network) init() {
 	n.once.Do(func() {
-		n.ch = make(chan probe.Received, 4096)
+		n.queued = make(chan struct{}, 1)
 		n.closed = make(chan struct{})
+		n.timer = time.NewTimer(time.Hour)
+		n.timer.Stop()
 	})
 }
 
-// Send answers each packet as Respond says.
+// Send queues a reply to each packet as Respond says.
 func (n *Network) Send(pkts []probe.Packet) (int, error) {
 	n.init()
 	now := time.Now()
+	n.mu.Lock()
 	for _, p := range pkts {
 		delay, ok := time.Millisecond, true
 		if n.Respond != nil {
@@ -47,44 +75,60 @@ func (n *Network) Send(pkts []probe.Packet) (int, error) {
 		if !ok {
 			continue
 		}
-		b := slices.Clone(p.Buf)
+		var b []byte
+		if k := len(n.free); k > 0 {
+			b, n.free = n.free[k-1][:0], n.free[:k-1]
+		}
+		b = append(b, p.Buf...)
 		v6 := p.Dst.Is6() && !p.Dst.Is4In6()
 		if v6 {
 			b[0] = 129
 		} else {
 			b[0] = 0
 		}
-		r := probe.Received{Src: p.Dst, Buf: b, V6: v6, TTL: 64, KernelStamp: now.Add(delay).UnixNano()}
-		time.AfterFunc(delay, func() { // after Close, the reply is dropped
-			select {
-			case n.ch <- r:
-			case <-n.closed:
-			}
-		})
+		due := now.Add(delay)
+		heap.Push(&n.q, reply{due, probe.Received{Src: p.Dst, Buf: b, V6: v6, TTL: 64, KernelStamp: due.UnixNano()}})
+	}
+	n.mu.Unlock()
+	select {
+	case n.queued <- struct{}{}:
+	default:
 	}
 	return len(pkts), nil
 }
 
-// Recv returns the replies whose delay has passed.
+// Recv returns the replies whose delay has passed, waiting for the first.
 func (n *Network) Recv(msgs []probe.Received) (int, error) {
 	n.init()
-	select {
-	case r := <-n.ch:
-		msgs[0] = r
-	case <-n.closed:
-		return 0, net.ErrClosed
-	}
-	k := 1
-	for k < len(msgs) {
-		select {
-		case r := <-n.ch:
-			msgs[k] = r
+	for {
+		n.mu.Lock()
+		n.free = append(n.free, n.last...) // the caller is done with them
+		n.last = n.last[:0]
+		now := time.Now()
+		k := 0
+		for k < len(msgs) && len(n.q) > 0 && !n.q[0].due.After(now) {
+			msgs[k] = heap.Pop(&n.q).(reply).r
+			n.last = append(n.last, msgs[k].Buf)
 			k++
-		default:
+		}
+		wait := time.Hour
+		if len(n.q) > 0 {
+			wait = n.q[0].due.Sub(now)
+		}
+		n.mu.Unlock()
+		if k > 0 {
 			return k, nil
 		}
+		n.timer.Reset(wait)
+		select {
+		case <-n.timer.C:
+		case <-n.queued:
+			n.timer.Stop()
+		case <-n.closed:
+			n.timer.Stop()
+			return 0, net.ErrClosed
+		}
 	}
-	return k, nil
 }
 
 // Info describes the fake datapath.
@@ -95,13 +139,7 @@ func (n *Network) Info() probe.DatapathInfo {
 // Close stops delivering replies and unblocks Recv.
 func (n *Network) Close() error {
 	n.init()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	select {
-	case <-n.closed:
-	default:
-		close(n.closed)
-	}
+	n.closeMu.Do(func() { close(n.closed) })
 	return nil
 }
 

@@ -1,15 +1,9 @@
 package probe
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"runtime"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -17,191 +11,6 @@ const (
 	sendBatch = 128 // probes per Send at most (a window's worth at 100k probes/s)
 	recvBatch = 256
 )
-
-// Engine probes every target of a Spec continuously over one Datapath. One
-// goroutine sends, reads (datapaths that can be read without blocking) and
-// declares losses, once per send window; a datapath that can only be read
-// blocking gets a receiver goroutine of its own. Its methods are safe for
-// concurrent use.
-type Engine struct {
-	mu    sync.Mutex // guards c
-	c     core
-	spec  Spec
-	dp    Datapath
-	info  DatapathInfo
-	clock Clock
-	log   *slog.Logger
-
-	// polled is the datapath when it can be read without blocking: then
-	// the sender goroutine reads it too, once per send window, and there is
-	// no receiver goroutine (see loop).
-	polled polledReceiver
-
-	// Blocking datapaths (a receiver goroutine): rxDrained is the mono time
-	// up to which every arrived packet has been processed, as far as the
-	// datapath's stamps tell (DatapathInfo.StampsInOrder); written by the
-	// receiver goroutine only.
-	rxDrained atomic.Int64
-	inOrder   bool
-
-	window atomic.Int64 // send window, ns (sendWindow); set by New and Apply
-
-	wake       chan struct{}
-	resolveNow chan struct{}
-	stop       chan struct{}
-	wg         sync.WaitGroup // receiver and resolver
-	senderDone chan struct{}
-	closed     sync.Once
-	cancel     context.CancelFunc
-}
-
-// New validates spec, opens the datapath and starts probing.
-func New(spec Spec, opts Options) (*Engine, error) {
-	if err := spec.Validate(); err != nil {
-		return nil, fmt.Errorf("invalid spec: %w", err)
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	if opts.Clock == nil {
-		opts.Clock = systemClock{}
-	}
-	tagger, err := NewTagger()
-	if err != nil {
-		return nil, err
-	}
-	dp := opts.Datapath
-	if dp == nil {
-		dp, err = OpenDatapath(spec.Engine, len(spec.Targets))
-		if err != nil {
-			return nil, err
-		}
-	}
-	e := &Engine{
-		spec:       spec,
-		dp:         dp,
-		info:       dp.Info(),
-		clock:      opts.Clock,
-		log:        opts.Logger,
-		wake:       make(chan struct{}, 1),
-		resolveNow: make(chan struct{}, 1),
-		stop:       make(chan struct{}),
-	}
-	now := e.clock.Now()
-	e.c = core{
-		epoch:    now,
-		tagger:   tagger,
-		id4:      e.info.ID4,
-		id6:      e.info.ID6,
-		logger:   opts.Logger,
-		onResult: opts.OnResult,
-		onOutage: opts.OnOutage,
-	}
-	e.c.stats.Datapath = e.info.Name
-	e.c.stats.TimestampSource = e.info.TimestampSource
-	e.c.stats.StartTime = now
-	e.c.apply(&e.spec, 0)
-	e.window.Store(sendWindow(&e.spec))
-	e.inOrder = e.info.StampsInOrder
-	e.polled, _ = dp.(polledReceiver)
-	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel = cancel
-	e.senderDone = make(chan struct{})
-	go e.loop()
-	if e.polled == nil {
-		e.wg.Add(1)
-		go e.receiver()
-	}
-	e.wg.Add(1)
-	go e.resolver(ctx, spec.Engine.DNSRefresh, opts.Resolver)
-	e.log.Info("engine started", "datapath", e.info.Name, "mode", e.info.Mode,
-		"timestamp_source", e.info.TimestampSource, "targets", len(spec.Targets))
-	return e, nil
-}
-
-func (e *Engine) mono(t time.Time) int64 { return int64(t.Sub(e.c.epoch)) }
-
-// Apply replaces the running Spec. Targets whose TargetSpec.Key is
-// unchanged keep their counters, histograms, state and outage history.
-// Engine-wide settings (EngineSpec) cannot change at run time.
-func (e *Engine) Apply(spec Spec) error {
-	if err := spec.Validate(); err != nil {
-		return fmt.Errorf("invalid spec: %w", err)
-	}
-	e.mu.Lock()
-	if spec.Engine != e.spec.Engine {
-		e.mu.Unlock()
-		return fmt.Errorf("engine settings changed: restart the exporter to apply them")
-	}
-	e.spec = spec
-	e.c.apply(&e.spec, e.mono(e.clock.Now()))
-	e.window.Store(sendWindow(&e.spec))
-	e.mu.Unlock()
-	e.nudge()
-	select {
-	case e.resolveNow <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-func (e *Engine) nudge() {
-	select {
-	case e.wake <- struct{}{}:
-	default:
-	}
-}
-
-// Info describes the datapath in use.
-func (e *Engine) Info() DatapathInfo { return e.info }
-
-// Snapshot copies the engine state into dst (allocated when nil), reusing
-// dst's slices, and returns it. Targets are copied in chunks so the packet
-// path is never held up for long.
-func (e *Engine) Snapshot(dst *Snapshot) *Snapshot {
-	if dst == nil {
-		dst = &Snapshot{}
-	}
-	const chunk = 1024
-	e.mu.Lock()
-	dst.Time = e.clock.Now()
-	dst.Source = e.spec.Source
-	dst.Engine = e.c.stats
-	if e.info.Drops != nil {
-		dst.Engine.KernelDrops = e.info.Drops()
-	}
-	if e.info.Freezes != nil {
-		dst.Engine.RingFreezes = e.info.Freezes()
-	}
-	targets := e.c.targets // the slice header is replaced, never mutated in place, by apply
-	n := len(targets)
-	if cap(dst.Targets) < n {
-		dst.Targets = append(dst.Targets[:cap(dst.Targets)], make([]TargetSnapshot, n-cap(dst.Targets))...)
-	}
-	dst.Targets = dst.Targets[:n]
-	for i := 0; i < n; i++ {
-		if i%chunk == 0 && i > 0 {
-			e.mu.Unlock()
-			e.mu.Lock()
-		}
-		targets[i].copyTo(&dst.Targets[i], e.c.epoch)
-	}
-	e.mu.Unlock()
-	return dst
-}
-
-// Close stops probing and closes the datapath. It is safe to call twice.
-func (e *Engine) Close() error {
-	var err error
-	e.closed.Do(func() {
-		close(e.stop)
-		e.cancel()
-		<-e.senderDone // no Send in flight when the sockets close
-		err = e.dp.Close()
-		e.wg.Wait()
-	})
-	return err
-}
 
 // The send window: the sender wakes at most once per window and sends
 // every probe that fell due since in one batch (one sendmmsg), so batches
@@ -248,14 +57,16 @@ func sendWindow(spec *Spec) int64 {
 func (e *Engine) loop() {
 	defer close(e.senderDone)
 	pkts := make([]Packet, 0, sendBatch)
-	buf := make([]byte, 0, sendBatch*(icmpHeaderLen+MaxPayload))
+	// Room for a batch of minimum-size probes; larger payloads grow it
+	// once (collect appends), not per probe.
+	buf := make([]byte, 0, sendBatch*(icmpHeaderLen+MinPayload+8))
 	var msgs []Received
 	if e.polled != nil {
 		msgs = make([]Received, recvBatch)
 	}
 	drained := int64(0) // polled: mono time up to which every arrival is processed
 	unseen := int64(0)  // blocking: the first send the receiver may not have seen yet
-	timer := e.clock.NewTimer(time.Hour)
+	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	holdP := runtime.GOMAXPROCS(0) > 1 // see threadSleep
 	for {
@@ -279,7 +90,7 @@ func (e *Engine) loop() {
 		e.mu.Lock()
 		// The send stamp is read once the lock is held: a wait for the lock
 		// is not part of any RTT.
-		t := e.clock.Now()
+		t := time.Now()
 		now := e.mono(t)
 		horizon := now
 		if e.polled != nil {
@@ -320,7 +131,7 @@ func (e *Engine) loop() {
 			wait = min(wait, time.Second/time.Duration(maxPPS)) // held back by max_pps
 		}
 		// The clock moved on while the batch was sent.
-		wait -= time.Duration(e.mono(e.clock.Now()) - now)
+		wait -= time.Duration(e.mono(time.Now()) - now)
 		if wait <= 0 {
 			continue
 		}
@@ -330,7 +141,7 @@ func (e *Engine) loop() {
 		}
 		timer.Reset(wait)
 		select {
-		case <-timer.C():
+		case <-timer.C:
 		case <-e.wake:
 		case <-e.stop:
 			return
@@ -348,7 +159,7 @@ const maxDrainReads = 16
 func (e *Engine) drain(msgs []Received) (int64, bool) {
 	delay := int64(e.info.DeliveryDelay)
 	for range maxDrainReads {
-		start := e.mono(e.clock.Now())
+		start := e.mono(time.Now())
 		n, empty, err := e.polled.recvNow(msgs)
 		if err != nil {
 			if !errors.Is(err, net.ErrClosed) {
@@ -359,7 +170,7 @@ func (e *Engine) drain(msgs []Received) (int64, bool) {
 			return 0, false
 		}
 		if n > 0 {
-			now := e.mono(e.clock.Now())
+			now := e.mono(time.Now())
 			e.mu.Lock()
 			for i := range msgs[:n] {
 				e.c.handle(&msgs[i], now)
@@ -394,7 +205,7 @@ const (
 // such stamps it cannot tell.
 func (e *Engine) receiverBehind(unseen int64) bool {
 	d := e.rxDrained.Load()
-	return e.inOrder && d != 0 && unseen > d && e.mono(e.clock.Now())-unseen > overloadLag
+	return e.inOrder && d != 0 && unseen > d && e.mono(time.Now())-unseen > overloadLag
 }
 
 // receiver is the receiver goroutine of a datapath that can only be read
@@ -418,7 +229,7 @@ func (e *Engine) receiver() {
 			e.mu.Unlock()
 			continue
 		}
-		t := e.clock.Now()
+		t := time.Now()
 		now := e.mono(t)
 		e.mu.Lock()
 		for i := range msgs[:n] {
