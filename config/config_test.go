@@ -85,6 +85,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-http-sd-url.yml", 4, "groups[0].http_sd_configs[0].url", `"ftp://inventory/targets" is not an http or https URL`},
 		{"invalid-relabel-action.yml", 6, "groups[0].relabel_configs[0]", "requires 'target_label' value"},
 		{"invalid-relabel-unknown-key.yml", 6, "groups[0].relabel_configs[0].source_label", "unknown field; allowed here: action, modulus, regex"},
+		{"invalid-ip-version.yml", 3, "groups[0].ip_version", `"dual" is not allowed; want 4, 6, both, prefer4 or prefer6`},
+		{"invalid-ip-version-and-protocol.yml", 4, "groups[0].ip_version", "remove ip_protocol"},
 		{"invalid-sd-unknown-key.yml", 5, "groups[0].http_sd_configs[0].refresh", "unknown field; allowed here: authorization, basic_auth"},
 		{"invalid-export.yml", 4, "groups[0].export.per_target", `"latency" is not a kind of per-target series; want up, counters, errors, ttl, rtt, outages`},
 	}

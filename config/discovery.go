@@ -234,13 +234,12 @@ func (c *checker) discovery(g *Group, path string, start int) {
 		switch {
 		case !ok:
 			c.ps.add(f.Pos, path+".ip_version", "%q is not allowed; want 4, 6, both, prefer4 or prefer6", f.Value)
-		case pick(g.IPProtocol, c.cfg.Defaults.IPProtocol).Set:
-			c.ps.add(f.Pos, path+".ip_version", "set together with ip_protocol; remove ip_protocol (ip_version replaces it)")
+		case g.IPProtocol.Set:
+			c.ps.add(f.Pos, path+".ip_version", "set together with ip_protocol in the group; remove ip_protocol (ip_version replaces it)")
 		default:
 			ipv = f.Value
-			if f.Value != ipBoth {
-				g.IPProtocol = Field[string]{Value: prot, Pos: f.Pos, Set: true}
-			}
+			// ip_version wins over an ip_protocol of the defaults.
+			g.IPProtocol = Field[string]{Value: prot, Pos: f.Pos, Set: true}
 		}
 	}
 	if f := d.Resolve; f.Set && f.Value != "first" && f.Value != "all" {

@@ -195,3 +195,44 @@ func TestDiscoveryOnlyGroup(t *testing.T) {
 		t.Errorf("spec: %v, %d targets", err, len(spec.Targets))
 	}
 }
+
+func TestIPVersion(t *testing.T) {
+	data := `
+defaults: {ip_protocol: ip4}
+groups:
+  - name: v6
+    ip_version: "6"
+    targets: [a.example, 192.0.2.1]
+  - name: p6
+    ip_version: prefer6
+    targets: [b.example]
+  - name: both
+    ip_version: both
+    targets: [c.example, "2001:db8::1"]
+  - name: plain
+    targets: [d.example]
+`
+	cfg, err := Parse([]byte(data), "c.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := cfg.Spec()
+	var got []string
+	for _, ts := range spec.Targets {
+		got = append(got, ts.Group+" "+ts.Name+" "+ts.IPProtocol+" "+func() string {
+			for _, l := range ts.Labels {
+				if l.Name == IPVersionLabel {
+					return "v" + l.Value
+				}
+			}
+			return "-"
+		}())
+	}
+	want := []string{
+		"v6 a.example ip6 -", "v6 192.0.2.1  -", "p6 b.example prefer6 -",
+		"both c.example ip4 v4", "both c.example ip6 v6", "both 2001:db8::1  v6", "plain d.example ip4 -",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+}

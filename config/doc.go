@@ -29,6 +29,17 @@
 // /31), keeps host names unresolved for the engine to resolve, and fills in
 // every default, so that the engine never sees an unset field.
 //
+// # Discovery
+//
+// A group may also list file_sd_configs, http_sd_configs and
+// relabel_configs (Prometheus' shapes; relabelling is Prometheus' own
+// model/relabel), ip_version and resolve. Config.DiscoveryGroups gives
+// each group's sources and DiscoveryGroup.Targets, which turns one
+// discovered target (its labels after relabelling) into TargetSpecs with the
+// same rules the file's targets and settings follow: override labels such
+// as __interval__ are decoded and range-checked by the code that checks the
+// file. internal/discovery runs the sources.
+//
 // A Config is not modified after Load returns; it is safe for concurrent
 // reads.
 package config

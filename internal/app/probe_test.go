@@ -151,3 +151,29 @@ func TestProbeEndpointOff(t *testing.T) {
 		t.Errorf("got %d %q, want 404 saying how to turn it on", code, body)
 	}
 }
+
+func TestDiscoverySummary(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yml")
+	if err := os.WriteFile(path, []byte(probeConfig+`  - name: inventory
+    file_sd_configs: [{files: [a.json]}, {files: [b.yml]}]
+    relabel_configs: [{regex: x, action: labeldrop}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, spec, err := LoadSpec(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := Summary(cfg, spec)
+	for _, want := range []string{
+		"discovery: group inventory: 2 file_sd_configs, 0 http_sd_configs, 1 relabel_configs (discovered targets are not counted above)\n",
+		"/probe: on, at most 2 targets, each dropped 1s after its last scrape\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "group icmp:") {
+		t.Errorf("a group without discovery is listed:\n%s", got)
+	}
+}

@@ -78,6 +78,7 @@ func Summary(cfg *config.Config, spec probe.Spec) string {
 			durations(g.intervals), durations(g.timeouts), g.rate)
 	}
 	tw.Flush()
+	b.WriteString(discoverySummary(cfg))
 	return b.String()
 }
 
