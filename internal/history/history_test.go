@@ -1,8 +1,10 @@
 package history
 
 import (
+	"context"
 	"math"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -245,5 +247,49 @@ func TestMaxTargets(t *testing.T) {
 	p := st.Points(snapshot(t0.Add(3*time.Minute), a), 0, time.Time{}, nil)
 	if len(p) != 2 || p[0].Probes != 7 || !p[0].Start.Equal(t0.Add(2*time.Minute)) {
 		t.Fatalf("history on again: got %+v, want minute 2 with 7 probes, then the running one", p)
+	}
+}
+
+// clockEngine is a target that answers one probe per call, stamped now.
+type clockEngine struct {
+	mu sync.Mutex
+	f  *fake
+}
+
+func (c *clockEngine) Snapshot(dst *probe.Snapshot) *probe.Snapshot {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.f.probe(map[int]uint64{-60: 1}, 0)
+	return snapshot(time.Now(), c.f)
+}
+
+func TestRun(t *testing.T) {
+	st := New(Options{Bucket: 20 * time.Millisecond})
+	eng := &clockEngine{f: newFake("g", "192.0.2.1")}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { st.Run(ctx, eng); close(done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		now := eng.Snapshot(nil)
+		var recorded int
+		for _, p := range st.Points(now, 0, time.Time{}, nil) {
+			if !p.Partial && p.Probes > 0 {
+				recorded++
+			}
+		}
+		if recorded >= 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Run recorded %d buckets with probes in 30s, want 3", recorded)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after its context was cancelled")
 	}
 }
