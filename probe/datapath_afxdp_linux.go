@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -152,7 +151,11 @@ func (d *afXDP) open(es EngineSpec) error {
 	if d.nl, err = netlink.NewHandle(unix.NETLINK_ROUTE); err != nil {
 		return fmt.Errorf("afxdp netlink: %w", err)
 	}
-	queues := rxQueues(ifname)
+	queues := 1
+	if lk, err := d.nl.LinkByIndex(d.ifindex); err == nil && lk.Attrs().NumRxQueues > 1 {
+		// From netlink, not sysfs: /sys shows the namespace it was mounted in.
+		queues = lk.Attrs().NumRxQueues
+	}
 	d.xsks, err = ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.XSKMap, KeySize: 4, ValueSize: 4, MaxEntries: uint32(queues)})
 	if err != nil {
 		return fmt.Errorf("afxdp: create XSKMAP (needs CAP_BPF and CAP_NET_ADMIN, or root): %w", err)
@@ -174,6 +177,11 @@ func (d *afXDP) open(es EngineSpec) error {
 	bind := "zerocopy"
 	for q := 0; q < queues; q++ {
 		s, copyMode, err := openXSK(d.ifindex, q)
+		if q > 0 && errors.Is(err, unix.EINVAL) {
+			// Netlink reports the queues allocated; the kernel binds only
+			// those in use (real_num_rx_queues), which come first.
+			break
+		}
 		if err != nil {
 			return fmt.Errorf("afxdp: socket for %s queue %d: %w", ifname, q, err)
 		}
@@ -227,15 +235,6 @@ func xdpInterface(name string) (string, error) {
 		return "", fmt.Errorf("afxdp attaches to one interface: set engine.interface (interfaces up with addresses: %s)", strings.Join(found, ", "))
 	}
 	return found[0], nil
-}
-
-// rxQueues is the interface's receive queue count (sysfs), at least 1.
-func rxQueues(ifname string) int {
-	m, _ := filepath.Glob(filepath.Join("/sys/class/net", ifname, "queues", "rx-*"))
-	if len(m) == 0 {
-		return 1
-	}
-	return len(m)
 }
 
 func openXSK(ifindex, queue int) (*xsk, bool, error) {
