@@ -17,7 +17,7 @@ const extraSource4 = "10.250.254.1"
 // probe-side link loses its carrier or is set down, the route to the
 // targets is removed, the configured source address disappears. Each case
 // checks that the process lives, that exactly the targets behind the fault
-// go down with the failed probes counted (lost, or errors{type="send"}),
+// go down with the failed probes counted (lost, or errors{error_type="send"}),
 // and that after the repair every target is up again, with the outage
 // recorded and ended, without a restart.
 func TestNetworkFaults(t *testing.T) {
