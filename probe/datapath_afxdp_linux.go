@@ -513,31 +513,11 @@ func (d *afXDP) frame(b []byte, mac net.HardwareAddr, src, dst netip.Addr, p *Pa
 	msg := b[54 : 54+len(p.Buf)]
 	copy(msg, p.Buf)
 	msg[2], msg[3] = 0, 0
-	cs := checksum6(s16, d16, msg)
+	// ICMPv6 checksum: the pseudo-header (addresses, length, next header)
+	// and the message, summed like frame.go verifies it.
+	cs := fold(sum16(msg, sum16(ip[8:40], uint64(len(msg))+58)))
 	msg[2], msg[3] = byte(cs>>8), byte(cs)
 	return 54 + len(p.Buf)
-}
-
-// checksum6 is the ICMPv6 checksum of msg with the IPv6 pseudo-header.
-func checksum6(src, dst [16]byte, msg []byte) uint16 {
-	var s uint32
-	for i := 0; i < 16; i += 2 {
-		s += uint32(src[i])<<8 | uint32(src[i+1])
-		s += uint32(dst[i])<<8 | uint32(dst[i+1])
-	}
-	s += uint32(len(msg)) + 58
-	b := msg
-	for len(b) >= 2 {
-		s += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		s += uint32(b[0]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
 }
 
 // reclaim takes sent frames back from the completion ring.
