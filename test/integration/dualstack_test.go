@@ -150,7 +150,7 @@ groups:
 		return fmt.Sprintf("      - series: 'icmp_%s'\n        values: '%s %gx90'\n", v, strings.Join(vals, " "), lastVal)
 	}
 	labels := func(ver, ip string) string {
-		return fmt.Sprintf(`{source="lab",group="dual",target="dual.lab",ip="%s",ip_version="%s"}`, ip, ver)
+		return fmt.Sprintf(`{job="icmp",source="lab",group="dual",target="dual.lab",ip="%s",ip_version="%s"}`, ip, ver)
 	}
 	rel := func(ts float64) float64 { return math.Floor(ts - float64(t0.UnixNano())/1e9) }
 	var b strings.Builder
@@ -172,10 +172,10 @@ groups:
       - eval_time: %ds
         alertname: ICMPIPv6BrokenIPv4Works
         exp_alerts:
-          - exp_labels: {severity: warning, source: lab, group: dual, target: dual.lab, ip: %q, ip_version: "6"}
+          - exp_labels: {severity: warning, job: icmp, source: lab, group: dual, target: dual.lab, ip: %q, ip_version: "6"}
             exp_annotations:
-              summary: "dual.lab (dual): IPv6 broken, IPv4 works, from lab"
-              description: "dual.lab does not answer over IPv6 (ip %s, group dual) from source lab for 1m 5s, while it answers over IPv4. Labels: group=dual ip=%s ip_version=6 source=lab target=dual.lab "
+              summary: "A target answers over IPv4 but not over IPv6."
+              description: "dual.lab does not answer over IPv6 (ip %s, group dual) from source lab for 1m 5s, while it answers over IPv4. Labels: group=dual ip=%s ip_version=6 job=icmp source=lab target=dual.lab "
               runbook_url: "https://github.com/icmp-exporter/icmp_exporter/blob/main/docs/runbook.md#icmpipv6brokenipv4works"
 `, max(len(samples), int(change6)+30), evalAt, v6, v6, v6)
 	test := filepath.Join(dir, "dual_stack_lab.yml")
