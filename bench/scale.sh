@@ -361,7 +361,7 @@ run_fping() {
     # CPU per probe against CPU per ping: fping does not keep the rate at
     # thousands of targets, so CPU % of the two would compare different rates.
     local c=${cpu_by["$dp/$n/$round"]:-} fus
-    fus=$(fcalc "$sent > 0 ? ($user + $sys) / $sent * 1e6 : 0")
+    fus=$(fcalc "sprintf(\"%.3f\", $sent > 0 ? ($user + $sys) / $sent * 1e6 : 0)")
     if [ -n "$c" ] && [ "$sent" -gt 0 ]; then
       ratio+="$dp $(fcalc "sprintf(\"%.2f\", $c / $fus)"); "
       note "ratio $dp/$n" "$(fcalc "sprintf(\"%.2f\", $c / $fus)")"
