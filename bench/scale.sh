@@ -18,7 +18,7 @@
 # Usage (as root, from anywhere in the repository):
 #   bench/scale.sh [--n 1000,5000,10000,50000,100000] [--datapaths icmp,afpacket]
 #                  [--duration 30] [--warmup 10] [--histogram native]
-#                  [--runs 3] [--no-fping] [--no-strace] [--perf] [--bin PATH] [--out DIR]
+#                  [--runs 3] [--nice N] [--no-fping] [--no-strace] [--perf] [--bin PATH] [--out DIR]
 #   bench/scale.sh --smoke       # N=1000, 10 s, icmp only, 1 round: proves the script works
 # See bench/README.md.
 set -euo pipefail
@@ -32,6 +32,7 @@ do_fping=1
 do_perf=0
 do_strace=1
 runs=3
+nice=0
 smoke=0
 bin=""
 out=""
@@ -48,6 +49,7 @@ while [ $# -gt 0 ]; do
     --no-fping) do_fping=0; shift ;;
     --no-strace) do_strace=0; shift ;;
     --runs) runs=$2; shift 2 ;;
+    --nice) nice=$2; shift 2 ;;
     --perf) do_perf=1; shift ;;
     --bin) bin=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
@@ -63,6 +65,7 @@ for tool in ip curl awk; do command -v "$tool" >/dev/null || die "needs $tool (r
 [[ $duration =~ ^[0-9]+$ && $duration -ge 5 ]] || die "--duration must be whole seconds >= 5"
 [[ $warmup =~ ^[0-9]+$ ]] || die "--warmup must be whole seconds"
 [[ $runs =~ ^[0-9]+$ && $runs -ge 1 ]] || die "--runs must be a count >= 1"
+[[ $nice =~ ^-?[0-9]+$ && $nice -ge -20 && $nice -le 19 ]] || die "--nice must be a niceness from -20 to 19"
 case "$histmode" in native|classic|both|none) ;; *) die "--histogram must be native, classic, both or none" ;; esac
 IFS=, read -r -a NS <<<"$ns_list"
 IFS=, read -r -a DPS <<<"$datapaths"
@@ -219,7 +222,7 @@ stop_exporter() {
 
 rows=()
 fping_rows=()
-declare -A cpu_by   # "dp/N/round" -> exporter CPU %
+declare -A cpu_by   # "dp/N/round" -> exporter CPU µs per probe
 declare -A series   # "metric dp/N" -> values of the rounds, space-separated
 # note KEY VALUE: remember a figure of one round for the summary.
 note() { series[$1]+="$2 "; }
@@ -231,7 +234,7 @@ run_exporter() {
   write_config "$n" "$dp" "$cfg"
   log "$tag: starting the exporter"
   local t_start; t_start=$(now)
-  ip netns exec "$P" "$bin" --config.file="$cfg" --web.listen-address="127.0.0.1:$port" --log.level=warn >"$lg" 2>&1 &
+  ip netns exec "$P" nice -n "$nice" "$bin" --config.file="$cfg" --web.listen-address="127.0.0.1:$port" --log.level=warn >"$lg" 2>&1 &
   exp_pid=$!
   local ready=0
   for _ in $(seq 1 1200); do
@@ -322,7 +325,7 @@ run_exporter() {
   } >>"$out/run-$tag.txt"
   local -A r=()
   while IFS='=' read -r k v; do r[$k]=$v; done <"$out/run-$tag.txt"
-  cpu_by["$dp/$n/$round"]=${r[cpu_percent]}
+  cpu_by["$dp/$n/$round"]=$(fcalc "sprintf(\"%.3f\", ${r[pps]} > 0 ? ${r[cpu_percent]} / 100 / ${r[pps]} * 1e6 : 0)")
   local k="$dp/$n"
   note "cpu $k" "${r[cpu_percent]}"; note "pps $k" "${r[pps]}"; note "skipped $k" "${r[skipped]}"
   note "lost $k" "${r[lost]}"; note "lag $k" "$(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)")"
@@ -343,7 +346,7 @@ run_fping() {
   local rc=0
   # bash's time reports the CPU of the waited-for children (timeout, and
   # fping that `ip netns exec` execs into).
-  { TIMEFORMAT='%R %U %S'; time timeout -s INT $((duration + 60)) ip netns exec "$P" "${cmd[@]}" 2>"$work/fping.err" ; } 2>"$work/fping.time" || rc=$?
+  { TIMEFORMAT='%R %U %S'; time timeout -s INT $((duration + 60)) ip netns exec "$P" nice -n "$nice" "${cmd[@]}" 2>"$work/fping.err" ; } 2>"$work/fping.time" || rc=$?
   local wall user sys
   read -r wall user sys <"$work/fping.time"
   local sent recv msg
@@ -355,10 +358,13 @@ run_fping() {
   [ "$sent" -gt 0 ] && lostpct=$(fcalc "sprintf(\"%.2f\", ($sent - $recv) / $sent * 100)")
   local ratio=""
   for dp in "${DPS[@]}"; do
-    local c=${cpu_by["$dp/$n/$round"]:-}
-    if [ -n "$c" ]; then
-      ratio+="$dp $(fcalc "sprintf(\"%.2f\", $c / ($cpu > 0 ? $cpu : 1e-9))"); "
-      note "ratio $dp/$n" "$(fcalc "sprintf(\"%.2f\", $c / ($cpu > 0 ? $cpu : 1e-9))")"
+    # CPU per probe against CPU per ping: fping does not keep the rate at
+    # thousands of targets, so CPU % of the two would compare different rates.
+    local c=${cpu_by["$dp/$n/$round"]:-} fus
+    fus=$(fcalc "sprintf(\"%.3f\", $sent > 0 ? ($user + $sys) / $sent * 1e6 : 0)")
+    if [ -n "$c" ] && [ "$sent" -gt 0 ]; then
+      ratio+="$dp $(fcalc "sprintf(\"%.2f\", $c / $fus)"); "
+      note "ratio $dp/$n" "$(fcalc "sprintf(\"%.2f\", $c / $fus)")"
     fi
   done
   local result="exit $rc"
@@ -403,7 +409,7 @@ md="$out/results.md"
   echo "- exporter: $version"
   echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2/1048576 }' /proc/meminfo)"
   echo "- load: start \`$(sed 's/^ *//' <<<"$uptime_start")\`, end \`$(sed 's/^ *//' <<<"$uptime_end")\`"
-  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --histogram $histmode$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
+  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --nice $nice --histogram $histmode$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
   echo "- interval 1 s, timeout 1 s, histogram mode \`$histmode\`, window ${duration} s after ${warmup} s warm-up"
   echo "- lab true RTT (iputils ping -c 20 -i 0.05 from the probe namespace, idle lab): $true_rtt"
   echo
@@ -414,12 +420,12 @@ md="$out/results.md"
     echo
     echo "fping 5.x on the same targets, right after the exporter runs of the same N: \`fping -q -c $duration -p 1000 -i 1000/N -f targets\`"
     echo
-    echo "| N | round | fping result | pings/s | sent | received | loss % | fping CPU % of 1 core | CPU µs / ping | wall s | exporter CPU / fping CPU | fping messages |"
+    echo "| N | round | fping result | pings/s | sent | received | loss % | fping CPU % of 1 core | CPU µs / ping | wall s | exporter CPU per probe / fping CPU per ping | fping messages |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${fping_rows[@]}"
   fi
   echo
-  echo "Summary over $runs round(s): median [min–max]. CPU ratio: exporter CPU / fping CPU of the same round."
+  echo "Summary over $runs round(s): median [min–max]. CPU ratio: the exporter's CPU per probe / fping's CPU per ping, in the same round."
   echo
   echo "| datapath | N | probes/s | lost | skipped | max schedule lag ms | CPU % of 1 core | CPU ratio to fping | syscalls / probe | RSS MB | peak RSS MB | RTT p50 / p99 µs | load 1m | run-queue wait % |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
