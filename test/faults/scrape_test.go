@@ -89,6 +89,10 @@ func TestSlowAndConcurrentScrapes(t *testing.T) {
 	time.Sleep(5 * time.Second) // the server fills the socket buffers and blocks
 
 	// Ten full scrapes at once, and small scrapes every second meanwhile.
+	// The ten wait for each other (scrapes are serialised while they
+	// write): the client allows scrapeBound, not the lab client's 30 s.
+	client := l.HTTPClient()
+	client.Timeout = scrapeBound
 	var wg sync.WaitGroup
 	durations := make([]time.Duration, 10)
 	sizes := make([]int64, 10)
@@ -98,12 +102,13 @@ func TestSlowAndConcurrentScrapes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			t0 := time.Now()
-			sizes[i], errs[i] = fullScrape(f.ctx, f.x.Client, f.x.URL("/metrics"))
+			sizes[i], errs[i] = fullScrape(f.ctx, client, f.x.URL("/metrics"))
 			durations[i] = time.Since(t0)
 		}()
 	}
 	allDone := make(chan struct{})
 	go func() { wg.Wait(); close(allDone) }()
+	f.x.Client = client // the small scrapes wait behind the full ones
 	small, maxLag := f.observe(allDone)
 	after := f.metrics()
 	if err := f.x.Exited(); err != nil {
