@@ -130,6 +130,13 @@ func (e *Engine) loop() {
 		if next >= 0 && next <= now && maxPPS > 0 {
 			wait = min(wait, time.Second/time.Duration(maxPPS)) // held back by max_pps
 		}
+		if e.polled != nil {
+			// Nothing may be due for long (long intervals), while late
+			// replies, duplicates and errors still arrive: read them
+			// within maxPolledIdle, before they sit in or overflow the
+			// kernel's queue.
+			wait = min(wait, maxPolledIdle)
+		}
 		// The clock moved on while the batch was sent.
 		wait -= time.Duration(e.mono(time.Now()) - now)
 		if wait <= 0 {
@@ -148,6 +155,9 @@ func (e *Engine) loop() {
 		}
 	}
 }
+
+// maxPolledIdle is the longest a loop that reads a polled datapath sleeps.
+const maxPolledIdle = 100 * time.Millisecond
 
 // maxDrainReads bounds the reads of one drain: a loop that is that far
 // behind skips sends until it caught up.
