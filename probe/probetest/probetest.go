@@ -16,9 +16,11 @@ import (
 
 // Network is a fake datapath. Respond decides for each probe whether it is
 // answered and after how long; nil answers everything after 1 ms. It is
-// safe for concurrent use. Replies wait in one queue ordered by their due
-// time and are delivered by Recv (no goroutine or timer per reply), each
-// stamped (Received.KernelStamp) with its due time.
+// safe for concurrent use. Like a capture ring, it delivers a transmit
+// stamp of every probe (Received.TxStamp) and then the replies, all in one
+// queue ordered by time, stamped (Received.KernelStamp) with that time
+// (no goroutine or timer per packet); so the engine can tell how far its
+// receiver got even when the machine is loaded (DatapathInfo.StampsInOrder).
 type Network struct {
 	Respond func(dst netip.Addr, sent time.Time) (delay time.Duration, ok bool)
 
@@ -29,6 +31,7 @@ type Network struct {
 	queued  chan struct{} // a reply was queued (capacity 1)
 	closed  chan struct{}
 	last    [][]byte // buffers of the replies the last Recv returned
+	seq     uint64
 	timer   *time.Timer
 	closeMu sync.Once
 }
@@ -37,15 +40,21 @@ var _ probe.Datapath = (*Network)(nil)
 
 type reply struct {
 	due time.Time
+	seq uint64 // ties: a probe's TX stamp before its reply
 	r   probe.Received
 }
 
 type replyQueue []reply
 
-func (q replyQueue) Len() int           { return len(q) }
-func (q replyQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
-func (q replyQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *replyQueue) Push(x any)        { *q = append(*q, x.(reply)) }
+func (q replyQueue) Len() int { return len(q) }
+func (q replyQueue) Less(i, j int) bool {
+	if !q[i].due.Equal(q[j].due) {
+		return q[i].due.Before(q[j].due)
+	}
+	return q[i].seq < q[j].seq
+}
+func (q replyQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *replyQueue) Push(x any)   { *q = append(*q, x.(reply)) }
 func (q *replyQueue) Pop() any {
 	old := *q
 	x := old[len(old)-1]
@@ -68,6 +77,8 @@ func (n *Network) Send(pkts []probe.Packet) (int, error) {
 	now := time.Now()
 	n.mu.Lock()
 	for _, p := range pkts {
+		v6 := p.Dst.Is6() && !p.Dst.Is4In6()
+		n.push(now, probe.Received{Src: p.Dst, V6: v6, TxStamp: true, TTL: -1, KernelStamp: now.UnixNano()}, p.Buf, -1)
 		delay, ok := time.Millisecond, true
 		if n.Respond != nil {
 			delay, ok = n.Respond(p.Dst, now)
@@ -75,19 +86,12 @@ func (n *Network) Send(pkts []probe.Packet) (int, error) {
 		if !ok {
 			continue
 		}
-		var b []byte
-		if k := len(n.free); k > 0 {
-			b, n.free = n.free[k-1][:0], n.free[:k-1]
-		}
-		b = append(b, p.Buf...)
-		v6 := p.Dst.Is6() && !p.Dst.Is4In6()
+		typ := 0 // echo reply
 		if v6 {
-			b[0] = 129
-		} else {
-			b[0] = 0
+			typ = 129
 		}
 		due := now.Add(delay)
-		heap.Push(&n.q, reply{due, probe.Received{Src: p.Dst, Buf: b, V6: v6, TTL: 64, KernelStamp: due.UnixNano()}})
+		n.push(due, probe.Received{Src: p.Dst, V6: v6, TTL: 64, KernelStamp: due.UnixNano()}, p.Buf, typ)
 	}
 	n.mu.Unlock()
 	select {
@@ -95,6 +99,22 @@ func (n *Network) Send(pkts []probe.Packet) (int, error) {
 	default:
 	}
 	return len(pkts), nil
+}
+
+// push queues r at due with a copy of b as its Buf, its first byte (the
+// ICMP type) set to typ unless typ < 0. Under n.mu.
+func (n *Network) push(due time.Time, r probe.Received, b []byte, typ int) {
+	var c []byte
+	if k := len(n.free); k > 0 {
+		c, n.free = n.free[k-1][:0], n.free[:k-1]
+	}
+	c = append(c, b...)
+	if typ >= 0 {
+		c[0] = byte(typ)
+	}
+	r.Buf = c
+	n.seq++
+	heap.Push(&n.q, reply{due, n.seq, r})
 }
 
 // Recv returns the replies whose delay has passed, waiting for the first.
@@ -133,7 +153,7 @@ func (n *Network) Recv(msgs []probe.Received) (int, error) {
 
 // Info describes the fake datapath.
 func (n *Network) Info() probe.DatapathInfo {
-	return probe.DatapathInfo{Name: "fake", Mode: "memory", ID4: 1, ID6: 2, TimestampSource: probe.TimestampKernelRX}
+	return probe.DatapathInfo{Name: "fake", Mode: "memory", ID4: 1, ID6: 2, TimestampSource: probe.TimestampKernelTXRX, StampsInOrder: true}
 }
 
 // Close stops delivering replies and unblocks Recv.
