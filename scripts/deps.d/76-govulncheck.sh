@@ -11,15 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 version=v1.9.0
 vulndb=v0.0.0-20261105234957-e22db6528018
-bin="$PWD/.cache/bin/govulncheck-$version"
 db="$PWD/.cache/vulndb/$vulndb"
 mkdir -p "$PWD/.cache/bin" "$PWD/.cache/vulndb"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-if [ ! -x "$bin" ]; then
-  GOBIN="$tmp" go install "golang.org/x/vuln/cmd/govulncheck@$version"
-  install -m 0755 "$tmp/govulncheck" "$bin"
-fi
+bash scripts/go-tool.sh govulncheck golang.org/x/vuln/cmd/govulncheck "$version"
 if [ ! -f "$db/index/db.json" ]; then
   src=$(cd "$tmp" && go mod download -json "golang.org/x/vulndb@$vulndb" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
   (cd "$tmp" && go run "golang.org/x/vulndb/cmd/indexdb@$vulndb" -vulns "$src/data/osv" -out "$tmp/db")
