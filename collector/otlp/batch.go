@@ -64,32 +64,32 @@ func lastScope(cur *metricdata.ResourceMetrics, sm metricdata.ScopeMetrics) *met
 	return &cur.ScopeMetrics[len(cur.ScopeMetrics)-1]
 }
 
-// cutPoints returns the first up to max data points of m as head, the rest
+// cutPoints returns the first up to limit data points of m as head, the rest
 // as tail (nil when nothing is left), and the number of points in head.
-func cutPoints(m metricdata.Metrics, max int) (metricdata.Metrics, *metricdata.Metrics, int) {
+func cutPoints(m metricdata.Metrics, limit int) (metricdata.Metrics, *metricdata.Metrics, int) {
 	switch d := m.Data.(type) {
 	case metricdata.Gauge[int64]:
-		return cutGeneric(m, d.DataPoints, max, func(p []metricdata.DataPoint[int64]) metricdata.Aggregation {
+		return cutGeneric(m, d.DataPoints, limit, func(p []metricdata.DataPoint[int64]) metricdata.Aggregation {
 			return metricdata.Gauge[int64]{DataPoints: p}
 		})
 	case metricdata.Gauge[float64]:
-		return cutGeneric(m, d.DataPoints, max, func(p []metricdata.DataPoint[float64]) metricdata.Aggregation {
+		return cutGeneric(m, d.DataPoints, limit, func(p []metricdata.DataPoint[float64]) metricdata.Aggregation {
 			return metricdata.Gauge[float64]{DataPoints: p}
 		})
 	case metricdata.Sum[int64]:
-		return cutGeneric(m, d.DataPoints, max, func(p []metricdata.DataPoint[int64]) metricdata.Aggregation {
+		return cutGeneric(m, d.DataPoints, limit, func(p []metricdata.DataPoint[int64]) metricdata.Aggregation {
 			return metricdata.Sum[int64]{DataPoints: p, Temporality: d.Temporality, IsMonotonic: d.IsMonotonic}
 		})
 	case metricdata.Sum[float64]:
-		return cutGeneric(m, d.DataPoints, max, func(p []metricdata.DataPoint[float64]) metricdata.Aggregation {
+		return cutGeneric(m, d.DataPoints, limit, func(p []metricdata.DataPoint[float64]) metricdata.Aggregation {
 			return metricdata.Sum[float64]{DataPoints: p, Temporality: d.Temporality, IsMonotonic: d.IsMonotonic}
 		})
 	case metricdata.Histogram[float64]:
-		return cutGeneric(m, d.DataPoints, max, func(p []metricdata.HistogramDataPoint[float64]) metricdata.Aggregation {
+		return cutGeneric(m, d.DataPoints, limit, func(p []metricdata.HistogramDataPoint[float64]) metricdata.Aggregation {
 			return metricdata.Histogram[float64]{DataPoints: p, Temporality: d.Temporality}
 		})
 	case metricdata.ExponentialHistogram[float64]:
-		return cutGeneric(m, d.DataPoints, max, func(p []metricdata.ExponentialHistogramDataPoint[float64]) metricdata.Aggregation {
+		return cutGeneric(m, d.DataPoints, limit, func(p []metricdata.ExponentialHistogramDataPoint[float64]) metricdata.Aggregation {
 			return metricdata.ExponentialHistogram[float64]{DataPoints: p, Temporality: d.Temporality}
 		})
 	}
@@ -97,12 +97,12 @@ func cutPoints(m metricdata.Metrics, max int) (metricdata.Metrics, *metricdata.M
 	return m, nil, 1
 }
 
-func cutGeneric[P any](m metricdata.Metrics, pts []P, max int, wrap func([]P) metricdata.Aggregation) (metricdata.Metrics, *metricdata.Metrics, int) {
-	if len(pts) <= max {
+func cutGeneric[P any](m metricdata.Metrics, pts []P, limit int, wrap func([]P) metricdata.Aggregation) (metricdata.Metrics, *metricdata.Metrics, int) {
+	if len(pts) <= limit {
 		return m, nil, len(pts)
 	}
 	head, tail := m, m
-	head.Data = wrap(pts[:max:max])
-	tail.Data = wrap(pts[max:])
-	return head, &tail, max
+	head.Data = wrap(pts[:limit:limit])
+	tail.Data = wrap(pts[limit:])
+	return head, &tail, limit
 }

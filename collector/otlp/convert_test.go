@@ -314,7 +314,7 @@ func TestResourceBuild(t *testing.T) {
 			}
 			got := map[string]string{}
 			for _, kv := range r.Attributes() {
-				got[string(kv.Key)] = kv.Value.Emit()
+				got[string(kv.Key)] = kv.Value.String()
 			}
 			for k, v := range tt.want {
 				if got[k] != v {

@@ -156,12 +156,12 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 			}
 			ongoing = nil
 			measured++
-			print(stdout, o, ip, ev.Outage, time.Now())
+			printOutage(stdout, o, ip, ev.Outage, time.Now())
 		case <-wait:
 			return fmt.Errorf("gave up after --max-wait %s with %d of %d outages measured%s", o.MaxWait, measured, o.Count, still(ongoing))
 		case <-ctx.Done():
 			if ongoing != nil {
-				print(stdout, o, ip, *ongoing, time.Now())
+				printOutage(stdout, o, ip, *ongoing, time.Now())
 			}
 			return fmt.Errorf("interrupted with %d of %d outages measured%s", measured, o.Count, still(ongoing))
 		}
@@ -176,7 +176,7 @@ func still(o *probe.Outage) string {
 	return fmt.Sprintf("; the host is still down since %s", o.Start.Format(time.RFC3339Nano))
 }
 
-func print(w io.Writer, o Options, ip netip.Addr, out probe.Outage, now time.Time) {
+func printOutage(w io.Writer, o Options, ip netip.Addr, out probe.Outage, now time.Time) {
 	d := out.Duration(now)
 	if o.JSON {
 		_ = json.NewEncoder(w).Encode(Record{

@@ -1,22 +1,8 @@
 #!/usr/bin/env bash
 # goreleaser (release archives, checksums, Debian/RPM packages through its
-# built-in nfpm) from the Go module proxy, pinned, into
-# .cache/bin/goreleaser-$VERSION for scripts/release.sh. A large build: about
-# 38 minutes on a loaded 2-core machine, much less on an idle one and with a
-# warm Go build cache; skipped when the binary exists (keep .cache/).
+# built-in nfpm) for scripts/release.sh, as .cache/bin/goreleaser-v2.17.0. A
+# large build: 38 minutes on a loaded 2-core machine, much less on an idle one
+# or with a warm Go build cache; skipped when present (keep .cache/).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-version=v2.17.0
-bin="$PWD/.cache/bin/goreleaser-$version"
-if [ -x "$bin" ]; then
-  echo "goreleaser $version present: $bin"
-  exit 0
-fi
-mkdir -p "$PWD/.cache/bin"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-start=$(date +%s)
-GOBIN="$tmp" GOFLAGS=-mod=mod go install "github.com/goreleaser/goreleaser/v2@$version"
-install -m 0755 "$tmp/goreleaser" "$bin.tmp"
-mv "$bin.tmp" "$bin"
-echo "built $bin in $(( $(date +%s) - start ))s"
+bash scripts/go-tool.sh goreleaser github.com/goreleaser/goreleaser/v2 v2.17.0

@@ -98,7 +98,7 @@ func TestExporterLab(t *testing.T) {
 	tool := lab.Tool(t, "promtool")
 	addrs := append(l.Addrs(900, false), l.Addrs(100, true)...)
 	x := startExporter(t, l, addrs, 200*time.Millisecond)
-	body := waitAllUp(t, x, addrs, 90*time.Second)
+	waitAllUp(t, x, addrs, 90*time.Second)
 
 	// Let the counters move, then lint a fresh scrape.
 	time.Sleep(time.Second)
