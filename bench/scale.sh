@@ -75,7 +75,7 @@ for n in "${NS[@]}"; do
   [ "$n" -gt "$maxn" ] && maxn=$n
 done
 for dp in "${DPS[@]}"; do
-  case "$dp" in icmp|afpacket|auto) ;; *) die "--datapaths: unknown datapath $dp" ;; esac
+  case "$dp" in icmp|afpacket|afxdp|auto) ;; *) die "--datapaths: unknown datapath $dp" ;; esac
 done
 if [ "$do_fping" = 1 ] && ! command -v fping >/dev/null; then
   echo "scale.sh: fping not installed, skipping it (apt-get install fping)" >&2; do_fping=0
