@@ -108,17 +108,8 @@ func New(t testing.TB, opts Options) *Lab {
 		t.Fatalf("lab: random name: %v", err)
 	}
 	base := NamePrefix + id + "-" + hex.EncodeToString(rnd[:])
-	l := &Lab{
-		t:       t,
-		Probe:   base + "-p",
-		Target:  base + "-t",
-		Prefix4: opts.Prefix4.Masked(),
-		Prefix6: opts.Prefix6.Masked(),
-		ProbeIf: "veth0",
-		Link:    opts.Link,
-		Hop4:    TargetAddr4,
-		Hop6:    TargetAddr6,
-	}
+	l := newLab(base, opts)
+	l.t = t
 	if err := l.checkLink(); err != nil {
 		t.Fatalf("lab: %v", err)
 	}
@@ -130,6 +121,21 @@ func New(t testing.TB, opts Options) *Lab {
 }
 
 // setup creates namespaces, veth pair, addresses, routes and sysctls.
+// newLab is a lab named base+"-p" and base+"-t" for normalized opts, not
+// built yet.
+func newLab(base string, opts Options) *Lab {
+	return &Lab{
+		Probe:   base + "-p",
+		Target:  base + "-t",
+		Prefix4: opts.Prefix4.Masked(),
+		Prefix6: opts.Prefix6.Masked(),
+		ProbeIf: "veth0",
+		Link:    opts.Link,
+		Hop4:    TargetAddr4,
+		Hop6:    TargetAddr6,
+	}
+}
+
 func (l *Lab) setup() error {
 	p, tg := l.Probe, l.Target
 	cmds := [][]string{

@@ -39,7 +39,10 @@ func Build(name string, opts Options) (*Lab, error) {
 	if err := opts.normalize(); err != nil {
 		return nil, err
 	}
-	l := &Lab{Probe: name + "-p", Target: name + "-t", Prefix4: opts.Prefix4.Masked(), Prefix6: opts.Prefix6.Masked()}
+	l := newLab(name, opts)
+	if err := l.checkLink(); err != nil {
+		return nil, err
+	}
 	if err := l.setup(); err != nil {
 		return nil, errors.Join(err, l.Remove())
 	}
