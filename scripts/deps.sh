@@ -5,6 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 for f in scripts/deps.d/*.sh; do
   [ -e "$f" ] || continue
-  echo "== deps: $f"
+  echo "== deps: $f ($(date -u +%T))"
   bash "$f"
 done

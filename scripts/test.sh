@@ -7,7 +7,7 @@ failed=()
 passed=0
 for f in scripts/test.d/*.sh; do
   [ -e "$f" ] || continue
-  echo "== test: $f"
+  echo "== test: $f ($(date -u +%T))"
   if bash "$f"; then passed=$((passed+1)); else failed+=("$f"); fi
 done
 echo
