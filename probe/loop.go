@@ -156,6 +156,11 @@ func (e *Engine) loop() {
 	}
 }
 
+// maxStampAge is how far behind a receive stamp may lie before the engine
+// takes it for a step of the wall clock rather than a receiver that fell
+// behind (which never waits longer than maxExpiryDelay for anything).
+const maxStampAge = int64(10 * time.Second)
+
 // maxPolledIdle is the longest a loop that reads a polled datapath sleeps.
 const maxPolledIdle = 100 * time.Millisecond
 
@@ -253,7 +258,15 @@ func (e *Engine) receiver() {
 			for i := range msgs[:n] {
 				last = max(last, msgs[i].KernelStamp)
 			}
-			if d := min(now, last-(t.UnixNano()-now)); last != 0 && d > e.rxDrained.Load() {
+			d := min(now, last-(t.UnixNano()-now))
+			if last != 0 && now-d > maxStampAge && n < len(msgs) {
+				// A stamp that old is a wall-clock step between the
+				// packet's arrival and now, not a receiver that far
+				// behind: this batch emptied the queue, so everything that
+				// arrived has been processed.
+				d = now
+			}
+			if last != 0 && d > e.rxDrained.Load() {
 				e.rxDrained.Store(d)
 			}
 		}

@@ -12,8 +12,9 @@ import (
 )
 
 // steppedNetwork is probetest's in-memory network whose receive stamps
-// (CLOCK_REALTIME, like a kernel's) are shifted by offset: a wall-clock
-// step between a probe's send stamp and its reply's receive stamp.
+// (CLOCK_REALTIME, like a kernel's) are shifted by offset, its transmit
+// stamps not: a wall-clock step between a probe's send stamps and its
+// reply's receive stamp.
 type steppedNetwork struct {
 	*probetest.Network
 	offset atomic.Int64 // nanoseconds added to every KernelStamp
@@ -23,7 +24,7 @@ func (n *steppedNetwork) Recv(msgs []probe.Received) (int, error) {
 	k, err := n.Network.Recv(msgs)
 	if off := n.offset.Load(); off != 0 {
 		for i := range msgs[:k] {
-			if msgs[i].KernelStamp != 0 {
+			if msgs[i].KernelStamp != 0 && !msgs[i].TxStamp {
 				msgs[i].KernelStamp += off
 			}
 		}
@@ -70,8 +71,8 @@ func TestWallClockStep(t *testing.T) {
 	defer eng.Close()
 
 	stats := func() probe.EngineStats { return eng.Snapshot(nil).Engine }
-	const kernelRX, userspace = 1, 2 // indexes of probe.TimestampSourceNames
-	if probe.TimestampSourceNames[kernelRX] != probe.TimestampKernelRX || probe.TimestampSourceNames[userspace] != probe.TimestampUserspace {
+	const kernelTXRX, userspace = 0, 2 // indexes of probe.TimestampSourceNames
+	if probe.TimestampSourceNames[kernelTXRX] != probe.TimestampKernelTXRX || probe.TimestampSourceNames[userspace] != probe.TimestampUserspace {
 		t.Fatal("timestamp source indexes changed")
 	}
 	time.Sleep(500 * time.Millisecond)
@@ -89,7 +90,7 @@ func TestWallClockStep(t *testing.T) {
 	defer mu.Unlock()
 	stepped := s1.RepliesByTimestamp[userspace] - s0.RepliesByTimestamp[userspace]
 	t.Logf("replies %d, failed %d; during the steps: %d replies timed by the monotonic clock, %d by kernel stamps",
-		replies, failed, stepped, s1.RepliesByTimestamp[kernelRX]-s0.RepliesByTimestamp[kernelRX])
+		replies, failed, stepped, s1.RepliesByTimestamp[kernelTXRX]-s0.RepliesByTimestamp[kernelTXRX])
 	if len(bad) > 0 {
 		t.Errorf("%d RTTs outside (0, timeout], e.g. %s", len(bad), bad[0])
 	}
@@ -102,7 +103,7 @@ func TestWallClockStep(t *testing.T) {
 	if s0.RepliesByTimestamp[userspace] != 0 {
 		t.Errorf("%d userspace-timed replies before the step", s0.RepliesByTimestamp[userspace])
 	}
-	if s2.RepliesByTimestamp[kernelRX] <= s1.RepliesByTimestamp[kernelRX] {
+	if s2.RepliesByTimestamp[kernelTXRX] <= s1.RepliesByTimestamp[kernelTXRX] {
 		t.Error("kernel stamps not used again after the step")
 	}
 }
