@@ -55,7 +55,7 @@ func schemaErrors(raw []byte) []string {
 		}
 		out = append(out, stage+": "+err.Error())
 	}
-	var d dashboard.Dashboard
+	var d dashboard.Dashboard //nolint:staticcheck // the dashboards are the v1 schema that Grafana provisions
 	add("strict decode", d.UnmarshalJSONStrict(raw))
 	add("validate", d.Validate())
 

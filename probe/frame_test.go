@@ -10,6 +10,8 @@ import (
 
 // ether builds an Ethernet frame from src to dst MAC, with optional VLAN
 // tags, around payload of the given ethertype.
+//
+//nolint:unused // used by the pfring-tagged tests
 func ether(src, dst [6]byte, etype uint16, payload []byte, vlans ...uint16) []byte {
 	b := append(append([]byte{}, dst[:]...), src[:]...)
 	for _, v := range vlans {

@@ -72,7 +72,6 @@ func measure(n int, interval, run time.Duration, profile string) error {
 	if err != nil {
 		return err
 	}
-	cfg, text = nil, nil
 	h1 := live()
 
 	eng, err := probe.New(spec, probe.Options{Datapath: &probetest.Network{}})

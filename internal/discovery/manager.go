@@ -2,6 +2,7 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -344,7 +345,7 @@ func (m *Manager) process(s *source, g *config.DiscoveryGroup) bool {
 				lb.Set(string(n), string(v))
 			}
 			ts, err := build(lb, g)
-			if err == errDropped {
+			if errors.Is(err, errDropped) {
 				s.dropped++
 				continue
 			}

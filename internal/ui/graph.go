@@ -176,15 +176,15 @@ func (p *pathSet) write(b *strings.Builder, format string) {
 	}
 }
 
-// niceScale rounds max up to 1, 2 or 5 times a power of ten and returns it
+// niceScale rounds hi up to 1, 2 or 5 times a power of ten and returns it
 // with a tick step that gives four or five ticks. An empty graph gets 1 ms.
-func niceScale(max float64) (top, step float64) {
-	if !(max > 0) {
-		max = 0.001
+func niceScale(hi float64) (top, step float64) {
+	if !(hi > 0) {
+		hi = 0.001
 	}
-	p := math.Pow(10, math.Floor(math.Log10(max)))
+	p := math.Pow(10, math.Floor(math.Log10(hi)))
 	for _, m := range []float64{1, 2, 2.5, 5, 10} {
-		if top = m * p; top >= max*(1-1e-9) {
+		if top = m * p; top >= hi*(1-1e-9) {
 			break
 		}
 	}

@@ -159,11 +159,11 @@ func TestDNSFaults(t *testing.T) {
 	dns.setSilent(false)
 	sentBefore := sumTarget(f.metrics(), "icmp_probes_sent_total", "a.faults.test")
 	repliesBefore := sumTarget(f.metrics(), "icmp_replies_total", "a.faults.test")
-	after := f.wait(time.Minute, "a follows the new address", func(mfs mfsT) (bool, string) {
+	f.wait(time.Minute, "a follows the new address", func(mfs mfsT) (bool, string) {
 		got := ipOf(mfs, "a.faults.test")
 		return got == addrs[2].String(), "a.faults.test probes " + got
 	})
-	after = f.wait(30*time.Second, "a answered at its new address", func(mfs mfsT) (bool, string) {
+	after := f.wait(30*time.Second, "a answered at its new address", func(mfs mfsT) (bool, string) {
 		r := sumTarget(mfs, "icmp_replies_total", "a.faults.test")
 		return r > repliesBefore+5, fmt.Sprintf("replies %v, were %v", r, repliesBefore)
 	})
