@@ -13,7 +13,7 @@
 #
 # Usage (as root, from anywhere in the repository):
 #   bench/soak.sh [--duration 1h] [--targets 10000] [--out DIR] [--plot FILE]
-#   bench/soak.sh --ci          # 10 minutes (scripts/test.d/80-soak.sh)
+#   bench/soak.sh --ci          # 5 minutes (scripts/test.d/80-soak.sh)
 set -euo pipefail
 
 duration=1h
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     --targets) targets=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --plot) plot=$2; shift 2 ;;
-    --ci) duration=10m; shift ;;
+    --ci) duration=5m; shift ;;
     -h|--help) usage 0 ;;
     *) echo "soak.sh: unknown argument $1" >&2; usage 2 ;;
   esac
