@@ -3,7 +3,6 @@
 package probe
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -254,21 +253,7 @@ func (d *afPacket) blockHdr(i int) *unix.TpacketHdrV1 {
 // the ring) is valid until the next call, as the Datapath contract says.
 func (d *afPacket) Recv(msgs []Received) (int, error) {
 	d.everRecv.Store(true) // before reading closed: pairs with Close
-	for {
-		if d.closed.Load() {
-			d.closeFDs()
-			return 0, net.ErrClosed
-		}
-		if n := d.read(msgs); n > 0 {
-			return n, nil
-		}
-		for i := range d.pfd {
-			d.pfd[i].Revents = 0
-		}
-		if _, err := unix.Poll(d.pfd, -1); err != nil && !errors.Is(err, unix.EINTR) {
-			return 0, fmt.Errorf("poll packet ring: %w", err)
-		}
-	}
+	return pollRecv(msgs, &d.closed, d.closeFDs, d.read, d.pfd, "packet ring")
 }
 
 // recvNow returns what the ring holds without blocking (polledReceiver).
@@ -346,11 +331,7 @@ func (d *afPacket) Close() error {
 	}
 	d.tx.Close()
 	d.tx.closeFDs()
-	if d.evfd >= 0 {
-		var one [8]byte
-		one[0] = 1
-		_, _ = unix.Write(d.evfd, one[:])
-	}
+	wakeEventfd(d.evfd)
 	// The receiver may still be processing frames that point into the ring
 	// (Received.Buf): it unmaps the ring when it next calls Recv. Only if no
 	// receiver ever ran do we free it here. closed is stored before

@@ -553,21 +553,7 @@ func (s *xsk) kick() error {
 // until the next Recv).
 func (d *afXDP) Recv(msgs []Received) (int, error) {
 	d.everRecv.Store(true) // before reading closed: pairs with Close
-	for {
-		if d.closed.Load() {
-			d.release()
-			return 0, net.ErrClosed
-		}
-		if n := d.read(msgs); n > 0 {
-			return n, nil
-		}
-		for i := range d.pfd {
-			d.pfd[i].Revents = 0
-		}
-		if _, err := unix.Poll(d.pfd, -1); err != nil && !errors.Is(err, unix.EINTR) {
-			return 0, fmt.Errorf("poll AF_XDP sockets: %w", err)
-		}
-	}
+	return pollRecv(msgs, &d.closed, d.release, d.read, d.pfd, "AF_XDP sockets")
 }
 
 // recvNow returns what the RX rings hold without blocking
@@ -645,11 +631,7 @@ func (d *afXDP) Close() error {
 	if d.closed.Swap(true) {
 		return nil
 	}
-	if d.evfd >= 0 {
-		var one [8]byte
-		one[0] = 1
-		_, _ = unix.Write(d.evfd, one[:])
-	}
+	wakeEventfd(d.evfd)
 	// Give the interface back to the kernel at once.
 	if d.lnk != nil {
 		d.lnk.Close()

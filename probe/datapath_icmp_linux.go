@@ -328,11 +328,7 @@ func (d *icmpDatapath) Close() error {
 	if d.closed.Swap(true) {
 		return nil
 	}
-	var one [8]byte
-	one[0] = 1
-	if d.evfd >= 0 {
-		_, _ = unix.Write(d.evfd, one[:])
-	}
+	wakeEventfd(d.evfd)
 	// A receiver inside poll is woken by the eventfd and closes the fds on
 	// its way out, so no fd is closed (and its number reused) under it.
 	if !d.inRecv.Load() {
