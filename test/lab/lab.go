@@ -339,12 +339,29 @@ func (l *Lab) Start(ctx context.Context, name string, args ...string) *Proc {
 	c := l.Exec(ctx, name, args...)
 	p := &Proc{Cmd: c, out: &SyncBuffer{}, done: make(chan struct{})}
 	c.Stdout, c.Stderr = p.out, p.out
+	// A Go program prints every goroutine's stack on SIGQUIT: when the
+	// test failed, the output then shows where a hung process hung.
+	c.Env = append(os.Environ(), "GOTRACEBACK=all")
+	t := l.t
+	kill := c.Cancel
+	c.Cancel = func() error {
+		if t.Failed() {
+			quitForStacks(c)
+		}
+		return kill()
+	}
 	if err := c.Start(); err != nil {
 		l.t.Fatalf("lab: start %s: %v", name, err)
 	}
 	go func() { p.err = c.Wait(); close(p.done) }()
-	t := l.t
 	t.Cleanup(func() {
+		if t.Failed() {
+			select {
+			case <-p.done:
+			default:
+				quitForStacks(c)
+			}
+		}
 		_ = p.Stop(5 * time.Second)
 		if t.Failed() {
 			t.Logf("output of %s:\n%s", name, p.Output())
@@ -418,6 +435,30 @@ func runInput(stdin []byte, name string, args ...string) error {
 		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
 	}
 	return nil
+}
+
+// quitForStacks sends SIGQUIT to c's process (not its group) and gives it
+// up to two seconds to print its stacks and exit.
+func quitForStacks(c *exec.Cmd) {
+	if c.Process == nil || syscall.Kill(c.Process.Pid, syscall.SIGQUIT) != nil {
+		return
+	}
+	for range 20 {
+		time.Sleep(100 * time.Millisecond)
+		if exited(c.Process.Pid) {
+			return
+		}
+	}
+}
+
+// exited reports whether process pid is gone or a zombie.
+func exited(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
 }
 
 func killGroup(c *exec.Cmd) {
