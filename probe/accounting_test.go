@@ -321,3 +321,32 @@ func TestFindSlotMatchesLinearScan(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateAfterReloadIsDuplicate: a reload that changes a target's
+// timing resizes its window; a duplicate of a reply that arrived just
+// before is still a duplicate, not a late reply.
+func TestDuplicateAfterReloadIsDuplicate(t *testing.T) {
+	ts := simTarget("192.0.2.1", 10*time.Millisecond, 50*time.Millisecond)
+	s := newSim(t, Spec{Targets: []TargetSpec{ts}})
+	s.run(105 * time.Millisecond)
+	tg := s.target("192.0.2.1")
+	var last *slot
+	for i := range tg.window {
+		if sl := &tg.window[i]; sl.state == slotReplied && (last == nil || sl.sendMono > last.sendMono) {
+			last = sl
+		}
+	}
+	if last == nil {
+		t.Fatal("no replied probe in the window")
+	}
+	dup := AppendEcho(nil, s.c.tagger, tg.ip, s.c.id4, last.serial, last.sendMono, MinPayload)
+	dup[0] = icmpv4EchoReply
+	ts.Interval, ts.Timeout = time.Second, 200*time.Millisecond
+	next := Spec{Targets: []TargetSpec{ts}}
+	s.c.apply(&next, s.now)
+	dups, late := tg.dups, tg.late
+	s.c.handle(&Received{Src: tg.ip, Buf: dup, TTL: 63, KernelStamp: s.wallNs(s.now)}, s.now)
+	if tg.dups != dups+1 || tg.late != late {
+		t.Errorf("duplicate after a reload: dups %d→%d, late %d→%d; want one more duplicate", dups, tg.dups, late, tg.late)
+	}
+}

@@ -164,6 +164,16 @@ const maxStampAge = int64(10 * time.Second)
 // maxPolledIdle is the longest a loop that reads a polled datapath sleeps.
 const maxPolledIdle = 100 * time.Millisecond
 
+// backlogDelay is how long a packet may wait in the kernel between its
+// receive stamp and its socket (or ring): a packet handed over with
+// netif_rx (a TUN device, RPS) is stamped when it enters the CPU's backlog
+// and delivered later, by ksoftirqd on a busy machine. Losses are declared
+// only up to that much before the last read that found the queues empty:
+// a reply stamped in time is never declared lost because it was still on
+// its way to the socket. It delays the declaration of a loss, never its
+// timing (losses are dated by their send time).
+const backlogDelay = int64(50 * time.Millisecond)
+
 // maxDrainReads bounds the reads of one drain: a loop that is that far
 // behind skips sends until it caught up.
 const maxDrainReads = 16
@@ -172,7 +182,7 @@ const maxDrainReads = 16
 // returns the mono time up to which every packet that arrived has been
 // processed, and false when it stopped before the queues were empty.
 func (e *Engine) drain(msgs []Received) (int64, bool) {
-	delay := int64(e.info.DeliveryDelay)
+	delay := int64(e.info.DeliveryDelay) + backlogDelay
 	for range maxDrainReads {
 		start := e.mono(time.Now())
 		n, empty, err := e.polled.recvNow(msgs)

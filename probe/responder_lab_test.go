@@ -158,7 +158,7 @@ func TestResponderCases(t *testing.T) {
 			if got := eng.Info().Mode; mode != "afpacket" && got != mode {
 				t.Fatalf("icmp datapath mode %q, want %q", got, mode)
 			}
-			time.Sleep(4 * time.Second)
+			waitSent(t, eng, 30)
 			snap := settle(t, eng, spec, 3*time.Second)
 			if err := resp.Err(); err != nil {
 				t.Fatal(err)

@@ -151,16 +151,22 @@ func (t *target) respec(spec *TargetSpec) {
 	if n := windowSize(spec); n != len(t.window) {
 		// Keep every probe still in flight, in send order (findSlot relies
 		// on it): a window that shrinks below them grows to hold them, so
-		// each still ends as exactly one of reply, loss or error.
-		var out []slot
+		// each still ends as exactly one of reply, loss or error. Probes
+		// that already ended stay too while there is room, newest first: a
+		// duplicate of a reply that came just before the reload is still
+		// a duplicate, not a late reply.
+		var keep []slot
 		for i := range t.window {
-			if s := t.window[(t.wpos+i)%len(t.window)]; s.state == slotOut {
-				out = append(out, s)
+			if s := t.window[(t.wpos+i)%len(t.window)]; s.state != slotFree {
+				keep = append(keep, s)
 			}
 		}
-		w := make([]slot, max(n, len(out)+1))
-		copy(w, out)
-		t.window, t.wpos = w, len(out)
+		for len(keep) > n-1 && keep[0].state != slotOut {
+			keep = keep[1:]
+		}
+		w := make([]slot, max(n, len(keep)+1))
+		copy(w, keep)
+		t.window, t.wpos = w, len(keep)
 	}
 	if spec.Host == "" {
 		t.ip = spec.Addr

@@ -48,6 +48,24 @@ func startEngine(t *testing.T, l *lab.Lab, spec probe.Spec, opts probe.Options) 
 	return eng
 }
 
+// waitSent waits until every target of eng sent at least n probes: on a
+// loaded machine probes due while the engine could not run are skipped, so
+// counts are waited for, not assumed from the time slept. It fails the
+// test after a minute.
+func waitSent(t *testing.T, eng *probe.Engine, n uint64) {
+	t.Helper()
+	lab.WaitFor(t, time.Minute, 100*time.Millisecond, fmt.Sprintf("every target sent %d probes", n), func() (bool, string) {
+		snap := eng.Snapshot(nil)
+		least := uint64(0)
+		for i, ts := range snap.Targets {
+			if i == 0 || ts.Sent < least {
+				least = ts.Sent
+			}
+		}
+		return least >= n, fmt.Sprintf("fewest sent: %d", least)
+	})
+}
+
 // settle stops sending (a reload to a one-hour interval keeps every target
 // and its counters) and waits until no probe is in flight: afterwards every
 // probe sent is exactly one of replied, lost or error.
@@ -86,7 +104,7 @@ func TestCaptureSeesEachPacketOnce(t *testing.T) {
 						spec.Engine.Interface = l.ProbeIf
 					}
 					eng := startEngine(t, l, spec, probe.Options{})
-					time.Sleep(3 * time.Second)
+					waitSent(t, eng, 20)
 					snap := settle(t, eng, spec, 3*time.Second)
 					var sent, replies, lost, dups, late uint64
 					for _, ts := range snap.Targets {
@@ -123,7 +141,7 @@ func TestLinkLocalTargets(t *testing.T) {
 					t.Cleanup(func() { l.PingSockets(true) })
 					spec := zooSpec(dp, targets, 100*time.Millisecond, time.Second)
 					eng := startEngine(t, l, spec, probe.Options{})
-					time.Sleep(2 * time.Second)
+					waitSent(t, eng, 10)
 					snap := settle(t, eng, spec, 2*time.Second)
 					for _, ts := range snap.Targets {
 						var errs uint64
@@ -177,10 +195,10 @@ func TestRealKernelErrors(t *testing.T) {
 			}
 			redirects, unreach := l.ICMPOut("OutRedirects"), l.ICMPOut("OutDestUnreachs")
 			eng := startEngine(t, l, spec, probe.Options{})
-			time.Sleep(2 * time.Second)
+			waitSent(t, eng, 15)
 			l.Route(lab.RoutedPrefix4, "local", "dev", "lo")
 			l.Route(lab.RoutedPrefix6, "local", "dev", "lo")
-			time.Sleep(2 * time.Second)
+			waitSent(t, eng, 30)
 			snap := settle(t, eng, spec, 2*time.Second)
 			if n := l.ICMPOut("OutRedirects") - redirects; n == 0 {
 				t.Error("the router sent no redirect")
