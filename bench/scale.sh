@@ -19,6 +19,9 @@
 #   bench/scale.sh [--n 1000,5000,10000,50000,100000] [--datapaths icmp,afpacket]
 #                  [--duration 30] [--warmup 10] [--histogram native]
 #                  [--runs 3] [--nice N] [--no-fping] [--no-strace] [--perf] [--bin PATH] [--out DIR]
+#                  [--interval 1] [--ipv6] [--per-target up,counters,...]
+#   bench/scale.sh --n 1048576 --interval 10 --ipv6 --per-target up,counters --datapaths afpacket --no-fping
+#                                # one million targets (multiples of 65536 as /112 blocks above 130048)
 #   bench/scale.sh --smoke       # N=1000, 10 s, icmp only, 1 round: proves the script works
 # See bench/README.md.
 set -euo pipefail
@@ -37,6 +40,9 @@ smoke=0
 bin=""
 out=""
 port=10427
+interval=1
+ipv6=0
+per_target=""
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
@@ -53,6 +59,9 @@ while [ $# -gt 0 ]; do
     --perf) do_perf=1; shift ;;
     --bin) bin=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
+    --interval) interval=$2; shift 2 ;;
+    --ipv6) ipv6=1; shift ;;
+    --per-target) per_target=$2; shift 2 ;;
     --smoke) smoke=1; ns_list=1000; datapaths=icmp; duration=10; warmup=3; runs=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "scale.sh: unknown argument $1" >&2; usage 2 ;;
@@ -65,13 +74,21 @@ for tool in ip curl awk; do command -v "$tool" >/dev/null || die "needs $tool (r
 [[ $duration =~ ^[0-9]+$ && $duration -ge 5 ]] || die "--duration must be whole seconds >= 5"
 [[ $warmup =~ ^[0-9]+$ ]] || die "--warmup must be whole seconds"
 [[ $runs =~ ^[0-9]+$ && $runs -ge 1 ]] || die "--runs must be a count >= 1"
+[[ $interval =~ ^[0-9]+$ && $interval -ge 1 ]] || die "--interval must be whole seconds >= 1"
+[[ -z $per_target || $per_target =~ ^[a-z]+(,[a-z]+)*$ ]] || die "--per-target must be a comma-separated list like up,counters"
 [[ $nice =~ ^-?[0-9]+$ && $nice -ge -20 && $nice -le 19 ]] || die "--nice must be a niceness from -20 to 19"
 case "$histmode" in native|classic|both|none) ;; *) die "--histogram must be native, classic, both or none" ;; esac
 IFS=, read -r -a NS <<<"$ns_list"
 IFS=, read -r -a DPS <<<"$datapaths"
 maxn=0
 for n in "${NS[@]}"; do
-  [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 130048 ]] || die "--n: $n is not a count from 1 to 130048 (the lab prefix)"
+  if [ "$ipv6" = 1 ]; then
+    # fd00:210::/64: listed one by one up to 130048, as /112 blocks above.
+    [[ $n =~ ^[0-9]+$ && $n -ge 1 && ( $n -le 130048 || ( $((n % 65536)) -eq 0 && $n -le 16777216 ) ) ]] \
+      || die "--n: $n is not a count from 1 to 130048, or a multiple of 65536 up to 16777216 (with --ipv6)"
+  else
+    [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 130048 ]] || die "--n: $n is not a count from 1 to 130048 (the lab prefix)"
+  fi
   [ "$n" -gt "$maxn" ] && maxn=$n
 done
 for dp in "${DPS[@]}"; do
@@ -161,14 +178,20 @@ routes=$(ip -n "$P" -4 route show | sort)
 [ -z "$(ip -n "$P" -6 route show | grep -v '^fd00:210::/64 via fd00:250::2 \|^fd00:250::/64 dev veth0 \|^fe80::/64\|^multicast\|^ff00::/8')" ] \
   || die "probe namespace has unexpected IPv6 routes: $(ip -n "$P" -6 route show)"
 
-# Targets: 10.210.0.1 .. skipping .0 and .255 of every /24 (130048 at most).
-awk -v n="$maxn" 'BEGIN { c = 0
-  for (b = 210; b <= 211 && c < n; b++) for (x = 0; x < 256 && c < n; x++) for (y = 1; y <= 254 && c < n; y++) { print "10." b "." x "." y; c++ } }' >"$work/targets"
+# Targets: 10.210.0.1 .. skipping .0 and .255 of every /24 (130048 at most);
+# with --ipv6 fd00:210::1 on (the target namespace answers the whole /64).
+if [ "$ipv6" = 1 ]; then
+  awk -v n="$maxn" 'BEGIN { for (c = 1; c <= n && c <= 130048; c++) printf "fd00:210::%x:%x\n", int(c / 65536), c % 65536 }' >"$work/targets"
+else
+  awk -v n="$maxn" 'BEGIN { c = 0
+    for (b = 210; b <= 211 && c < n; b++) for (x = 0; x < 256 && c < n; x++) for (y = 1; y <= 254 && c < n; y++) { print "10." b "." x "." y; c++ } }' >"$work/targets"
+fi
+first_target=$(head -1 "$work/targets")
 
 # True RTT of the lab, idle: iputils ping from the probe namespace.
 true_rtt="NA"
 if command -v ping >/dev/null; then
-  if pingout=$(ip netns exec "$P" ping -n -q -c 20 -i 0.05 10.210.0.1 2>&1); then
+  if pingout=$(ip netns exec "$P" ping -n -q -c 20 -i 0.05 "$first_target" 2>&1); then
     true_rtt=$(sed -n 's|.*= \([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\)/\([0-9.]*\) ms.*|min \1 / avg \2 / max \3 ms|p' <<<"$pingout")
   fi
   echo "$pingout" >"$out/ping.txt"
@@ -176,8 +199,13 @@ fi
 log "lab true RTT (ping -c 20 -i 0.05, idle): $true_rtt"
 
 # icmp_mib NS: "name value" lines of the Icmp MIB of namespace NS.
+# With --ipv6 the ICMPv6 MIB, under the IPv4 names (OutEchos, InEchoReps, ...).
 icmp_mib() {
-  ip netns exec "$1" awk '$1 == "Icmp:" { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 } else { for (i = 2; i <= NF; i++) print k[i], $i } }' /proc/net/snmp
+  if [ "$ipv6" = 1 ]; then
+    ip netns exec "$1" awk '$1 ~ /^Icmp6/ { k = substr($1, 6); sub(/Replies$/, "Reps", k); print k, $2 }' /proc/net/snmp6
+  else
+    ip netns exec "$1" awk '$1 == "Icmp:" { if (!h) { for (i = 2; i <= NF; i++) k[i] = $i; h = 1 } else { for (i = 2; i <= NF; i++) print k[i], $i } }' /proc/net/snmp
+  fi
 }
 # runq_wait_ns PID: run-queue wait of all threads of PID so far (ns).
 runq_wait_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $2 } END { printf "%.0f", s }'; }
@@ -196,14 +224,23 @@ write_config() {
     echo "engine:"
     echo "  datapath: $2"
     echo "  max_cidr_addresses: 131072"
+    echo "  max_targets: 16777216"
     echo "defaults:"
-    echo "  interval: 1s"
+    echo "  interval: ${interval}s"
     echo "  histogram:"
     echo "    mode: $histmode"
+    if [ -n "$per_target" ]; then
+      echo "  export:"
+      echo "    per_target: [$per_target]"
+    fi
     echo "groups:"
     echo "  - name: bench"
     echo "    targets:"
-    head -n "$1" "$work/targets" | sed 's/^/      - /'
+    if [ "$1" -le 130048 ]; then
+      head -n "$1" "$work/targets" | sed 's/^/      - /'
+    else # --ipv6 only: /112 blocks of fd00:210::/64 from fd00:210::1:0 on
+      awk -v b="$(($1 / 65536))" 'BEGIN { for (i = 1; i <= b; i++) printf "      - \"fd00:210::%x:0/112\"\n", i }'
+    fi
   } >"$3"
 }
 
@@ -340,8 +377,9 @@ run_exporter() {
 run_fping() {
   local n=$1 round=$2 tag="fping-$1-r$2"
   head -n "$n" "$work/targets" >"$work/fping-targets"
-  local iv; iv=$(fcalc "sprintf(\"%g\", 1000 / $n)")
-  local cmd=(fping -q -c "$duration" -p 1000 -i "$iv" -f "$work/fping-targets")
+  local iv; iv=$(fcalc "sprintf(\"%g\", 1000 * $interval / $n)")
+  local cmd=(fping -q -c "$((duration / interval))" -p "$((1000 * interval))" -i "$iv" -f "$work/fping-targets")
+  [ "$ipv6" = 1 ] && cmd=(fping -6 "${cmd[@]:1}")
   log "$tag: ${cmd[*]}"
   local rc=0
   # bash's time reports the CPU of the waited-for children (timeout, and
@@ -409,8 +447,8 @@ md="$out/results.md"
   echo "- exporter: $version"
   echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2/1048576 }' /proc/meminfo)"
   echo "- load: start \`$(sed 's/^ *//' <<<"$uptime_start")\`, end \`$(sed 's/^ *//' <<<"$uptime_end")\`"
-  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --nice $nice --histogram $histmode$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
-  echo "- interval 1 s, timeout 1 s, histogram mode \`$histmode\`, window ${duration} s after ${warmup} s warm-up"
+  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --nice $nice --histogram $histmode --interval $interval$([ "$ipv6" = 1 ] && echo ' --ipv6')${per_target:+ --per-target $per_target}$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
+  echo "- interval $interval s, IPv$([ "$ipv6" = 1 ] && echo 6 || echo 4) targets, per-target series: ${per_target:-all}, histogram mode \`$histmode\`, window ${duration} s after ${warmup} s warm-up"
   echo "- lab true RTT (iputils ping -c 20 -i 0.05 from the probe namespace, idle lab): $true_rtt"
   echo
   echo "| datapath | N | round | probes/s | lost | skipped | RTT p50 / p99 µs | CPU % of 1 core | CPU µs / probe | RSS / peak MB | text scrape s / MB | protobuf scrape s / MB | max schedule lag ms | kernel drops | mode, replies by timestamp source | load 1m | run-queue wait % | syscalls / probe |"
