@@ -197,7 +197,7 @@ func (s *Spec) Validate() error {
 		}
 		seen[k] = struct{}{}
 	}
-	return s.Vantage.validate(s.Targets)
+	return s.Vantage.validate()
 }
 
 func (t *TargetSpec) validate() error {

@@ -85,38 +85,47 @@ func (r VantageRule) Equal(o VantageRule) bool {
 	return r.Share == o.Share && r.MinTargets == o.MinTargets && r.Window == o.Window && slices.Equal(r.Anchors, o.Anchors)
 }
 
-func (r VantageRule) validate(groups map[string]bool) error {
-	switch {
-	case !(r.Share > 0 && r.Share <= 1):
-		return fmt.Errorf("share %v: must be above 0 and at most 1", r.Share)
-	case r.MinTargets < 1 || r.MinTargets > MaxOutageKeep*100:
-		return fmt.Errorf("min_targets %d: must be between 1 and %d", r.MinTargets, MaxOutageKeep*100)
-	case r.Window < 1 || r.Window > MaxVantageWindow:
-		return fmt.Errorf("window %d: must be between 1 and %d intervals", r.Window, MaxVantageWindow)
-	}
-	for _, a := range r.Anchors {
-		if !groups[a] {
-			return fmt.Errorf("anchor group %q: no such group", a)
-		}
-	}
-	return nil
+// MaxVantageMinTargets bounds VantageRule.MinTargets.
+const MaxVantageMinTargets = 1 << 24
+
+// VantageFieldError is a value of one field of a VantageRule that the
+// engine cannot run with; Field is its configuration key (share,
+// min_targets, window).
+type VantageFieldError struct {
+	Field string
+	Msg   string
 }
 
-// validate checks the rules against the groups of targets.
-func (v *VantageSpec) validate(targets []TargetSpec) error {
+func (e *VantageFieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Problems returns what is wrong with the rule's values, one error per
+// field. Anchors name groups, which only the configuration knows: an
+// anchor group without targets (yet) is no error here.
+func (r VantageRule) Problems() []*VantageFieldError {
+	var ps []*VantageFieldError
+	if !(r.Share > 0 && r.Share <= 1) {
+		ps = append(ps, &VantageFieldError{"share", fmt.Sprintf("%v is out of range; want the fraction of a scope's targets that fail together, above 0 and at most 1, like 0.5", r.Share)})
+	}
+	if r.MinTargets < 1 || r.MinTargets > MaxVantageMinTargets {
+		ps = append(ps, &VantageFieldError{"min_targets", fmt.Sprintf("%d is out of range; want 1 to %d targets", r.MinTargets, MaxVantageMinTargets)})
+	}
+	if r.Window < 1 || r.Window > MaxVantageWindow {
+		ps = append(ps, &VantageFieldError{"window", fmt.Sprintf("%d is out of range; want 1 to %d intervals", r.Window, MaxVantageWindow)})
+	}
+	return ps
+}
+
+// validate checks every rule.
+func (v *VantageSpec) validate() error {
 	if !v.Enabled {
 		return nil
 	}
-	groups := map[string]bool{}
-	for i := range targets {
-		groups[targets[i].Group] = true
-	}
-	if err := v.Rule.validate(groups); err != nil {
-		return fmt.Errorf("vantage: %w", err)
+	if ps := v.Rule.Problems(); len(ps) > 0 {
+		return fmt.Errorf("vantage: %w", ps[0])
 	}
 	for g, r := range v.Groups {
-		if err := r.validate(groups); err != nil {
-			return fmt.Errorf("vantage of group %q: %w", g, err)
+		if ps := r.Problems(); len(ps) > 0 {
+			return fmt.Errorf("vantage of group %q: %w", g, ps[0])
 		}
 	}
 	return nil

@@ -303,7 +303,6 @@ func TestVantageValidate(t *testing.T) {
 		{VantageRule{Share: 1.5, MinTargets: 1, Window: 1}, "share"},
 		{VantageRule{Share: 0.5, MinTargets: 0, Window: 1}, "min_targets"},
 		{VantageRule{Share: 0.5, MinTargets: 1, Window: 0}, "window"},
-		{VantageRule{Share: 0.5, MinTargets: 1, Window: 1, Anchors: []string{"nope"}}, `anchor group "nope"`},
 	} {
 		spec := Spec{Targets: ts, Vantage: VantageSpec{Enabled: true, Rule: tc.rule}}
 		if err := spec.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
