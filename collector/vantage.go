@@ -6,15 +6,17 @@ import (
 )
 
 // Vantage health and gaps (probe/vantage.go): one series per scope for the
-// vantage families, labelled group ("" for the exporter as a whole,
-// which Prometheus stores without the label); the gap counters always.
+// vantage families, labelled source (the exporter's, like the per-target
+// series, so alerts join on source and group) and group ("" for the
+// exporter as a whole, which Prometheus stores without the label); the gap
+// counters always.
 var (
-	famVantageUp        = family{-1, "icmp_vantage_up", "Whether this exporter's vantage works (1) or is down (0): the targets of the scope failed together, or its anchors failed. group is empty for the exporter as a whole.", gaugeT, []string{"group"}}
-	famVantageOutages   = family{-1, "icmp_vantage_outages_total", "Vantage outages that started.", counterT, []string{"group"}}
-	famVantageOutageDur = family{-1, "icmp_vantage_outage_duration_seconds", "Durations of completed vantage outages.", histT, []string{"group"}}
-	famVantageLastStart = family{-1, "icmp_vantage_last_outage_start_timestamp_seconds", "Unix time of the start of the last vantage outage.", gaugeT, []string{"group"}}
-	famVantageLastEnd   = family{-1, "icmp_vantage_last_outage_end_timestamp_seconds", "Unix time of the end of the last vantage outage; 0 while it is ongoing.", gaugeT, []string{"group"}}
-	famVantageLastDur   = family{-1, "icmp_vantage_last_outage_duration_seconds", "Duration of the last vantage outage; grows while it is ongoing.", gaugeT, []string{"group"}}
+	famVantageUp        = family{-1, "icmp_vantage_up", "Whether this exporter's vantage works (1) or is down (0): the targets of the scope failed together, or its anchors failed. group is empty for the exporter as a whole.", gaugeT, []string{"source", "group"}}
+	famVantageOutages   = family{-1, "icmp_vantage_outages_total", "Vantage outages that started.", counterT, []string{"source", "group"}}
+	famVantageOutageDur = family{-1, "icmp_vantage_outage_duration_seconds", "Durations of completed vantage outages.", histT, []string{"source", "group"}}
+	famVantageLastStart = family{-1, "icmp_vantage_last_outage_start_timestamp_seconds", "Unix time of the start of the last vantage outage.", gaugeT, []string{"source", "group"}}
+	famVantageLastEnd   = family{-1, "icmp_vantage_last_outage_end_timestamp_seconds", "Unix time of the end of the last vantage outage; 0 while it is ongoing.", gaugeT, []string{"source", "group"}}
+	famVantageLastDur   = family{-1, "icmp_vantage_last_outage_duration_seconds", "Duration of the last vantage outage; grows while it is ongoing.", gaugeT, []string{"source", "group"}}
 	famGaps             = family{-1, "icmp_engine_gaps_total", "Stalls of the prober (the process stopped or starved, the host suspended): gaps, during which no target outage is opened or extended.", counterT, nil}
 	famGapSeconds       = family{-1, "icmp_engine_gap_seconds_total", "Total duration of the prober's stalls (icmp_engine_gaps_total).", counterT, nil}
 	// famVantageCaused is per target.
@@ -43,22 +45,22 @@ func (c *Collector) collectVantage(ch chan<- prometheus.Metric, s *probe.Snapsho
 	up, outages, dur, start, end, last, gaps, gapSecs := d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]
 	ch <- prometheus.MustNewConstMetric(gaps, prometheus.CounterValue, float64(s.Engine.Gaps))
 	ch <- prometheus.MustNewConstMetric(gapSecs, prometheus.CounterValue, s.Engine.GapSeconds)
-	now := scrapeTime(s)
+	now, src := scrapeTime(s), s.Source.Name
 	for i := range s.Vantage {
 		v := &s.Vantage[i]
-		ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, boolFloat(v.Up), v.Group)
-		ch <- prometheus.MustNewConstMetric(outages, prometheus.CounterValue, float64(v.OutagesTotal), v.Group)
+		ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, boolFloat(v.Up), src, v.Group)
+		ch <- prometheus.MustNewConstMetric(outages, prometheus.CounterValue, float64(v.OutagesTotal), src, v.Group)
 		buckets := make(map[float64]uint64, len(probe.OutageBuckets))
 		for j, b := range probe.OutageBuckets {
 			buckets[b] = v.OutageDurations[j]
 		}
-		ch <- prometheus.MustNewConstHistogram(dur, v.CompletedOutages(), v.OutageDurationSum, buckets, v.Group)
+		ch <- prometheus.MustNewConstHistogram(dur, v.CompletedOutages(), v.OutageDurationSum, buckets, src, v.Group)
 		if v.OutagesTotal == 0 {
 			continue
 		}
-		ch <- prometheus.MustNewConstMetric(start, prometheus.GaugeValue, unixSeconds(v.Last.Start), v.Group)
-		ch <- prometheus.MustNewConstMetric(end, prometheus.GaugeValue, unixSeconds(v.Last.End), v.Group)
-		ch <- prometheus.MustNewConstMetric(last, prometheus.GaugeValue, max(v.Last.Duration(now), 0).Seconds(), v.Group)
+		ch <- prometheus.MustNewConstMetric(start, prometheus.GaugeValue, unixSeconds(v.Last.Start), src, v.Group)
+		ch <- prometheus.MustNewConstMetric(end, prometheus.GaugeValue, unixSeconds(v.Last.End), src, v.Group)
+		ch <- prometheus.MustNewConstMetric(last, prometheus.GaugeValue, max(v.Last.Duration(now), 0).Seconds(), src, v.Group)
 	}
 }
 
