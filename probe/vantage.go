@@ -232,11 +232,20 @@ type vantage struct {
 	all    *vscope
 	groups map[string]*vscope
 	order  []*vscope // exporter first, then groups by name
+	// roles are the scopes the targets of a group count in: as members,
+	// or as anchors.
+	roles map[string][]vrole
 
 	gapMin   int64 // a wake this late (mono ns) is a gap
 	bootOff  int64 // CLOCK_BOOTTIME - CLOCK_MONOTONIC at the last look; -1 unknown
 	gaps     []gapSpan
 	gapsNext int
+}
+
+// vrole is a scope that targets of a group count in, and how.
+type vrole struct {
+	s      *vscope
+	anchor bool
 }
 
 // gapSpan is one stall of the prober, in mono time.
@@ -273,7 +282,7 @@ func (c *core) vantageApply(spec *Spec, now int64) {
 	}
 	vs := &spec.Vantage
 	if !vs.Enabled {
-		v.all, v.groups, v.order = nil, nil, nil
+		v.all, v.groups, v.order, v.roles = nil, nil, nil, nil
 		return
 	}
 	old := map[string]*vscope{}
@@ -315,6 +324,17 @@ func (c *core) vantageApply(spec *Spec, now int64) {
 	for _, t := range c.targets {
 		byGroup[t.spec.Group] = append(byGroup[t.spec.Group], t)
 		v.groups[t.spec.Group].targets = append(v.groups[t.spec.Group].targets, t)
+	}
+	v.roles = map[string][]vrole{}
+	for g := range v.groups {
+		for _, s := range v.order {
+			switch {
+			case s.anchor[g]:
+				v.roles[g] = append(v.roles[g], vrole{s, true})
+			case s.parent == nil || s.group == g:
+				v.roles[g] = append(v.roles[g], vrole{s, false})
+			}
+		}
 	}
 	for _, s := range v.order {
 		var mine []*target
@@ -360,16 +380,21 @@ func (s *vscope) window() int64 { return int64(s.rule.Window) * s.width }
 
 func (s *vscope) anchorsDown() bool { return len(s.anchors) > 0 && s.anchorDown == len(s.anchors) }
 
-// scopesOf calls f for every scope t is a member or an anchor of, with
-// whether it is an anchor there.
-func (c *core) scopesOf(t *target, f func(s *vscope, anchor bool)) {
-	g := t.spec.Group
-	for _, s := range c.vant.order {
-		switch {
-		case s.anchor[g]:
-			f(s, true)
-		case s.parent == nil || s.group == g:
-			f(s, false)
+// evalRoles re-evaluates the scopes of roles after their counts changed:
+// the exporter's first; when it changed, every group follows it.
+func (c *core) evalRoles(roles []vrole, start, end int64) {
+	v := &c.vant
+	was := v.all.isDown
+	c.vantageEval(v.all, start, end)
+	if v.all.isDown != was {
+		for _, s := range v.all.children {
+			c.vantageEval(s, start, end)
+		}
+		return
+	}
+	for _, r := range roles {
+		if r.s.parent != nil {
+			c.vantageEval(r.s, start, end)
 		}
 	}
 }
@@ -382,10 +407,12 @@ func (c *core) vantageDown(t *target) {
 		return
 	}
 	start := t.stateChange
-	c.scopesOf(t, func(s *vscope, anchor bool) {
-		if anchor {
+	roles := c.vant.roles[t.spec.Group]
+	for _, r := range roles {
+		s := r.s
+		if r.anchor {
 			s.anchorDown++
-			return
+			continue
 		}
 		s.down++
 		b := start / s.width
@@ -393,10 +420,8 @@ func (c *core) vantageDown(t *target) {
 		if n, first := s.ring.sum(b-int64(s.rule.Window), b); n >= s.threshold() && !s.share {
 			s.share, s.shareStart = true, first
 		}
-	})
-	for _, s := range c.vant.order {
-		c.vantageEval(s, start, start)
 	}
+	c.evalRoles(roles, start, start)
 	if s := c.scopeOf(t); s != nil && s.isDown {
 		c.markVantage(t)
 	}
@@ -408,23 +433,23 @@ func (c *core) vantageUp(t *target, downStart, okStart int64) {
 	if c.vant.all == nil {
 		return
 	}
-	c.scopesOf(t, func(s *vscope, anchor bool) {
+	roles := c.vant.roles[t.spec.Group]
+	for _, r := range roles {
+		s := r.s
 		if s.isDown && (s.firstOK < 0 || okStart < s.firstOK) {
 			s.firstOK = okStart
 		}
-		if anchor {
+		if r.anchor {
 			s.anchorDown--
-			return
+			continue
 		}
 		s.down--
 		s.ring.add(downStart/s.width, downStart, -1)
 		if s.share && s.down < s.threshold() {
 			s.share = false
 		}
-	})
-	for _, s := range c.vant.order {
-		c.vantageEval(s, okStart, okStart)
 	}
+	c.evalRoles(roles, okStart, okStart)
 }
 
 // vantageEval moves scope s to the state its rules give: start is the

@@ -310,3 +310,35 @@ func TestVantageValidate(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkMassOutage: 10 000 targets in 100 groups all go down and come
+// back, with vantage health on and off: the cost of the vantage rules on
+// state changes (b.N whole outages).
+func BenchmarkMassOutage(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "off", true: "on"}[on], func(b *testing.B) {
+			spec := Spec{Vantage: VantageSpec{Enabled: on, Rule: vRule()}}
+			for i := range 10_000 {
+				ts := simTarget(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}).String(), time.Second, 500*time.Millisecond)
+				ts.Group = "g" + string(rune('A'+i%100/10)) + string(rune('A'+i%10))
+				spec.Targets = append(spec.Targets, ts)
+			}
+			s := newSim(b, spec)
+			s.step = int64(10 * time.Millisecond)
+			b.ResetTimer()
+			for range b.N {
+				base := time.Duration(s.now)
+				s.respond = down(func(_ netip.Addr, at int64) bool {
+					return within(at, base+time.Second, base+5*time.Second)
+				})
+				s.run(base + 8*time.Second)
+			}
+			b.StopTimer()
+			if on {
+				if v := s.vantage(""); v.OutagesTotal != uint64(b.N) || !v.Up {
+					b.Fatalf("vantage %+v after %d mass outages", v, b.N)
+				}
+			}
+		})
+	}
+}
