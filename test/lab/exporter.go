@@ -38,6 +38,8 @@ type ExporterConfig struct {
 	Datapath            string // engine.datapath
 	Defaults            ConfigSettings
 	Groups              []ConfigGroup
+	// Vantage writes `vantage: {}`: vantage health on, with its defaults.
+	Vantage bool
 }
 
 // ConfigSettings are the probe settings of the defaults section or of one
@@ -73,6 +75,9 @@ func (c ExporterConfig) YAML() string {
 	}
 	if s := c.Defaults.yaml("  "); s != "" {
 		b.WriteString("defaults:\n" + s)
+	}
+	if c.Vantage {
+		b.WriteString("vantage: {}\n")
 	}
 	b.WriteString("groups:\n")
 	for _, g := range c.Groups {

@@ -7,8 +7,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -51,14 +49,10 @@ func testVantage(t *testing.T, datapath string) {
 	v4, v6 := l.Addrs(4, false), l.Addrs(4, true)
 	addrs := append(append([]netip.Addr(nil), v4...), v6...)
 	set := lab.ConfigSettings{Interval: interval, Timeout: timeout, DownAfter: 1, UpAfter: 1, Histogram: "none"}
-	text := lab.ExporterConfig{Source: "lab", Datapath: datapath, Groups: []lab.ConfigGroup{
+	cfg := lab.WriteConfig(t, lab.ExporterConfig{Source: "lab", Datapath: datapath, Vantage: true, Groups: []lab.ConfigGroup{
 		{Name: "v4", Targets: v4, ConfigSettings: set},
 		{Name: "v6", Targets: v6, ConfigSettings: set},
-	}}.YAML() + "vantage: {}\n"
-	cfg := filepath.Join(t.TempDir(), "config.yml")
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	}})
 	x := startExporter(ctx, t, l, cfg)
 	x.waitAllUp(ctx, t, addrs, 2*time.Minute)
 	time.Sleep(time.Second)
