@@ -14,21 +14,7 @@ import (
 // and the per-target vantage-caused outages, the same in both exposition
 // paths.
 func TestVantageMetrics(t *testing.T) {
-	cfg, err := config.Parse([]byte("source: {name: lab}\nvantage: {}\ngroups:\n  - name: g\n    targets: [127.0.0.1]\n"), "v.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, _ := cfg.Spec()
-	s := snapshotOf(spec)
-	s.Time = time.Unix(1000, 0)
-	s.Engine.Gaps, s.Engine.GapSeconds = 2, 3.5
-	s.Targets[0].OutagesTotal, s.Targets[0].VantageOutages = 3, 2
-	s.Vantage = []probe.VantageSnapshot{
-		{Group: "", Up: false, OutagesTotal: 1, Last: probe.Outage{Start: time.Unix(990, 0), Ongoing: true}},
-		{Group: "g", Up: true, OutagesTotal: 2, OutageDurationSum: 12,
-			OutageDurations: [len(probe.OutageBuckets)]uint64{0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2},
-			Last:            probe.Outage{Start: time.Unix(900, 0), End: time.Unix(910, 0)}},
-	}
+	s := vantageSnapshot()
 	want := []string{
 		`icmp_engine_gaps_total 2`,
 		`icmp_engine_gap_seconds_total 3.5`,
@@ -61,4 +47,25 @@ func TestVantageMetrics(t *testing.T) {
 	if strings.Contains(text, "icmp_vantage_") || !strings.Contains(text, "icmp_engine_gaps_total 2\n") {
 		t.Errorf("vantage off:\n%s", text)
 	}
+}
+
+// vantageSnapshot is one target of group g with vantage health on: the
+// exporter's vantage down, the group's up after two outages.
+func vantageSnapshot() *probe.Snapshot {
+	cfg, err := config.Parse([]byte("source: {name: lab}\nvantage: {}\ngroups:\n  - name: g\n    targets: [127.0.0.1]\n"), "v.yml")
+	if err != nil {
+		panic(err)
+	}
+	spec, _ := cfg.Spec()
+	s := snapshotOf(spec)
+	s.Time = time.Unix(1000, 0)
+	s.Engine.Gaps, s.Engine.GapSeconds = 2, 3.5
+	s.Targets[0].OutagesTotal, s.Targets[0].VantageOutages = 3, 2
+	s.Vantage = []probe.VantageSnapshot{
+		{Group: "", Up: false, OutagesTotal: 1, Last: probe.Outage{Start: time.Unix(990, 0), Ongoing: true}},
+		{Group: "g", Up: true, OutagesTotal: 2, OutageDurationSum: 12,
+			OutageDurations: [len(probe.OutageBuckets)]uint64{0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2, 2},
+			Last:            probe.Outage{Start: time.Unix(900, 0), End: time.Unix(910, 0)}},
+	}
+	return s
 }
