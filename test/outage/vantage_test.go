@@ -16,7 +16,8 @@ import (
 )
 
 // TestVantage runs the exporter with vantage health on, four IPv4 and four
-// IPv6 lab hosts in two groups, on each datapath that runs here:
+// IPv6 lab hosts in two groups and an anchor group of one more IPv4 host
+// (a gateway), on each datapath that runs here:
 //
 //   - the probe namespace's own uplink is cut for 3 s (an nftables netdev
 //     egress rule on its interface drops everything it sends, so it holds
@@ -26,7 +27,10 @@ import (
 //     as caused by the vantage (metric and log);
 //   - the exporter process is frozen (SIGSTOP) for 3 s, then resumed: a
 //     gap is counted and logged, and no target outage is opened, although
-//     down_after is 1 (a single failed probe would open one).
+//     down_after is 1 (a single failed probe would open one);
+//   - the anchor alone stops answering (its echo requests dropped in the
+//     target namespace) for 2 s: a second vantage outage, the other targets
+//     untouched.
 func TestVantage(t *testing.T) {
 	for _, dp := range []string{"icmp", "afpacket"} {
 		t.Run(dp, func(t *testing.T) { testVantage(t, dp) })
@@ -46,18 +50,22 @@ func testVantage(t *testing.T, datapath string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	l := lab.New(t, lab.Options{})
-	v4, v6 := l.Addrs(4, false), l.Addrs(4, true)
-	addrs := append(append([]netip.Addr(nil), v4...), v6...)
+	v4all, v6 := l.Addrs(5, false), l.Addrs(4, true)
+	v4, gw := v4all[:4], v4all[4]
+	members := append(append([]netip.Addr(nil), v4...), v6...)
+	addrs := append(append([]netip.Addr(nil), members...), gw)
 	set := lab.ConfigSettings{Interval: interval, Timeout: timeout, DownAfter: 1, UpAfter: 1, Histogram: "none"}
-	cfg := lab.WriteConfig(t, lab.ExporterConfig{Source: "lab", Datapath: datapath, Vantage: true, Groups: []lab.ConfigGroup{
+	cfg := lab.WriteConfig(t, lab.ExporterConfig{Source: "lab", Datapath: datapath, Vantage: "{anchors: [gw]}", Groups: []lab.ConfigGroup{
 		{Name: "v4", Targets: v4, ConfigSettings: set},
 		{Name: "v6", Targets: v6, ConfigSettings: set},
+		{Name: "gw", Targets: []netip.Addr{gw}, ConfigSettings: set},
 	}})
+	scopes := []string{"", "v4", "v6", "gw"}
 	x := startExporter(ctx, t, l, cfg)
 	x.waitAllUp(ctx, t, addrs, 2*time.Minute)
 	time.Sleep(time.Second)
 	before := x.mustScrape(ctx, t)
-	for _, g := range []string{"", "v4", "v6"} {
+	for _, g := range scopes {
 		if v, ok := before.byGroup("icmp_vantage_up", g); !ok || v != 1 {
 			t.Fatalf("icmp_vantage_up{group=%q} = %g (present %v) before the cut, want 1", g, v, ok)
 		}
@@ -89,7 +97,7 @@ func testVantage(t *testing.T, datapath string) {
 		v, _ := after.byGroup("icmp_vantage_up", "")
 		return up == len(addrs) && v == 1, fmt.Sprintf("%d of %d targets up, vantage up %g", up, len(addrs), v)
 	})
-	for _, g := range []string{"", "v4", "v6"} {
+	for _, g := range scopes {
 		n, _ := after.byGroup("icmp_vantage_outages_total", g)
 		s, _ := after.byGroup("icmp_vantage_last_outage_start_timestamp_seconds", g)
 		e, _ := after.byGroup("icmp_vantage_last_outage_end_timestamp_seconds", g)
@@ -160,6 +168,41 @@ func testVantage(t *testing.T, datapath string) {
 	}
 	if !strings.Contains(x.Proc.Output(), "a gap, not an outage") {
 		t.Error("no log line for the gap")
+	}
+
+	// The anchor alone.
+	drop := l.AddDrop([]netip.Addr{gw})
+	lab.WaitFor(t, time.Minute, 100*time.Millisecond, "the vantage down with its anchor", func() (bool, string) {
+		m := x.mustScrape(ctx, t)
+		v, _ := m.byGroup("icmp_vantage_up", "")
+		return v == 0, fmt.Sprintf("icmp_vantage_up %g", v)
+	})
+	time.Sleep(time.Until(drop.InsertedBy.Add(2 * time.Second)))
+	w := drop.Remove()
+	var last metrics
+	lab.WaitFor(t, time.Minute, 100*time.Millisecond, "the anchor and the vantage up again", func() (bool, string) {
+		last = x.mustScrape(ctx, t)
+		a, _ := last.value("icmp_up", gw.String())
+		v, _ := last.byGroup("icmp_vantage_up", "")
+		return a == 1 && v == 1, fmt.Sprintf("anchor up %g, vantage up %g", a, v)
+	})
+	s, _ := last.byGroup("icmp_vantage_last_outage_start_timestamp_seconds", "")
+	t.Logf("anchor: vantage outage start %+.1fms after the drop began", ms(unixTime(s).Sub(w.Inserted)))
+	if lo, hi := w.Inserted.Add(-interval), w.InsertedBy.Add(interval); unixTime(s).Before(lo) || unixTime(s).After(hi) {
+		t.Errorf("anchor vantage outage start %s outside [%s, %s]", ts(unixTime(s)), ts(lo), ts(hi))
+	}
+	for _, g := range scopes {
+		if n, _ := last.byGroup("icmp_vantage_outages_total", g); n != 2 {
+			t.Errorf("icmp_vantage_outages_total{group=%q} = %g after the anchor's outage, want 2", g, n)
+		}
+	}
+	for _, a := range members {
+		if total, _ := last.value("icmp_outages_total", a.String()); total != 1 {
+			t.Errorf("%s: icmp_outages_total %g, want 1: the anchor's outage touched it", a, total)
+		}
+	}
+	if total, _ := last.value("icmp_outages_total", gw.String()); total != 2 {
+		t.Errorf("anchor: icmp_outages_total %g, want 2", total)
 	}
 }
 
