@@ -27,6 +27,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-yaml.yml", 3, "", "invalid YAML: did not find expected ',' or ']'"},
 		{"invalid-vantage-share.yml", 2, "vantage.share", "1.5 is out of range; want the fraction"},
 		{"invalid-vantage-anchor.yml", 2, "vantage.anchors", `"gateway" is not a group of this file`},
+		{"invalid-vantage-anchor-twice.yml", 2, "vantage.anchors", `"gateway" is listed twice`},
 		{"invalid-vantage-group-only.yml", 2, "groups[0].vantage", "add `vantage: {}` at the top level"},
 		{"invalid-vantage-window.yml", 5, "groups[0].vantage.window", "0 is out of range; want 1 to 100 intervals"},
 		{"invalid-unknown-key.yml", 3, "groups[0].colour", "unknown field; allowed here: allow_broadcast"},

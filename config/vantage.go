@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
@@ -66,8 +67,11 @@ func (c *checker) vantageRule(v *Vantage, base probe.VantageRule, path string, g
 	if f := v.Anchors; f.Set {
 		r.Anchors = nil
 		for _, a := range f.Value {
-			if !groups[a] {
+			switch {
+			case !groups[a]:
 				c.ps.add(f.Pos, path+".anchors", "%q is not a group of this file; list the names of groups whose targets you trust, like a gateway's", a)
+			case slices.Contains(r.Anchors, a):
+				c.ps.add(f.Pos, path+".anchors", "%q is listed twice; list each anchor group once", a)
 			}
 			r.Anchors = append(r.Anchors, a)
 		}

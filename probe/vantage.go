@@ -325,14 +325,18 @@ func (c *core) vantageApply(spec *Spec, now int64) {
 		byGroup[t.spec.Group] = append(byGroup[t.spec.Group], t)
 		v.groups[t.spec.Group].targets = append(v.groups[t.spec.Group].targets, t)
 	}
-	v.roles = map[string][]vrole{}
-	for g := range v.groups {
-		for _, s := range v.order {
-			switch {
-			case s.anchor[g]:
-				v.roles[g] = append(v.roles[g], vrole{s, true})
-			case s.parent == nil || s.group == g:
-				v.roles[g] = append(v.roles[g], vrole{s, false})
+	// A group's targets count in the exporter's scope and their own group's
+	// (as members, or as anchors where the rule names the group), and as
+	// anchors in every other group whose rule names it; the exporter's
+	// scope comes first.
+	v.roles = make(map[string][]vrole, len(v.groups))
+	for g, s := range v.groups {
+		v.roles[g] = append(v.roles[g], vrole{v.all, v.all.anchor[g]}, vrole{s, s.anchor[g]})
+	}
+	for _, s := range v.all.children {
+		for a := range s.anchor {
+			if a != s.group && v.groups[a] != nil {
+				v.roles[a] = append(v.roles[a], vrole{s, true})
 			}
 		}
 	}
