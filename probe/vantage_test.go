@@ -342,3 +342,34 @@ func BenchmarkMassOutage(b *testing.B) {
 		})
 	}
 }
+
+// TestVantageCauseWindow: a target down long before the vantage outage
+// keeps its own cause; with two anchors, one failing alone is no vantage
+// outage.
+func TestVantageCauseWindow(t *testing.T) {
+	rule := vRule()
+	rule.Anchors = []string{"gw"}
+	spec := Spec{Targets: append(vTargets("gw", 1, 2), vTargets("g", 2, 6)...), Vantage: VantageSpec{Enabled: true, Rule: rule}}
+	s := newSim(t, spec)
+	s.step = int64(time.Millisecond)
+	early, gw1 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.1.1")
+	s.respond = down(func(dst netip.Addr, at int64) bool {
+		return dst == early && at >= int64(100*time.Millisecond) || // down from 100 ms on, for good
+			dst == gw1 && within(at, 150*time.Millisecond, 250*time.Millisecond) || // one anchor of two
+			dst.As4()[2] == 2 && within(at, 500*time.Millisecond, 700*time.Millisecond) // the whole group g
+	})
+	s.run(400 * time.Millisecond)
+	if v := s.vantage(""); v.OutagesTotal != 0 {
+		t.Fatalf("one anchor of two down made a vantage outage: %+v", v)
+	}
+	s.run(time.Second)
+	if v := s.vantage(""); v.OutagesTotal != 1 {
+		t.Fatalf("vantage %+v, want one outage (group g failing together)", v)
+	}
+	if ts := s.snap(early.String()); ts.OutagesTotal != 1 || ts.VantageOutages != 0 || ts.Outages[0].Cause != CauseTarget {
+		t.Errorf("target down 40 intervals before the vantage outage: %+v, want its own cause", ts.Outages)
+	}
+	if ts := s.snap("192.0.2.2"); ts.VantageOutages != 1 {
+		t.Errorf("target of the correlated failure: %+v", ts.Outages)
+	}
+}
