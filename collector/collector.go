@@ -45,6 +45,7 @@ type Collector struct {
 	pktSent, pktRecv, foreign, invalid, sendErrors *prometheus.Desc
 	kernelDrops, ringFreezes, skipped, repliesByTS *prometheus.Desc
 	scheduleLag, targets                           *prometheus.Desc
+	vant                                           vantageDescs // vantage.go
 
 	// Immutable values that the written metrics point to; never written
 	// after New.
@@ -96,6 +97,7 @@ func New(src SnapshotSource, opts Options) *Collector {
 	c.pktSent, c.pktRecv, c.foreign, c.invalid = d(&famPktSent), d(&famPktRecv), d(&famForeign), d(&famInvalid)
 	c.sendErrors, c.kernelDrops, c.ringFreezes = d(&famSendErrors), d(&famKernelDrops), d(&famRingFreezes)
 	c.skipped, c.repliesByTS, c.scheduleLag, c.targets = d(&famEngSkipped), d(&famRepliesByTS), d(&famSchedLag), d(&famTargets)
+	c.vant = newVantageDescs()
 	return c
 }
 
@@ -155,6 +157,7 @@ func (c *Collector) collectEngine(ch chan<- prometheus.Metric, s *probe.Snapshot
 	}
 	ch <- prometheus.MustNewConstMetric(c.scheduleLag, prometheus.GaugeValue, e.MaxScheduleLag.Seconds())
 	ch <- prometheus.MustNewConstMetric(c.targets, prometheus.GaugeValue, float64(e.Targets))
+	c.collectVantage(ch, s)
 }
 
 func boolFloat(b bool) float64 {

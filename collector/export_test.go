@@ -55,11 +55,12 @@ func TestExportPerTarget(t *testing.T) {
 			t.Errorf("%s: group big exports per target %q, want %q", path, got, want)
 		}
 		// Every family but DNS errors (an address) and the last outage
-		// (no outage history in the snapshot).
+		// (no outage history in the snapshot), and the vantage-caused
+		// outages (vantage health is off).
 		var all []string
 		for _, f := range targetFamilies {
 			switch f {
-			case &famDNS, &famLastStart, &famLastEnd, &famLastDur:
+			case &famDNS, &famLastStart, &famLastEnd, &famLastDur, &famVantageCaused:
 			default:
 				all = append(all, f.name)
 			}

@@ -37,6 +37,7 @@ const (
 	idLastStart
 	idLastEnd
 	idLastDur
+	idVantageCaused // vantage.go
 	numFamilies
 )
 
@@ -72,6 +73,7 @@ var targetFamilies = [numFamilies]*family{
 	&famUp, &famSent, &famReplies, &famLost, &famLate, &famDup, &famSkipped,
 	&famErrors, &famDNS, &famTTL, &famOutages, &famResolution, &famStateChange,
 	&famRTT, &famOutageDur, &famLastStart, &famLastEnd, &famLastDur,
+	&famVantageCaused,
 }
 
 // Engine families, one series each unless they have labels.
@@ -121,8 +123,8 @@ func Families() []Family {
 }
 
 func engineFamilies() []*family {
-	return []*family{
+	return append([]*family{
 		&famEngineInfo, &famSourceInfo, &famPktSent, &famPktRecv, &famForeign, &famInvalid, &famSendErrors,
 		&famKernelDrops, &famRingFreezes, &famEngSkipped, &famRepliesByTS, &famSchedLag, &famTargets,
-	}
+	}, vantageFamilies()...)
 }

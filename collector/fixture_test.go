@@ -26,6 +26,7 @@ func (f *fakeSource) Snapshot(dst *probe.Snapshot) *probe.Snapshot {
 		dst = &probe.Snapshot{}
 	}
 	dst.Time, dst.Source, dst.Engine = f.snap.Time, f.snap.Source, f.snap.Engine
+	dst.Vantage = append(dst.Vantage[:0], f.snap.Vantage...)
 	if cap(dst.Targets) < len(f.snap.Targets) {
 		dst.Targets = make([]probe.TargetSnapshot, len(f.snap.Targets))
 	}

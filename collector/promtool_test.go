@@ -19,6 +19,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	}{
 		{"fixture", fixtureSnapshot()},
 		{"synthetic mixed modes", syntheticSnapshot(800, "", "", 9)},
+		{"vantage", vantageSnapshot()},
 	}
 	for _, tt := range tests {
 		for _, path := range []string{"registry", "stream"} {

@@ -85,6 +85,12 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 		for _, g := range c.groupSeq {
 			x.hist(labels{e: g.first, pairs: g.labelPairs(), group: true}, g.data())
 		}
+	case &famVantageCaused:
+		for _, i := range c.emitOrder {
+			if v, ok := vantageCaused(s, &s.Targets[i]); ok {
+				x.scalar(labels{e: c.ents[i]}, v)
+			}
+		}
 	case &famOutageDur:
 		for _, i := range c.emitOrder {
 			t := &s.Targets[i]

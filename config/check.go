@@ -39,6 +39,7 @@ func (c *checker) check() {
 	c.settings(&c.cfg.Defaults, "defaults")
 	c.groups()
 	c.probeEndpoint()
+	c.vantage()
 }
 
 func (c *checker) source() {

@@ -44,6 +44,8 @@ type Config struct {
 	OTLP     OTLP     `yaml:"otlp"`
 	// ProbeEndpoint is the blackbox-style /probe endpoint (discovery.go).
 	ProbeEndpoint ProbeEndpoint `yaml:"probe_endpoint"`
+	// Vantage turns vantage health on (vantage.go); nil when absent.
+	Vantage *Vantage `yaml:"vantage"`
 
 	// File is the path the configuration was read from.
 	File string `yaml:"-"`
@@ -116,6 +118,8 @@ type Group struct {
 	Targets  Targets `yaml:"targets"`
 	// Discovery adds targets from files and HTTP endpoints (discovery.go).
 	Discovery `yaml:",inline"`
+	// Vantage overrides the top-level vantage rule for this group (vantage.go).
+	Vantage *Vantage `yaml:"vantage"`
 }
 
 // Load reads and checks the configuration file at path. A file with

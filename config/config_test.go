@@ -25,6 +25,11 @@ func TestLoadInvalid(t *testing.T) {
 		msg  string
 	}{
 		{"invalid-yaml.yml", 3, "", "invalid YAML: did not find expected ',' or ']'"},
+		{"invalid-vantage-share.yml", 2, "vantage.share", "1.5 is out of range; want the fraction"},
+		{"invalid-vantage-anchor.yml", 2, "vantage.anchors", `"gateway" is not a group of this file`},
+		{"invalid-vantage-anchor-twice.yml", 2, "vantage.anchors", `"gateway" is listed twice`},
+		{"invalid-vantage-group-only.yml", 2, "groups[0].vantage", "add `vantage: {}` at the top level"},
+		{"invalid-vantage-window.yml", 5, "groups[0].vantage.window", "0 is out of range; want 1 to 100 intervals"},
 		{"invalid-unknown-key.yml", 3, "groups[0].colour", "unknown field; allowed here: allow_broadcast"},
 		{"invalid-interval-too-short.yml", 4, "groups[0].interval", `"0s" is below the minimum 1ms; use a duration like 1s`},
 		{"invalid-interval-too-long.yml", 3, "groups[0].interval", "above the maximum 1h0m0s"},

@@ -46,6 +46,7 @@
       packetLossHigh: '10m',
       latencyIncrease: '15m',
       groupMostlyDown: '1m',
+      vantageDown: '1m',
       exporterOverloaded: '10m',
       configReloadFailed: '5m',
       exporterAbsent: '5m',

@@ -31,6 +31,7 @@ type core struct {
 	logger    *slog.Logger
 	onResult  func(Result)
 	onOutage  func(OutageEvent)
+	vant      vantage // vantage health and gaps (vantage.go)
 }
 
 func (c *core) wall(mono int64) time.Time { return c.epoch.Add(time.Duration(mono)) }
@@ -92,6 +93,7 @@ func (c *core) apply(spec *Spec, now int64) {
 	c.rebuildAddrs()
 	c.stats.Targets = len(c.targets)
 	c.maxPPS = spec.Engine.MaxPPS
+	c.vantageApply(spec, now)
 }
 
 func (c *core) rebuildAddrs() {
@@ -480,9 +482,10 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 	}
 	o.cur = Outage{Start: c.wall(t.failStart), Ongoing: true, Resolution: res, ProbesLost: uint64(t.failRun)}
 	o.res = res
+	c.vantageDown(t)
 	if c.logger != nil {
 		c.logger.Info("outage started", "group", t.spec.Group, "target", t.spec.Name, "ip", t.ip.String(),
-			"start", o.cur.Start, "resolution_seconds", res.Seconds(), "probes_lost", o.cur.ProbesLost)
+			"start", o.cur.Start, "resolution_seconds", res.Seconds(), "probes_lost", o.cur.ProbesLost, vantageLog(&o.cur))
 	}
 	if c.onOutage != nil {
 		c.onOutage(OutageEvent{Target: t.spec, Outage: o.cur})
@@ -515,19 +518,14 @@ func (c *core) succeed(t *target, sendMono int64) {
 	}
 	st := t.out
 	o := st.cur
-	o.End, o.Ongoing = c.wall(t.okStart), false
+	c.vantageUp(t, c.mono(o.Start), t.okStart)
+	o.End, o.Ongoing = c.wall(c.gapEnd(c.mono(o.Start), t.okStart)), false
 	if t.okPrevSend >= 0 { // the outage ended after the probe before okStart left
 		o.Resolution = max(o.Resolution, time.Duration(t.okStart-t.okPrevSend))
 	}
 	st.res = o.Resolution
 	d := o.End.Sub(o.Start).Seconds()
-	for i, b := range OutageBuckets {
-		if d <= b {
-			st.dur[i]++
-			break
-		}
-	}
-	st.durSum += d
+	observeOutage(&st.dur, &st.durSum, d)
 	if keep := t.spec.OutageHistory; keep > 0 {
 		if len(st.history) > keep { // a reload shortened the history: keep the newest
 			ordered := append(append([]Outage(nil), st.history[st.histNext:]...), st.history[:st.histNext]...)
@@ -544,7 +542,7 @@ func (c *core) succeed(t *target, sendMono int64) {
 	if c.logger != nil {
 		c.logger.Info("outage ended", "group", t.spec.Group, "target", t.spec.Name, "ip", t.ip.String(),
 			"start", o.Start, "end", o.End, "duration_seconds", d, "resolution_seconds", o.Resolution.Seconds(),
-			"probes_lost", o.ProbesLost)
+			"probes_lost", o.ProbesLost, vantageLog(&o))
 	}
 	if c.onOutage != nil {
 		c.onOutage(OutageEvent{Target: t.spec, Outage: o})

@@ -160,6 +160,7 @@ func (e *Engine) Snapshot(dst *Snapshot) *Snapshot {
 	if e.info.Freezes != nil {
 		dst.Engine.RingFreezes = e.info.Freezes()
 	}
+	dst.Vantage = e.c.vantageSnapshot(dst.Vantage)
 	targets := e.c.targets // the slice header is replaced, never mutated in place, by apply
 	n := len(targets)
 	if cap(dst.Targets) < n {

@@ -69,6 +69,7 @@ func (e *Engine) loop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	holdP := runtime.GOMAXPROCS(0) > 1 // see threadSleep
+	planned := int64(0)                // when this pass was planned to run (gaps, vantage.go)
 	for {
 		// Checked on every pass, not only when idle: a saturated sender
 		// always has probes due and would otherwise never see a stop.
@@ -92,6 +93,8 @@ func (e *Engine) loop() {
 		// is not part of any RTT.
 		t := time.Now()
 		now := e.mono(t)
+		e.c.wakeCheck(planned, now, bootOffset())
+		planned = now
 		horizon := now
 		if e.polled != nil {
 			horizon = drained
@@ -137,6 +140,7 @@ func (e *Engine) loop() {
 			// kernel's queue.
 			wait = min(wait, maxPolledIdle)
 		}
+		planned = now + int64(wait)
 		// The clock moved on while the batch was sent.
 		wait -= time.Duration(e.mono(time.Now()) - now)
 		if wait <= 0 {

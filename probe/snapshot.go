@@ -72,6 +72,9 @@ type Outage struct {
 	Ongoing    bool
 	Resolution time.Duration
 	ProbesLost uint64 // probes that failed during the outage
+	// Cause is CauseVantage when the outage overlapped an outage of the
+	// target's vantage (vantage.go); an ongoing outage may still change to it.
+	Cause OutageCause
 }
 
 // Duration is End-Start for a completed outage and the time since Start
@@ -107,6 +110,9 @@ type TargetSnapshot struct {
 	RTT     Histogram
 
 	OutagesTotal uint64
+	// VantageOutages counts the outages (of OutagesTotal) caused by the
+	// vantage (Outage.Cause).
+	VantageOutages uint64
 	// OutageDurations is a classic histogram of completed outage durations
 	// with bounds OutageBuckets; OutageDurationSum is in seconds.
 	OutageDurations   [len(OutageBuckets)]uint64 // cumulative
@@ -144,6 +150,10 @@ type EngineStats struct {
 	RepliesByTimestamp [NumTimestampSources]uint64
 	Targets            int
 	StartTime          time.Time
+	// Gaps counts stalls of the prober (vantage.go); GapSeconds adds up
+	// their durations.
+	Gaps       uint64
+	GapSeconds float64
 }
 
 // Snapshot is a consistent-enough, read-only copy of the engine state: each
@@ -153,6 +163,9 @@ type Snapshot struct {
 	Source  Source
 	Engine  EngineStats
 	Targets []TargetSnapshot
+	// Vantage is the vantage state of the exporter (first) and of each
+	// group; empty when vantage health is off.
+	Vantage []VantageSnapshot
 }
 
 // Which series a target has. The Prometheus collector (both its registry and

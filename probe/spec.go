@@ -51,6 +51,8 @@ type Spec struct {
 	Source  Source
 	Engine  EngineSpec
 	Targets []TargetSpec
+	// Vantage enables vantage health (vantage.go).
+	Vantage VantageSpec
 }
 
 // Source describes where this exporter probes from. It becomes the
@@ -195,7 +197,7 @@ func (s *Spec) Validate() error {
 		}
 		seen[k] = struct{}{}
 	}
-	return nil
+	return s.Vantage.validate()
 }
 
 func (t *TargetSpec) validate() error {

@@ -82,6 +82,7 @@ type outageState struct {
 	histNext int
 	cur      Outage        // ongoing outage while state == stateDown
 	res      time.Duration // Resolution of the last outage
+	vantage  uint64        // outages caused by the vantage (vantage.go)
 }
 
 // windowSize is the in-flight window of a target: room for every probe in
@@ -224,10 +225,12 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
 	dst.Resolution = t.spec.Interval
 	if o == nil {
 		dst.OutagesTotal, dst.OutageDurations, dst.OutageDurationSum = 0, [len(OutageBuckets)]uint64{}, 0
+		dst.VantageOutages = 0
 		return
 	}
 	dst.Resolution = o.res
 	dst.OutagesTotal = o.total
+	dst.VantageOutages = o.vantage
 	var cum uint64
 	for i, c := range o.dur {
 		cum += c

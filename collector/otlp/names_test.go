@@ -42,6 +42,10 @@ func TestPrometheusTranslation(t *testing.T) {
 		"icmp.engine.replies":              "icmp_engine_replies_total",
 		"icmp.engine.schedule_lag":         "icmp_engine_schedule_lag_seconds",
 		"icmp.engine.targets":              "icmp_engine_targets",
+		"icmp.engine.gaps":                 "icmp_engine_gaps_total",
+		"icmp.engine.gap":                  "icmp_engine_gap_seconds_total",
+		"icmp.vantage.up":                  "icmp_vantage_up",
+		"icmp.vantage.outages":             "icmp_vantage_outages_total",
 	}
 	namer := otlptranslator.NewMetricNamer("", otlptranslator.UnderscoreEscapingWithSuffixes)
 	ms := produce(t, newFakeSource(3))
@@ -52,6 +56,11 @@ func TestPrometheusTranslation(t *testing.T) {
 		case metricdata.Gauge[int64], metricdata.Gauge[float64]:
 			typ = otlptranslator.MetricTypeGauge
 		case metricdata.Sum[int64]:
+			typ = otlptranslator.MetricTypeNonMonotonicCounter
+			if d.IsMonotonic {
+				typ = otlptranslator.MetricTypeMonotonicCounter
+			}
+		case metricdata.Sum[float64]:
 			typ = otlptranslator.MetricTypeNonMonotonicCounter
 			if d.IsMonotonic {
 				typ = otlptranslator.MetricTypeMonotonicCounter

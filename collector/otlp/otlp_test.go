@@ -180,6 +180,10 @@ func checkContent(t *testing.T, r received) {
 		"icmp.engine.replies":              {"sum", "{reply}"},
 		"icmp.engine.schedule_lag":         {"gauge", "s"},
 		"icmp.engine.targets":              {"gauge", "{target}"},
+		"icmp.engine.gaps":                 {"sum", "{gap}"},
+		"icmp.engine.gap":                  {"sum", "s"},
+		"icmp.vantage.up":                  {"gauge", ""},
+		"icmp.vantage.outages":             {"sum", "{outage}"},
 	}
 	for name, w := range want {
 		_, kind, unit := r.points(name)
@@ -234,6 +238,13 @@ func checkContent(t *testing.T, r received) {
 	durs, _, _ := r.points("icmp.last_outage.duration")
 	if v := byTarget(durs)["10.0.0.3"].value; v != 30 {
 		t.Errorf("ongoing outage duration = %v, want 30 (now - start)", v)
+	}
+	vup, _, _ := r.points("icmp.vantage.up")
+	if len(vup) != 2 || byGroup(vup)[""] != 1 || byGroup(vup)["lan"] != 0 {
+		t.Errorf("icmp.vantage.up: %v, want the exporter up and group lan down", vup)
+	}
+	if gaps, _, _ := r.points("icmp.engine.gap"); len(gaps) != 1 || gaps[0].value != 2.5 {
+		t.Errorf("icmp.engine.gap: %v, want 2.5", gaps)
 	}
 	ts, _, _ := r.points("icmp.engine.replies")
 	if len(ts) != probe.NumTimestampSources {

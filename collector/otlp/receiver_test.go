@@ -322,7 +322,9 @@ func newFakeSource(n int) *fakeSource {
 			Datapath: "fake", TimestampSource: probe.TimestampKernelRX, PacketsSent: 1000, PacketsReceived: 990,
 			Foreign: 3, Invalid: 2, SendErrors: 1, KernelDrops: 4, Skipped: 5, MaxScheduleLag: 2 * time.Millisecond,
 			RepliesByTimestamp: [probe.NumTimestampSources]uint64{0, 980, 10}, Targets: n, StartTime: testStart,
+			Gaps: 1, GapSeconds: 2.5,
 		},
+		Vantage: []probe.VantageSnapshot{{Group: "", Up: true}, {Group: "lan", Up: false, OutagesTotal: 1}},
 	}
 	specs := make([]probe.TargetSpec, n)
 	for i := range n {

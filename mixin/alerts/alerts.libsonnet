@@ -23,6 +23,10 @@
     count by (%(by)s) (icmp_up{%(sel)s}) >= %(min)s
   ||| % { by: by, sel: sel, ratio: $.threshold('groupDownRatio'), min: $.threshold('groupMinTargets') },
   local indent(s) = std.join('\n', ['  ' + line for line in std.split(std.rstripChars(s, '\n'), '\n')]),
+  // vantageDown: the groups (by source and group) whose vantage is down (docs/vantage.md): their
+  // targets failed together, or the anchors did; the exporter as a whole takes every group down.
+  // Without a vantage: section there is no icmp_vantage_up, and nothing is held back.
+  local vantageDown = 'icmp_vantage_up{%(sel)s, %(group)s!=""} == 0' % { sel: sel, group: l.group },
 
   local alert(name, expr, severity, summary, description, forDuration=null) =
     {
@@ -56,7 +60,9 @@
               (
               %(group)s
               )
-            ||| % { sel: sel, by: by, down: $.threshold('targetDownSeconds'), group: indent(groupMostlyDown) },
+              unless on(%(by)s)
+              %(vantage)s
+            ||| % { sel: sel, by: by, down: $.threshold('targetDownSeconds'), group: indent(groupMostlyDown), vantage: vantageDown },
             'critical',
             'An ICMP target does not answer echo requests.',
             'Target ' + targetDetail + ' has not answered ICMP echo requests from source ' + label(l.source) +
@@ -75,7 +81,9 @@
               (
               %(group)s
               )
-            ||| % { sel: sel, by: by, loss: $.threshold('packetLossRatio'), group: indent(groupMostlyDown) },
+              unless on(%(by)s)
+              %(vantage)s
+            ||| % { sel: sel, by: by, loss: $.threshold('packetLossRatio'), group: indent(groupMostlyDown), vantage: vantageDown },
             'warning',
             'Many ICMP echo requests to a target get no reply.',
             '{{ $value | humanizePercentage }} of the ICMP echo requests to ' + targetDetail + ' from source ' +
@@ -114,7 +122,7 @@
           // $value: fraction of the group's targets that are down.
           alert(
             'ICMPGroupMostlyDown',
-            groupMostlyDown,
+            groupMostlyDown + 'unless on(%s)\n%s\n' % [by, vantageDown],
             'critical',
             'Most targets of a group are down from one source.',
             '{{ $value | humanizePercentage }} of the targets of group ' + label(l.group) +
@@ -122,6 +130,36 @@
             'the cause is usually on the probing side or upstream, not the targets; per-target alerts of the group ' +
             'are held back while this fires.',
             cfg.alertFor.groupMostlyDown,
+          ),
+          // $value: seconds since the vantage outage started. One alert per source while the
+          // exporter's vantage is down (scope="exporter", no group label), else one per group whose
+          // own vantage is down (scope="group").
+          alert(
+            'ICMPVantageDown',
+            |||
+              label_replace(
+                time() - icmp_vantage_last_outage_start_timestamp_seconds{%(sel)s, %(group)s=""}
+                and
+                icmp_vantage_up{%(sel)s, %(group)s=""} == 0,
+                "scope", "exporter", "", "")
+              or
+              label_replace(
+                (
+                  time() - icmp_vantage_last_outage_start_timestamp_seconds{%(sel)s, %(group)s!=""}
+                  and
+                  %(vantage)s
+                )
+                unless on(%(source)s)
+                icmp_vantage_up{%(sel)s, %(group)s=""} == 0,
+                "scope", "group", "", "")
+            ||| % { sel: sel, group: l.group, source: l.source, vantage: vantageDown },
+            'critical',
+            'A probing location cannot reach its targets: the problem is on its side.',
+            'The vantage of source ' + label(l.source) + '{{ if $labels.' + l.group + ' }} for group ' + label(l.group) +
+            '{{ end }} has been down for {{ $value | humanizeDuration }}: its targets failed together, or its anchors did. The outages of its targets are counted ' +
+            'as caused by the vantage, and their per-target alerts are held back. Check the network of the exporter ' +
+            '{{ $labels.instance }} (job {{ $labels.job }}) first.',
+            cfg.alertFor.vantageDown,
           ),
           // $value: the measure named by the label reason (seconds of lag, or events per second).
           alert(

@@ -38,6 +38,9 @@ type ExporterConfig struct {
 	Datapath            string // engine.datapath
 	Defaults            ConfigSettings
 	Groups              []ConfigGroup
+	// Vantage is the vantage: section in flow style, like "{}" (vantage
+	// health on with its defaults) or "{anchors: [gw]}"; empty: none.
+	Vantage string
 }
 
 // ConfigSettings are the probe settings of the defaults section or of one
@@ -73,6 +76,9 @@ func (c ExporterConfig) YAML() string {
 	}
 	if s := c.Defaults.yaml("  "); s != "" {
 		b.WriteString("defaults:\n" + s)
+	}
+	if c.Vantage != "" {
+		b.WriteString("vantage: " + c.Vantage + "\n")
 	}
 	b.WriteString("groups:\n")
 	for _, g := range c.Groups {

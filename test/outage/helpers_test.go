@@ -197,17 +197,22 @@ func (m metrics) value(name, target string) (float64, bool) {
 		return 0, false
 	}
 	for _, s := range mf.GetMetric() {
-		if lab.Label(s, "target") != target {
-			continue
+		if lab.Label(s, "target") == target {
+			return scalar(s)
 		}
-		switch {
-		case s.Gauge != nil:
-			return s.GetGauge().GetValue(), true
-		case s.Counter != nil:
-			return s.GetCounter().GetValue(), true
-		case s.Untyped != nil:
-			return s.GetUntyped().GetValue(), true
-		}
+	}
+	return 0, false
+}
+
+// scalar returns the value of a gauge, counter or untyped sample.
+func scalar(s *dto.Metric) (float64, bool) {
+	switch {
+	case s.Gauge != nil:
+		return s.GetGauge().GetValue(), true
+	case s.Counter != nil:
+		return s.GetCounter().GetValue(), true
+	case s.Untyped != nil:
+		return s.GetUntyped().GetValue(), true
 	}
 	return 0, false
 }
