@@ -30,6 +30,7 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 	r.snap = r.src.Snapshot(r.snap)
 	s := r.snap
 	type group struct {
+		f       *family
 		ds      *descSet
 		values  []string
 		rx      probe.RTTExport
@@ -40,8 +41,8 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 		bounds  []float64
 		classic map[float64]uint64
 	}
-	groups := map[string]*group{}
-	var order []string
+	groups := map[groupKey]*group{}
+	var order []groupKey
 	for i := range s.Targets {
 		t := &s.Targets[i]
 		ds := newDescSet(t.Spec.Labels)
@@ -80,32 +81,37 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(ds.desc[idOutages], t.OutagesTotal)
 		gauge(ds.desc[idResolution], t.OutageResolution().Seconds())
 		gauge(ds.desc[idStateChange], unixSeconds(t.StateChange))
+		gauge(ds.desc[idJitter], t.Jitter)
+		counter(ds.desc[idReordered], t.Reordered)
 		rx, hasRTT := t.RTTExport()
-		h := &t.RTT
-		if hasRTT && rx.Group {
-			g := groups[t.Spec.Group]
-			if g == nil {
-				g = &group{ds: ds, values: []string{s.Source.Name, t.Spec.Group}, rx: rx,
-					native: map[int]int64{}, classic: map[float64]uint64{}, bounds: h.Bounds}
-				for _, l := range t.Spec.Labels {
-					g.values = append(g.values, l.Value)
+		for _, f := range histFamilies {
+			h := histOf(f, t)
+			if hasRTT && rx.Group {
+				k := groupKey{f.id, t.Spec.Group}
+				g := groups[k]
+				if g == nil {
+					g = &group{f: f, ds: ds, values: []string{s.Source.Name, t.Spec.Group}, rx: rx,
+						native: map[int]int64{}, classic: map[float64]uint64{}, bounds: h.Bounds}
+					for _, l := range t.Spec.Labels {
+						g.values = append(g.values, l.Value)
+					}
+					groups[k] = g
+					order = append(order, k)
 				}
-				groups[t.Spec.Group] = g
-				order = append(order, t.Spec.Group)
-			}
-			g.count += h.Count
-			g.sum += h.Sum
-			g.zero += h.ZeroCount
-			for i, c := range h.Buckets {
-				if c > 0 {
-					g.native[int(h.Offset)+i] += int64(c)
+				g.count += h.Count
+				g.sum += h.Sum
+				g.zero += h.ZeroCount
+				for i, c := range h.Buckets {
+					if c > 0 {
+						g.native[int(h.Offset)+i] += int64(c)
+					}
 				}
+				for i, c := range h.Classic {
+					g.classic[h.Bounds[i]] += c
+				}
+			} else if hasRTT {
+				ch <- referenceHist(ds.desc[f.id], rx, h.Count, h.Sum, h.ZeroCount, nativeMap(h.Offset, h.Buckets), classicMap(h.Bounds, h.Classic), lv)
 			}
-			for i, c := range h.Classic {
-				g.classic[h.Bounds[i]] += c
-			}
-		} else if hasRTT {
-			ch <- referenceHist(ds.desc[idRTT], rx, h.Count, h.Sum, h.ZeroCount, nativeMap(h.Offset, h.Buckets), classicMap(h.Bounds, h.Classic), lv)
 		}
 		if t.HasOutageDurations() {
 			ch <- prometheus.MustNewConstHistogram(ds.desc[idOutageDur], t.CompletedOutages(), t.OutageDurationSum,
@@ -121,9 +127,9 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(ds.desc[idLastDur], o.Duration(s.Time).Seconds())
 		}
 	}
-	for _, name := range order {
-		g := groups[name]
-		ch <- referenceHist(g.ds.groupRTT, g.rx, g.count, g.sum, g.zero, g.native, g.classic, g.values)
+	for _, k := range order {
+		g := groups[k]
+		ch <- referenceHist(g.ds.group[g.f.id], g.rx, g.count, g.sum, g.zero, g.native, g.classic, g.values)
 	}
 }
 

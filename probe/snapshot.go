@@ -106,6 +106,16 @@ type TargetSnapshot struct {
 	LastRTT time.Duration
 	RTT     Histogram
 
+	// Loss shape and delay variation (see LossRunBuckets): lengths in probes
+	// of completed runs of lost probes, |IPDV| of replies to consecutive
+	// probes in seconds (both laid out like RTT), the RFC 3550 smoothed
+	// jitter of the RTT in seconds, and replies that arrived after the reply
+	// to a later probe.
+	LossRuns  Histogram
+	IPDV      Histogram
+	Jitter    float64
+	Reordered uint64
+
 	OutagesTotal uint64
 	// OutageDurations is a classic histogram of completed outage durations
 	// with bounds OutageBuckets; OutageDurationSum is in seconds.

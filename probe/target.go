@@ -68,6 +68,8 @@ type target struct {
 	// around an edge end out of send order.
 	failPrevSend, okPrevSend int64
 
+	shape shapeState // loss runs, IPDV, jitter, reordering (lossshape.go)
+
 	// out is allocated at the target's first outage: most targets never
 	// have one, and it is a third of the per-target state.
 	out *outageState
@@ -144,9 +146,7 @@ func (t *target) respec(spec *TargetSpec) {
 	t.heapIdx = -1
 	if spec.Histogram.Mode != old.Histogram.Mode || !slices.Equal(spec.Histogram.Buckets, old.Histogram.Buckets) {
 		// bucket layout changed: classic counts restart, native buckets stay.
-		fresh := newHist(spec.Histogram)
-		fresh.count, fresh.sum, fresh.zero, fresh.offset, fresh.buckets = t.rtt.count, t.rtt.sum, t.rtt.zero, t.rtt.offset, t.rtt.buckets
-		t.rtt = fresh
+		t.rtt.relayout(spec.Histogram)
 	}
 	if n := windowSize(spec); n != len(t.window) {
 		// Keep every probe still in flight, in send order (findSlot relies
@@ -161,6 +161,7 @@ func (t *target) respec(spec *TargetSpec) {
 		w := make([]slot, max(n, len(out)+1))
 		copy(w, out)
 		t.window, t.wpos = w, len(out)
+		t.shape.next = 0 // the oldest probe in flight is now at 0
 	}
 	if spec.Host == "" {
 		t.ip = spec.Addr
@@ -184,6 +185,14 @@ func (t *target) sendBefore(mono int64) int64 {
 // grow with every send (modulo 2^32, compared as a signed difference), so
 // a binary search finds it; never-used slots sort first.
 func (t *target) findSlot(serial uint32) *slot {
+	if i := t.slotIndex(serial); i >= 0 {
+		return &t.window[i]
+	}
+	return nil
+}
+
+// slotIndex is findSlot's ring index of the probe with serial, or -1.
+func (t *target) slotIndex(serial uint32) int {
 	n := len(t.window)
 	lo, hi := 0, n
 	for lo < hi {
@@ -196,11 +205,11 @@ func (t *target) findSlot(serial uint32) *slot {
 		}
 	}
 	if lo < n {
-		if s := &t.window[(t.wpos+lo)%n]; s.serial == serial && s.state != slotFree {
-			return s
+		if i := (t.wpos + lo) % n; t.window[i].serial == serial && t.window[i].state != slotFree {
+			return i
 		}
 	}
-	return nil
+	return -1
 }
 
 // copyTo fills dst with t's state, reusing dst's slices.
@@ -213,6 +222,7 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
 	dst.Duplicates, dst.Skipped, dst.Errors, dst.DNSErrors = t.dups, t.skipped, t.errors, t.dnsErrors
 	dst.LastTTL, dst.LastRTT = t.lastTTL, time.Duration(t.lastRTT)
 	t.rtt.copyTo(&dst.RTT)
+	t.copyShape(dst)
 	dst.Outages = dst.Outages[:0]
 	o := t.out
 	dst.Resolution = t.spec.Interval
