@@ -42,6 +42,10 @@ func TestPrometheusTranslation(t *testing.T) {
 		"icmp.engine.replies":              "icmp_engine_replies_total",
 		"icmp.engine.schedule_lag":         "icmp_engine_schedule_lag_seconds",
 		"icmp.engine.targets":              "icmp_engine_targets",
+		"icmp.ipdv":                        "icmp_ipdv_seconds",
+		"icmp.loss_run.length":             "icmp_loss_run_length",
+		"icmp.jitter":                      "icmp_jitter_seconds",
+		"icmp.reordered_replies":           "icmp_reordered_replies_total",
 	}
 	namer := otlptranslator.NewMetricNamer("", otlptranslator.UnderscoreEscapingWithSuffixes)
 	ms := produce(t, newFakeSource(3))

@@ -180,6 +180,10 @@ func checkContent(t *testing.T, r received) {
 		"icmp.engine.replies":              {"sum", "{reply}"},
 		"icmp.engine.schedule_lag":         {"gauge", "s"},
 		"icmp.engine.targets":              {"gauge", "{target}"},
+		"icmp.ipdv":                        {"exponential_histogram", "s"},
+		"icmp.loss_run.length":             {"exponential_histogram", "{probe}"},
+		"icmp.jitter":                      {"gauge", "s"},
+		"icmp.reordered_replies":           {"sum", "{reply}"},
 	}
 	for name, w := range want {
 		_, kind, unit := r.points(name)
@@ -234,6 +238,16 @@ func checkContent(t *testing.T, r received) {
 	durs, _, _ := r.points("icmp.last_outage.duration")
 	if v := byTarget(durs)["10.0.0.3"].value; v != 30 {
 		t.Errorf("ongoing outage duration = %v, want 30 (now - start)", v)
+	}
+	jit, _, _ := r.points("icmp.jitter")
+	reo, _, _ := r.points("icmp.reordered_replies")
+	if byTarget(jit)["10.0.0.1"].value != 0.0005 || byTarget(reo)["10.0.0.1"].value != 3 || len(jit) != 6 {
+		t.Errorf("icmp.jitter %v, icmp.reordered_replies %v: want 0.0005 and 3 for 10.0.0.1", jit, reo)
+	}
+	runs, _, _ := r.points("icmp.loss_run.length")
+	if e := byTarget(runs)["10.0.0.1"].exp; e.GetCount() != 3 || e.GetSum() != 4 || e.GetScale() != probe.NativeSchema ||
+		e.GetPositive().GetOffset() != int32(nativeIdx(1))-1 || e.GetPositive().GetBucketCounts()[0] != 2 {
+		t.Errorf("icmp.loss_run.length of 10.0.0.1 = %v, want runs 1, 1, 2", e)
 	}
 	ts, _, _ := r.points("icmp.engine.replies")
 	if len(ts) != probe.NumTimestampSources {
