@@ -49,6 +49,7 @@ type Collector struct {
 	// Immutable values that the written metrics point to; never written
 	// after New.
 	schema        int32
+	ipdvSchema    int32
 	zeroThreshold float64
 	outageBounds  []float64
 	lossRunBounds []float64
@@ -74,6 +75,7 @@ func New(src SnapshotSource, opts Options) *Collector {
 		src:           src,
 		logger:        opts.Logger,
 		schema:        probe.NativeSchema,
+		ipdvSchema:    probe.IPDVSchema,
 		zeroThreshold: probe.NativeZeroThreshold,
 		outageBounds:  append([]float64(nil), probe.OutageBuckets[:]...),
 		entries:       make(map[*probe.TargetSpec]*targetEntry),

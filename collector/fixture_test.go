@@ -104,9 +104,10 @@ func fixtureSnapshot() *probe.Snapshot {
 		// Native buckets -79:3 -78:1 -75:2 -71:5 and one zero observation.
 		RTT: probe.Histogram{Count: 12, Sum: 0.05, ZeroCount: 1, Offset: -80,
 			Buckets: []uint64{0, 3, 1, 0, 0, 2, 0, 0, 0, 5, 0}},
-		// Loss runs of 1, 1 and 2 probes; IPDV 0 (twice) and about 0.1 ms.
+		// Loss runs of 1, 1 and 2 probes; IPDV 0 (twice) and 0.1 ms (schema
+		// 1 bucket -26: (2^-13.5, 2^-13]).
 		LossRuns: probe.Histogram{Count: 3, Sum: 4, Offset: 0, Buckets: []uint64{2, 0, 0, 0, 0, 0, 0, 0, 1}},
-		IPDV:     probe.Histogram{Count: 3, Sum: 0.0001, ZeroCount: 2, Offset: -106, Buckets: []uint64{1}},
+		IPDV:     probe.Histogram{Count: 3, Sum: 0.0001, ZeroCount: 2, Offset: -26, Buckets: []uint64{1}},
 		Jitter:   0.0004, Reordered: 2,
 	}
 	up.Errors[probe.ErrDestUnreachable] = 2
@@ -137,7 +138,7 @@ func fixtureSnapshot() *probe.Snapshot {
 		// One run of 3 lost probes.
 		LossRuns: probe.Histogram{Count: 1, Sum: 3, Offset: 13, Buckets: []uint64{1},
 			Classic: []uint64{0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, Bounds: probe.LossRunBuckets},
-		IPDV: probe.Histogram{Count: 44, Sum: 0.044, Offset: -80, Buckets: []uint64{44},
+		IPDV: probe.Histogram{Count: 44, Sum: 0.044, Offset: -19, Buckets: []uint64{44},
 			Classic: []uint64{44, 44, 44}, Bounds: []float64{0.001, 0.005, 0.025}},
 		Jitter: 0.001, Reordered: 1,
 		OutagesTotal: 2,

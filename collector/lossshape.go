@@ -9,6 +9,15 @@ import "github.com/icmp-exporter/icmp_exporter/probe"
 // settings so that one group setting decides the cost of all three.
 var histFamilies = [...]*family{&famRTT, &famIPDV, &famLossRuns}
 
+// schemaOf is the schema of the native buckets of family f (one of
+// histFamilies).
+func schemaOf(f *family) int32 {
+	if f == &famIPDV {
+		return probe.IPDVSchema
+	}
+	return probe.NativeSchema
+}
+
 // histOf returns the histogram of family f (one of histFamilies) in t.
 func histOf(f *family, t *probe.TargetSnapshot) *probe.Histogram {
 	switch f {

@@ -110,7 +110,7 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 					g.classic[h.Bounds[i]] += c
 				}
 			} else if hasRTT {
-				ch <- referenceHist(ds.desc[f.id], rx, h.Count, h.Sum, h.ZeroCount, nativeMap(h.Offset, h.Buckets), classicMap(h.Bounds, h.Classic), lv)
+				ch <- referenceHist(ds.desc[f.id], rx, schemaOf(f), h.Count, h.Sum, h.ZeroCount, nativeMap(h.Offset, h.Buckets), classicMap(h.Bounds, h.Classic), lv)
 			}
 		}
 		if t.HasOutageDurations() {
@@ -129,7 +129,7 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, k := range order {
 		g := groups[k]
-		ch <- referenceHist(g.ds.group[g.f.id], g.rx, g.count, g.sum, g.zero, g.native, g.classic, g.values)
+		ch <- referenceHist(g.ds.group[g.f.id], g.rx, schemaOf(g.f), g.count, g.sum, g.zero, g.native, g.classic, g.values)
 	}
 }
 
@@ -153,14 +153,14 @@ func classicMap(bounds []float64, cum []uint64) map[float64]uint64 {
 
 // referenceHist builds a histogram with client_golang's constructors; for
 // "both" it merges the classic buckets into the native histogram.
-func referenceHist(d *prometheus.Desc, rx probe.RTTExport, count uint64, sum float64, zero uint64, native map[int]int64, classic map[float64]uint64, lv []string) prometheus.Metric {
+func referenceHist(d *prometheus.Desc, rx probe.RTTExport, schema int32, count uint64, sum float64, zero uint64, native map[int]int64, classic map[float64]uint64, lv []string) prometheus.Metric {
 	var classicM, nativeM prometheus.Metric
 	if rx.Classic {
 		classicM = prometheus.MustNewConstHistogram(d, count, sum, classic, lv...)
 	}
 	if rx.Native {
 		nativeM = prometheus.MustNewConstNativeHistogram(d, count, sum, native, nil, zero,
-			probe.NativeSchema, probe.NativeZeroThreshold, time.Time{}, lv...)
+			schema, probe.NativeZeroThreshold, time.Time{}, lv...)
 	}
 	switch {
 	case nativeM == nil:

@@ -34,6 +34,7 @@ type histData struct {
 	cum         []uint64
 	fixedBounds bool
 	native      bool
+	schema      int32 // of the native buckets
 	zero        uint64
 	offset      int32
 	buckets     []uint64
@@ -80,6 +81,7 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 			t := &s.Targets[i]
 			if rx, ok := t.RTTExport(); ok && !rx.Group {
 				d := rttData(histOf(f, t), rx)
+				d.schema = schemaOf(f)
 				if f == &famLossRuns && rx.Classic {
 					n := min(len(d.cum), len(c.lossRunBounds))
 					d.bounds, d.cum, d.fixedBounds = c.lossRunBounds[:n], d.cum[:n], true
@@ -109,9 +111,10 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 	}
 }
 
-// rttData is the RTT histogram of one target exported as rx says.
+// rttData is the RTT histogram (or another of histFamilies, whose caller
+// sets the schema) of one target exported as rx says.
 func rttData(h *probe.Histogram, rx probe.RTTExport) histData {
-	d := histData{count: h.Count, sum: h.Sum}
+	d := histData{count: h.Count, sum: h.Sum, schema: probe.NativeSchema}
 	if rx.Classic {
 		d.bounds, d.cum = h.ClassicBuckets()
 	}

@@ -187,7 +187,11 @@ func (r *registryEncoder) hist(l labels, h histData) {
 		r.a.classic(m, bounds, h.cum)
 	}
 	if h.native {
-		r.a.native(m, &r.c.schema, &r.c.zeroThreshold, h.zero, h.offset, h.buckets)
+		schema := &r.c.schema
+		if h.schema == r.c.ipdvSchema {
+			schema = &r.c.ipdvSchema
+		}
+		r.a.native(m, schema, &r.c.zeroThreshold, h.zero, h.offset, h.buckets)
 	}
 	r.ch <- m
 }
@@ -283,7 +287,7 @@ func (c *Collector) aggregate(f *family, e *targetEntry, t *probe.TargetSnapshot
 
 // data is the group's summed RTT histogram.
 func (g *groupAgg) data() histData {
-	d := histData{count: g.count, sum: g.sum, fixedBounds: true}
+	d := histData{count: g.count, sum: g.sum, fixedBounds: true, schema: schemaOf(g.f)}
 	if g.rx.Classic {
 		n := min(len(g.bounds), len(g.classic))
 		d.bounds, d.cum = g.bounds[:n], g.classic[:n]

@@ -30,6 +30,13 @@ import "slices"
 // histograms exist: they are allocated at a target's first sample, and
 // never for groups with histogram mode none.
 
+// IPDVSchema is the native histogram schema of the IPDV histogram: buckets
+// grow by 2^(1/2), about 41 %. |IPDV| spreads from the clock's resolution
+// to the path's delay variation, often ten octaves and more, where the RTT
+// sits in one or two: schema NativeSchema would keep 8 counters an octave
+// for every target, IPDVSchema keeps 2.
+const IPDVSchema = 1
+
 // LossRunBuckets are the classic bucket bounds (in probes) of the loss run
 // histogram; native buckets of schema NativeSchema hold every run length up
 // to 10 in a bucket of its own.
@@ -120,7 +127,7 @@ func (c *core) shapeReply(t *target, s *slot, rtt int64) {
 
 func (t *target) observeIPDV(d int64) {
 	if h := t.hists(); h != nil {
-		h.ipdv.observe(float64(abs(d)) / 1e9)
+		h.ipdv.observeAt(float64(abs(d))/1e9, NativeSchema-IPDVSchema)
 	}
 }
 

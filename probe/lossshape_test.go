@@ -73,9 +73,14 @@ func nativeTotal(b []uint64) (n uint64) {
 	return n
 }
 
-// nativeCount is the count of the native bucket holding v.
-func nativeCount(h *Histogram, v float64) uint64 {
-	i := nativeIndex(v) - int(h.Offset)
+// nativeCount is the count of the native bucket holding v (schema
+// NativeSchema-shift).
+func nativeCount(h *Histogram, v float64, shift ...uint) uint64 {
+	idx := nativeIndex(v)
+	for _, s := range shift {
+		idx = int(math.Ceil(float64(idx) / float64(int(1)<<s)))
+	}
+	i := idx - int(h.Offset)
 	if i < 0 || i >= len(h.Buckets) {
 		return 0
 	}
@@ -102,7 +107,10 @@ func TestIPDVJitterReordering(t *testing.T) {
 	if h.Count != 9 || h.ZeroCount != 6 || !near(h.Sum, 0.145) {
 		t.Errorf("IPDV count %d zero %d sum %v, want 9, 6, 0.145", h.Count, h.ZeroCount, h.Sum)
 	}
-	if nativeCount(&h, 0.002) != 1 || nativeCount(&h, 0.003) != 1 || nativeCount(&h, 0.140) != 1 || nativeTotal(h.Buckets) != 3 {
+	// Schema 1, bucket i is (2^((i-1)/2), 2^(i/2)]: 2 ms in bucket -17
+	// (2^-9, 2^-8.5], 3 ms in -16 (2^-8.5, 2^-8], 140 ms in -5 (2^-3, 2^-2.5].
+	if sh := uint(NativeSchema - IPDVSchema); nativeCount(&h, 0.002, sh) != 1 || nativeCount(&h, 0.003, sh) != 1 ||
+		nativeCount(&h, 0.140, sh) != 1 || nativeTotal(h.Buckets) != 3 || h.Offset != -17 {
 		t.Errorf("IPDV native buckets: offset %d %v", h.Offset, h.Buckets)
 	}
 	_, cum := h.ClassicBuckets() // DefaultClassicBuckets

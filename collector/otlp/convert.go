@@ -181,10 +181,10 @@ func expBuckets(off int32, b []uint64) metricdata.ExponentialBucket {
 	return metricdata.ExponentialBucket{Offset: off + int32(lo) - 1, Counts: append([]uint64(nil), b[lo:hi]...)}
 }
 
-func expPoint(set attribute.Set, start, now time.Time, count uint64, sum float64, zero uint64, off int32, b []uint64) metricdata.ExponentialHistogramDataPoint[float64] {
+func expPoint(set attribute.Set, start, now time.Time, scale int32, count uint64, sum float64, zero uint64, off int32, b []uint64) metricdata.ExponentialHistogramDataPoint[float64] {
 	return metricdata.ExponentialHistogramDataPoint[float64]{
 		Attributes: set, StartTime: start, Time: now,
-		Count: count, Sum: sum, Scale: probe.NativeSchema,
+		Count: count, Sum: sum, Scale: scale,
 		ZeroCount: zero, ZeroThreshold: probe.NativeZeroThreshold,
 		PositiveBucket: expBuckets(off, b),
 	}
@@ -239,7 +239,9 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 
 		lastStart, lastEnd, lastDur fpoints
 		jitter, reordered           = make(fpoints, 0, n), make(ipoints, 0, n)
-		rtt, ipdv, lossRuns         histPoints
+		rtt                         = histPoints{scale: probe.NativeSchema}
+		ipdv                        = histPoints{scale: probe.IPDVSchema}
+		lossRuns                    = histPoints{scale: probe.NativeSchema}
 		outageDur                   []metricdata.HistogramDataPoint[float64]
 	)
 	ipt := func(set attribute.Set, v uint64) metricdata.DataPoint[int64] {

@@ -13,6 +13,7 @@ import (
 // way the RTT histogram is (RTT, IPDV, loss runs): per target or summed per
 // group, exponential and/or classic as the group's mode says.
 type histPoints struct {
+	scale   int32 // of the exponential buckets (the snapshot's native schema)
 	exp     []metricdata.ExponentialHistogramDataPoint[float64]
 	classic []metricdata.HistogramDataPoint[float64]
 	groups  map[string]*groupAgg
@@ -44,7 +45,7 @@ func (hp *histPoints) add(t *probe.TargetSnapshot, set attribute.Set, h *probe.H
 		hp.classic = append(hp.classic, classicPoint(set, start, now, h.Count, h.Sum, cum, bounds))
 		return
 	}
-	hp.exp = append(hp.exp, expPoint(set, start, now, h.Count, h.Sum, h.ZeroCount, h.Offset, h.Buckets))
+	hp.exp = append(hp.exp, expPoint(set, start, now, hp.scale, h.Count, h.Sum, h.ZeroCount, h.Offset, h.Buckets))
 }
 
 // metrics appends the metric name (one per kind of data point) to ms.
@@ -55,7 +56,7 @@ func (hp *histPoints) metrics(ms []metricdata.Metrics, name, unit, desc string, 
 			hp.classic = append(hp.classic, classicPoint(g.set, start, now, g.count, g.sum, g.classic, g.bounds))
 			continue
 		}
-		hp.exp = append(hp.exp, expPoint(g.set, start, now, g.count, g.sum, g.zero, g.offset, g.buckets))
+		hp.exp = append(hp.exp, expPoint(g.set, start, now, hp.scale, g.count, g.sum, g.zero, g.offset, g.buckets))
 	}
 	if len(hp.exp) > 0 {
 		ms = append(ms, metricdata.Metrics{Name: name, Unit: unit, Description: desc,

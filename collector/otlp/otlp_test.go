@@ -244,6 +244,10 @@ func checkContent(t *testing.T, r received) {
 	if byTarget(jit)["10.0.0.1"].value != 0.0005 || byTarget(reo)["10.0.0.1"].value != 3 || len(jit) != 6 {
 		t.Errorf("icmp.jitter %v, icmp.reordered_replies %v: want 0.0005 and 3 for 10.0.0.1", jit, reo)
 	}
+	ipdv, _, _ := r.points("icmp.ipdv")
+	if e := byTarget(ipdv)["10.0.0.1"].exp; e.GetScale() != probe.IPDVSchema || e.GetPositive().GetOffset() != -20 || e.GetCount() != 1 {
+		t.Errorf("icmp.ipdv of 10.0.0.1 = %v, want scale %d, one observation in bucket -20", e, probe.IPDVSchema)
+	}
 	runs, _, _ := r.points("icmp.loss_run.length")
 	if e := byTarget(runs)["10.0.0.1"].exp; e.GetCount() != 3 || e.GetSum() != 4 || e.GetScale() != probe.NativeSchema ||
 		e.GetPositive().GetOffset() != int32(nativeIdx(1))-1 || e.GetPositive().GetBucketCounts()[0] != 2 {

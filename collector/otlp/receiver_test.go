@@ -367,7 +367,7 @@ func newFakeSource(n int) *fakeSource {
 		r1, r2 := nativeIdx(1), nativeIdx(2)
 		t.LossRuns = probe.Histogram{Count: 3, Sum: 4, Offset: int32(r1), Buckets: make([]uint64, r2-r1+1)}
 		t.LossRuns.Buckets[0], t.LossRuns.Buckets[r2-r1] = 2, 1
-		t.IPDV = probe.Histogram{Count: 1, Sum: 0.001, Offset: int32(nativeIdx(0.001)), Buckets: []uint64{1}}
+		t.IPDV = probe.Histogram{Count: 1, Sum: 0.001, Offset: -19, Buckets: []uint64{1}} // schema 1: (2^-10, 2^-9.5]
 	}
 	return f
 }
