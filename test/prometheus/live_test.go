@@ -84,7 +84,8 @@ func writeExporterConfig(t *testing.T, s source, core, classic []netip.Addr) str
 
 // writeRules renders the rule file from the mixin with the target-down
 // threshold lowered to 3 seconds through its _config: the way docs/mixin.md
-// tells users to change a threshold, and short enough for a test.
+// tells users to change a threshold, and short enough for a test. One burst
+// of loss is enough for ICMPBurstLoss: the outage of the test ends one.
 func writeRules(t *testing.T) string {
 	t.Helper()
 	root, err := lab.ModuleRoot()
@@ -92,7 +93,7 @@ func writeRules(t *testing.T) string {
 		t.Fatal(err)
 	}
 	const override = `(import 'mixin/lib/render.libsonnet').rulesFile(
-  (import 'mixin/mixin.libsonnet') + { _config+:: { thresholds+: { targetDownSeconds: 3 } } })`
+  (import 'mixin/mixin.libsonnet') + { _config+:: { thresholds+: { targetDownSeconds: 3, burstLossRuns15m: 1 } } })`
 	cmd := exec.Command(lab.Tool(t, "jsonnet"), "-S", "-e", override)
 	cmd.Dir = root
 	var stderr bytes.Buffer
@@ -230,6 +231,17 @@ func TestLive(t *testing.T) {
 	lab.WaitFor(t, 30*time.Second, 500*time.Millisecond, "completed outage exported", func() (bool, string) {
 		res := query(`icmp_last_outage_end_timestamp_seconds{job="icmp",target="`+dropped.String()+`"} > 0`, time.Time{})
 		return len(res.Samples) == len(coreSources()), fmt.Sprintf("%+v", res)
+	})
+	// The outage ended a run of lost probes: with the threshold at 1,
+	// ICMPBurstLoss fires from the native loss run histograms.
+	lab.WaitFor(t, time.Minute, 500*time.Millisecond, "ICMPBurstLoss firing for "+dropped.String()+" from both core sources", func() (bool, string) {
+		fired := firing(alertsNamed(t, prom, ctx, "ICMPBurstLoss"))
+		for _, a := range fired {
+			if a.Labels["target"] != dropped.String() {
+				return false, "burst loss of another target: " + describe(fired)
+			}
+		}
+		return len(fired) == len(coreSources()), describe(fired)
 	})
 	evals.run(t, ctx, prom, "recovered", time.Now())
 
