@@ -170,7 +170,11 @@ func abs(d int64) int64 {
 func (t *target) copyShape(dst *TargetSnapshot) {
 	sh := &t.shape
 	dst.Jitter, dst.Reordered = sh.jitter, sh.reordered
-	if sh.h == nil { // empty, laid out like the RTT histogram
+	var h *shapeHists
+	if sh.h != nil {
+		h = t.hists() // laid out again if a reload changed the mode; nil for none
+	}
+	if h == nil { // empty, laid out like the RTT histogram
 		var runBounds []float64
 		if len(t.rtt.bounds) > 0 {
 			runBounds = LossRunBuckets
@@ -179,8 +183,8 @@ func (t *target) copyShape(dst *TargetSnapshot) {
 		dst.IPDV.reset(t.rtt.bounds)
 		return
 	}
-	sh.h.runs.copyTo(&dst.LossRuns)
-	sh.h.ipdv.copyTo(&dst.IPDV)
+	h.runs.copyTo(&dst.LossRuns)
+	h.ipdv.copyTo(&dst.IPDV)
 }
 
 // reset empties h with classic bounds (zero counts), keeping its slices'

@@ -182,11 +182,15 @@ func TestLossShapeReloadMode(t *testing.T) {
 	ts2 := ts
 	ts2.Histogram.Mode = HistogramBoth
 	s.c.apply(&Spec{Targets: []TargetSpec{ts2}}, s.now)
+	snap := &TargetSnapshot{}
+	s.target("192.0.2.3").copyTo(snap, s.c.epoch)
+	if _, cum := snap.LossRuns.ClassicBuckets(); snap.LossRuns.Count != 1 || len(cum) != len(LossRunBuckets) || cum[0] != 0 {
+		t.Errorf("right after the reload: count %d classic %v, want 1 and empty classic buckets", snap.LossRuns.Count, cum)
+	}
 	s.respond = func(_ netip.Addr, sent int64) (time.Duration, bool) {
 		return time.Millisecond, (sent+int64(50*time.Millisecond))/int64(100*time.Millisecond) != 7
 	}
 	s.run(1050 * time.Millisecond)
-	snap := &TargetSnapshot{}
 	s.target("192.0.2.3").copyTo(snap, s.c.epoch)
 	_, cum := snap.LossRuns.ClassicBuckets()
 	if snap.LossRuns.Count != 2 || len(cum) != len(LossRunBuckets) || cum[0] != 1 {
