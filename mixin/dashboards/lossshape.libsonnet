@@ -8,11 +8,11 @@ function(cfg)
   local src = c.labels.source;
   local bySrc = '{{%s}}' % src;
   local runs = 'icmp_loss_run_length';
-  // runRate: per source, the rate over rng (or increase, with fn) of loss runs of one lost probe
-  // (part 'isolated') or of two and more ('bursts'). Native: the count times the share of
+  // runRate: summed by `by` (default: per source), the rate over rng (or increase, with fn) of
+  // loss runs of one lost probe (part 'isolated') or of two and more ('bursts'). Native: the count times the share of
   // runs up to length 1 (exact: 1 is a bucket bound); a histogram without runs gives NaN there,
   // which `>= 0` drops for the plain count (0). Classic: the _count and le="1" series.
-  local runRate(part, sel, rng, fn='rate') =
+  local runRate(part, sel, rng, fn='rate', by=src) =
     local h = '%s(%s{%s}[%s])' % [fn, runs, sel, rng];
     local share = {
       isolated: ' * histogram_fraction(0, 1, %s)' % h,
@@ -23,8 +23,23 @@ function(cfg)
       bursts: '%s(%s_count{%s}[%s]) - ignoring(le) %s(%s_bucket{%s,le="1"}[%s])' % [fn, runs, sel, rng, fn, runs, sel, rng],
     }[part];
     'sum by (%s) ((histogram_count(%s)%s) >= 0 or histogram_count(%s)) or sum by (%s) (%s)' %
-    [src, h, share, h, src, classic];
+    [by, h, share, h, by, classic];
   {
+    // overview: the panels of the Overview dashboard for selector S; sgt sums by source, group and
+    // target, legend and links name the target.
+    overview(S, sgt, legend, links):: [
+      d.panel('bargauge',
+              'Most loss bursts',
+              'The 10 targets with the most bursts of loss (runs of two and more consecutive lost probes, icmp_loss_run_length) that ended in the time range.',
+              [d.target('topk(10, %s > 0)' % runRate('bursts', S, '$__range', 'increase', sgt), instant=true, legendFormat=legend)],
+              w=24,
+              h=7,
+              unit='none',
+              decimals=0,
+              options=d.barGaugeOptions('gradient'),
+              field={ min: 0, thresholds: d.thresholds(['green', 1, 'yellow', 3, 'red']), color: { mode: 'continuous-GrYlRd' }, links: links }),
+    ],
+
     // target: the panels for the target selector T.
     target(T):: [
       d.row('Loss shape and jitter'),
