@@ -1,6 +1,9 @@
 package probe
 
-import "slices"
+import (
+	"slices"
+	"unsafe"
+)
 
 // Loss shape and delay variation of a target, from the probes it already
 // sends:
@@ -108,14 +111,14 @@ func (c *core) shapeReply(t *target, s *slot, rtt int64) {
 	if t.replies > 0 {
 		d := rtt - t.lastRTT
 		sh.jitter += (float64(abs(d))/1e9 - sh.jitter) / 16
-		i, n := t.slotIndex(s.serial), len(t.window)
+		i, n := t.slotOf(s), len(t.window)
 		if s.sendMono < sh.maxSend {
 			sh.reordered++
 			// The next probe was answered first: its IPDV is known now.
-			if nx := &t.window[(i+1)%n]; i >= 0 && nx.state == slotReplied && nx.sendMono == sh.maxSend {
+			if nx := &t.window[(i+1)%n]; nx.state == slotReplied && nx.sendMono == sh.maxSend {
 				t.observeIPDV(sh.maxRTT - rtt)
 			}
-		} else if pv := &t.window[(i+n-1)%n]; i >= 0 && pv.state == slotReplied && pv.sendMono == sh.maxSend {
+		} else if pv := &t.window[(i+n-1)%n]; pv.state == slotReplied && pv.sendMono == sh.maxSend {
 			t.observeIPDV(rtt - sh.maxRTT)
 		}
 	}
@@ -123,6 +126,14 @@ func (c *core) shapeReply(t *target, s *slot, rtt int64) {
 		sh.maxSend, sh.maxRTT = s.sendMono, rtt
 	}
 	c.shapeAdvance(t)
+}
+
+// slotOf is the ring index of s, an element of t.window, from its address:
+// the neighbours of a probe in send order are the slots next to it, and the
+// caller found s already (a second binary search would cost more than the
+// rest of the loss shape's work).
+func (t *target) slotOf(s *slot) int {
+	return int((uintptr(unsafe.Pointer(s)) - uintptr(unsafe.Pointer(&t.window[0]))) / unsafe.Sizeof(slot{}))
 }
 
 func (t *target) observeIPDV(d int64) {

@@ -185,14 +185,6 @@ func (t *target) sendBefore(mono int64) int64 {
 // grow with every send (modulo 2^32, compared as a signed difference), so
 // a binary search finds it; never-used slots sort first.
 func (t *target) findSlot(serial uint32) *slot {
-	if i := t.slotIndex(serial); i >= 0 {
-		return &t.window[i]
-	}
-	return nil
-}
-
-// slotIndex is findSlot's ring index of the probe with serial, or -1.
-func (t *target) slotIndex(serial uint32) int {
 	n := len(t.window)
 	lo, hi := 0, n
 	for lo < hi {
@@ -205,11 +197,11 @@ func (t *target) slotIndex(serial uint32) int {
 		}
 	}
 	if lo < n {
-		if i := (t.wpos + lo) % n; t.window[i].serial == serial && t.window[i].state != slotFree {
-			return i
+		if s := &t.window[(t.wpos+lo)%n]; s.serial == serial && s.state != slotFree {
+			return s
 		}
 	}
-	return -1
+	return nil
 }
 
 // copyTo fills dst with t's state, reusing dst's slices.
