@@ -99,6 +99,10 @@ func TestLossShapeOnTheWire(t *testing.T) {
 				if h := histOf(mfs, "icmp_loss_run_length", a); h.GetSampleCount() != 0 {
 					t.Errorf("%s: loss runs %v without loss", a, h)
 				}
+				// Every reply differs from the one before by about 150 ms.
+				if j := value(mfs, "icmp_jitter_seconds", a); j < 0.1 || j > 0.3 {
+					t.Errorf("%s: jitter %.4f s, want about 150 ms", a, j)
+				}
 				t.Logf("%s: %v of %v replies reordered, jitter %.1f ms", a, reordered, replies, 1e3*value(mfs, "icmp_jitter_seconds", a))
 			}
 		})
@@ -123,20 +127,26 @@ func checkPattern(t *testing.T, mfs map[string]*dto.MetricFamily, a netip.Addr) 
 		t.Errorf("%s: %v probes lost, %v in completed runs", a, lost, sum)
 	}
 	// 14 of every 20 probes and the one before them were both answered; the
-	// RTTs of such pairs differ by 20 ms.
+	// RTTs of such pairs differ by 20 ms. A loaded machine delays a few
+	// replies by much more (which moves the mean and the jitter a lot), so
+	// most samples, not all, must be near 20 ms, and the jitter (about 17 ms:
+	// 20 ms between replies of opposite parity, 0 across a loss) is only
+	// bounded.
 	ipdv := histOf(mfs, "icmp_ipdv_seconds", a)
+	n20 := bucket(ipdv, 0.025) - bucket(ipdv, 0.01)
 	mean := ipdv.GetSampleSum() / float64(ipdv.GetSampleCount())
-	if float64(ipdv.GetSampleCount()) < 0.6*sent || mean < 0.012 || mean > 0.028 {
-		t.Errorf("%s: IPDV count %d (of %v probes) mean %.4f s, want about 14 per 20 probes and 20 ms", a, ipdv.GetSampleCount(), sent, mean)
+	if float64(ipdv.GetSampleCount()) < 0.6*sent || n20 < 0.7*float64(ipdv.GetSampleCount()) {
+		t.Errorf("%s: IPDV count %d (of %v probes), %v of them in (10 ms, 25 ms], mean %.4f s; want about 14 per 20 probes, most near 20 ms",
+			a, ipdv.GetSampleCount(), sent, n20, mean)
 	}
-	if j := value(mfs, "icmp_jitter_seconds", a); j < 0.008 || j > 0.030 {
-		t.Errorf("%s: jitter %.4f s, want about 17 ms (20 ms between replies of opposite parity, 0 across a loss)", a, j)
+	if j := value(mfs, "icmp_jitter_seconds", a); j < 0.005 || j > 0.1 {
+		t.Errorf("%s: jitter %.4f s, want about 17 ms", a, j)
 	}
 	if r := value(mfs, "icmp_reordered_replies_total", a); r > 2 {
 		t.Errorf("%s: %v reordered replies, want none (delays 10 and 30 ms at 100 ms intervals)", a, r)
 	}
-	t.Logf("%s: %v sent, %v lost; runs %v (le=1 %v, sum %v); IPDV mean %.1f ms of %d; jitter %.1f ms",
-		a, sent, lost, n, le1, sum, 1e3*mean, ipdv.GetSampleCount(), 1e3*value(mfs, "icmp_jitter_seconds", a))
+	t.Logf("%s: %v sent, %v lost; runs %v (le=1 %v, sum %v); IPDV %d, %v in (10 ms, 25 ms], mean %.1f ms; jitter %.1f ms",
+		a, sent, lost, n, le1, sum, ipdv.GetSampleCount(), n20, 1e3*mean, 1e3*value(mfs, "icmp_jitter_seconds", a))
 }
 
 // series returns the series of family name for target a, or nil.
