@@ -58,12 +58,13 @@ type shapeState struct {
 	h         *shapeHists
 }
 
-// shapeHists are a target's loss run and |IPDV| histograms, laid out for the
-// spec they were built for.
+// shapeHists are a target's |IPDV| and loss run histograms, laid out for
+// the spec they were built for. runs is allocated at the first completed
+// run: many targets never lose two probes... or one.
 type shapeHists struct {
 	spec *TargetSpec
-	runs hist // run lengths in probes, classic bounds LossRunBuckets
-	ipdv hist // |IPDV| in seconds, classic bounds those of the RTT histogram
+	ipdv hist  // |IPDV| in seconds, classic bounds those of the RTT histogram
+	runs *hist // run lengths in probes, classic bounds LossRunBuckets
 }
 
 // hists returns t's histograms, allocating them at the first sample and
@@ -78,14 +79,14 @@ func (t *target) hists() *shapeHists {
 		return nil
 	}
 	if h == nil {
-		h = &shapeHists{}
-		h.runs = newHist(lossRunSpec(t.spec.Histogram))
-		h.ipdv = newHist(t.spec.Histogram)
+		h = &shapeHists{ipdv: newHist(t.spec.Histogram)}
 		t.shape.h = h
 	} else if h.spec == nil || h.spec.Histogram.Mode != t.spec.Histogram.Mode ||
 		!slices.Equal(h.spec.Histogram.Buckets, t.spec.Histogram.Buckets) {
-		h.runs.relayout(lossRunSpec(t.spec.Histogram))
 		h.ipdv.relayout(t.spec.Histogram)
+		if h.runs != nil {
+			h.runs.relayout(lossRunSpec(t.spec.Histogram))
+		}
 	}
 	h.spec = t.spec
 	return h
@@ -163,6 +164,10 @@ func (c *core) shapeAdvance(t *target) {
 		}
 		if sh.run > 0 {
 			if h := t.hists(); h != nil {
+				if h.runs == nil {
+					r := newHist(lossRunSpec(t.spec.Histogram))
+					h.runs = &r
+				}
 				h.runs.observe(float64(sh.run))
 			}
 			sh.run = 0
@@ -185,17 +190,21 @@ func (t *target) copyShape(dst *TargetSnapshot) {
 	if sh.h != nil {
 		h = t.hists() // laid out again if a reload changed the mode; nil for none
 	}
-	if h == nil { // empty, laid out like the RTT histogram
-		var runBounds []float64
-		if len(t.rtt.bounds) > 0 {
-			runBounds = LossRunBuckets
-		}
-		dst.LossRuns.reset(runBounds)
-		dst.IPDV.reset(t.rtt.bounds)
-		return
+	// Without a histogram: empty, laid out like the RTT histogram.
+	var runBounds []float64
+	if len(t.rtt.bounds) > 0 {
+		runBounds = LossRunBuckets
 	}
-	h.runs.copyTo(&dst.LossRuns)
-	h.ipdv.copyTo(&dst.IPDV)
+	if h == nil {
+		dst.IPDV.reset(t.rtt.bounds)
+	} else {
+		h.ipdv.copyTo(&dst.IPDV)
+	}
+	if h == nil || h.runs == nil {
+		dst.LossRuns.reset(runBounds)
+	} else {
+		h.runs.copyTo(&dst.LossRuns)
+	}
 }
 
 // reset empties h with classic bounds (zero counts), keeping its slices'

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"math"
 	"net/netip"
 	"slices"
@@ -201,10 +202,19 @@ func TestLossShapeReloadMode(t *testing.T) {
 // BenchmarkLossShapeBytes reports the memory the loss shape adds per
 // target: the inline state, and the histograms with the native buckets they
 // grew to after 100 probes of 2000 targets with RTTs spread uniformly over
-// 1 to 3 ms (|IPDV| from 0 to 2 ms) and 1 % random loss, in the given mode.
+// 1 to 3 ms (|IPDV| from 0 to 2 ms) and 1 % random loss (or none), in the
+// given mode.
 func BenchmarkLossShapeBytes(b *testing.B) {
-	for _, mode := range []string{HistogramNative, HistogramBoth, HistogramNone} {
-		b.Run("mode="+mode, func(b *testing.B) {
+	for _, tc := range []struct {
+		mode string
+		loss uint64 // one probe in loss is lost; 0: none
+	}{{HistogramNative, 100}, {HistogramNative, 0}, {HistogramBoth, 100}, {HistogramNone, 100}} {
+		mode := tc.mode
+		loss := "none"
+		if tc.loss > 0 {
+			loss = fmt.Sprintf("1in%d", tc.loss)
+		}
+		b.Run(fmt.Sprintf("mode=%s/loss=%s", mode, loss), func(b *testing.B) {
 			for range b.N {
 				const n = 2000
 				spec := Spec{}
@@ -217,15 +227,15 @@ func BenchmarkLossShapeBytes(b *testing.B) {
 				rng := uint64(1)
 				s.respond = func(netip.Addr, int64) (time.Duration, bool) {
 					rng = rng*6364136223846793005 + 1442695040888963407
-					return time.Millisecond + time.Duration(rng>>33%uint64(2*time.Millisecond)), rng>>20%100 != 0
+					return time.Millisecond + time.Duration(rng>>33%uint64(2*time.Millisecond)), tc.loss == 0 || rng>>20%tc.loss != 0
 				}
 				s.run(10 * time.Second)
 				var heap float64
 				for _, t := range s.c.targets {
 					if h := t.shape.h; h != nil {
-						heap += float64(unsafe.Sizeof(*h))
-						for _, x := range []*hist{&h.runs, &h.ipdv} {
-							heap += float64(8 * (cap(x.buckets) + cap(x.classic)))
+						heap += float64(unsafe.Sizeof(*h) + 8*uintptr(cap(h.ipdv.buckets)+cap(h.ipdv.classic)))
+						if r := h.runs; r != nil {
+							heap += float64(unsafe.Sizeof(*r) + 8*uintptr(cap(r.buckets)+cap(r.classic)))
 						}
 					}
 				}
