@@ -60,7 +60,7 @@ type shapeState struct {
 
 // shapeHists are a target's |IPDV| and loss run histograms, laid out for
 // the spec they were built for. runs is allocated at the first completed
-// run: many targets never lose two probes... or one.
+// run: many targets never lose a probe.
 type shapeHists struct {
 	spec *TargetSpec
 	ipdv hist  // |IPDV| in seconds, classic bounds those of the RTT histogram
