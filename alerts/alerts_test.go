@@ -27,14 +27,14 @@ func requiredAlerts() []string {
 	return []string{
 		"ICMPTargetDown", "ICMPPacketLossHigh", "ICMPLatencyIncrease", "ICMPTargetFlapping",
 		"ICMPGroupMostlyDown", "ICMPExporterOverloaded", "ICMPConfigReloadFailed", "ICMPExporterAbsent",
-		"ICMPIPv6BrokenIPv4Works",
+		"ICMPIPv6BrokenIPv4Works", "ICMPBurstLoss",
 	}
 }
 
 // perTarget are the alerts about one target: their description names the
 // target and lists its labels.
 func perTarget() []string {
-	return []string{"ICMPTargetDown", "ICMPPacketLossHigh", "ICMPLatencyIncrease", "ICMPTargetFlapping"}
+	return []string{"ICMPTargetDown", "ICMPPacketLossHigh", "ICMPLatencyIncrease", "ICMPTargetFlapping", "ICMPBurstLoss"}
 }
 
 func loadRules(t *testing.T) *promtest.RuleFile {

@@ -50,8 +50,10 @@ type Collector struct {
 	// Immutable values that the written metrics point to; never written
 	// after New.
 	schema        int32
+	ipdvSchema    int32
 	zeroThreshold float64
 	outageBounds  []float64
+	lossRunBounds []float64
 	typePairs     [probe.NumErrorTypes]*dto.LabelPair
 
 	mu       sync.Mutex // guards the fields below
@@ -59,7 +61,7 @@ type Collector struct {
 	gen      uint64
 	entries  map[*probe.TargetSpec]*targetEntry
 	descSets map[string]*descSet
-	groups   map[string]*groupAgg
+	groups   map[groupKey]*groupAgg
 	groupSeq []*groupAgg
 	// ents[i] is the entry of snapshot target i (nil without spec);
 	// entsSpare is the previous scrape's slice, reused.
@@ -74,11 +76,13 @@ func New(src SnapshotSource, opts Options) *Collector {
 		src:           src,
 		logger:        opts.Logger,
 		schema:        probe.NativeSchema,
+		ipdvSchema:    probe.IPDVSchema,
 		zeroThreshold: probe.NativeZeroThreshold,
 		outageBounds:  append([]float64(nil), probe.OutageBuckets[:]...),
 		entries:       make(map[*probe.TargetSpec]*targetEntry),
 		descSets:      make(map[string]*descSet),
-		groups:        make(map[string]*groupAgg),
+		groups:        make(map[groupKey]*groupAgg),
+		lossRunBounds: append([]float64(nil), probe.LossRunBuckets...),
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)

@@ -8,7 +8,9 @@
 // across scrapes, and turns it into constant metrics. There is no
 // per-target prometheus.Histogram: RTT histograms are kept by the engine as
 // sparse schema-3 buckets (probe.Histogram) and written straight into the
-// client_model protobuf structures.
+// client_model protobuf structures; so are the loss run histogram (schema
+// 3) and the IPDV histogram (schema probe.IPDVSchema), exported the way the
+// RTT histogram is.
 //
 // The metric names, types and labels are listed in docs/metrics.md; that
 // list is a contract that alerts/ and dashboards/ are written against.

@@ -21,7 +21,6 @@ const (
 	fHistPositiveSpan, fHistPositiveDelta                   = 12, 13
 	fBucketCumulative, fBucketUpperBound                    = 1, 2
 	fSpanOffset, fSpanLength                                = 1, 2
-	schemaValue                                     int32   = probe.NativeSchema
 	zeroThresholdValue                              float64 = probe.NativeZeroThreshold
 )
 
@@ -128,7 +127,7 @@ func (x *protoEncoder) hist(l labels, h histData) {
 	}
 	if h.native {
 		hb = protowire.AppendTag(hb, fHistSchema, protowire.VarintType)
-		hb = protowire.AppendVarint(hb, protowire.EncodeZigZag(int64(schemaValue)))
+		hb = protowire.AppendVarint(hb, protowire.EncodeZigZag(int64(h.schema)))
 		hb = protowire.AppendTag(hb, fHistZeroThreshold, protowire.Fixed64Type)
 		hb = protowire.AppendFixed64(hb, math.Float64bits(zeroThresholdValue))
 		hb = protowire.AppendTag(hb, fHistZeroCount, protowire.VarintType)

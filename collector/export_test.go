@@ -50,7 +50,7 @@ func TestExportPerTarget(t *testing.T) {
 		"stream":   streamEncoded(t, c, expfmt.NewFormat(expfmt.TypeTextPlain)),
 	} {
 		want := []string{"icmp_duplicate_replies_total", "icmp_late_replies_total", "icmp_probes_lost_total", "icmp_probes_sent_total",
-			"icmp_probes_skipped_total", "icmp_replies_total", "icmp_state_change_timestamp_seconds", "icmp_up"}
+			"icmp_probes_skipped_total", "icmp_reordered_replies_total", "icmp_replies_total", "icmp_state_change_timestamp_seconds", "icmp_up"}
 		if got := perTarget(text, "big"); !slices.Equal(got, want) {
 			t.Errorf("%s: group big exports per target %q, want %q", path, got, want)
 		}

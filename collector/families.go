@@ -38,6 +38,10 @@ const (
 	idLastEnd
 	idLastDur
 	idVantageCaused // vantage.go
+	idLossRuns
+	idIPDV
+	idJitter
+	idReordered
 	numFamilies
 )
 
@@ -66,6 +70,11 @@ var (
 	famLastStart   = family{idLastStart, "icmp_last_outage_start_timestamp_seconds", "Unix time of the start of the last outage (send time of its first failed probe).", gaugeT, nil}
 	famLastEnd     = family{idLastEnd, "icmp_last_outage_end_timestamp_seconds", "Unix time of the end of the last outage (send time of the first answered probe); 0 while it is ongoing.", gaugeT, nil}
 	famLastDur     = family{idLastDur, "icmp_last_outage_duration_seconds", "Duration of the last outage; grows while it is ongoing.", gaugeT, nil}
+	// Loss shape and delay variation (lossshape.go).
+	famLossRuns  = family{idLossRuns, "icmp_loss_run_length", "Lengths in probes of completed runs of consecutive lost probes (in send order; a reply or an error ends a run).", histT, nil}
+	famIPDV      = family{idIPDV, "icmp_ipdv_seconds", "Magnitude of the IP delay variation (RFC 3393, RFC 5481) of the replies to two consecutive probes.", histT, nil}
+	famJitter    = family{idJitter, "icmp_jitter_seconds", "RFC 3550 smoothed jitter of the round-trip times, in order of arrival.", gaugeT, nil}
+	famReordered = family{idReordered, "icmp_reordered_replies_total", "Echo replies that arrived after the reply to a probe sent later.", counterT, nil}
 )
 
 // targetFamilies are the per-target families indexed by famID.
@@ -74,6 +83,7 @@ var targetFamilies = [numFamilies]*family{
 	&famErrors, &famDNS, &famTTL, &famOutages, &famResolution, &famStateChange,
 	&famRTT, &famOutageDur, &famLastStart, &famLastEnd, &famLastDur,
 	&famVantageCaused,
+	&famLossRuns, &famIPDV, &famJitter, &famReordered,
 }
 
 // Engine families, one series each unless they have labels.

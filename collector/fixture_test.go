@@ -105,6 +105,11 @@ func fixtureSnapshot() *probe.Snapshot {
 		// Native buckets -79:3 -78:1 -75:2 -71:5 and one zero observation.
 		RTT: probe.Histogram{Count: 12, Sum: 0.05, ZeroCount: 1, Offset: -80,
 			Buckets: []uint64{0, 3, 1, 0, 0, 2, 0, 0, 0, 5, 0}},
+		// Loss runs of 1, 1 and 2 probes; IPDV 0 (twice) and 0.1 ms (schema
+		// 1 bucket -26: (2^-13.5, 2^-13]).
+		LossRuns: probe.Histogram{Count: 3, Sum: 4, Offset: 0, Buckets: []uint64{2, 0, 0, 0, 0, 0, 0, 0, 1}},
+		IPDV:     probe.Histogram{Count: 3, Sum: 0.0001, ZeroCount: 2, Offset: -26, Buckets: []uint64{1}},
+		Jitter:   0.0004, Reordered: 2,
 	}
 	up.Errors[probe.ErrDestUnreachable] = 2
 	down := probe.TargetSnapshot{
@@ -131,6 +136,12 @@ func fixtureSnapshot() *probe.Snapshot {
 		Sent: 50, Replies: 45, Lost: 5, DNSErrors: 1, LastTTL: 57,
 		RTT: probe.Histogram{Count: 45, Sum: 0.18, Offset: -64, Buckets: []uint64{10, 30, 0, 5},
 			Classic: []uint64{0, 40, 45}, Bounds: []float64{0.001, 0.005, 0.025}},
+		// One run of 3 lost probes.
+		LossRuns: probe.Histogram{Count: 1, Sum: 3, Offset: 13, Buckets: []uint64{1},
+			Classic: []uint64{0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, Bounds: probe.LossRunBuckets},
+		IPDV: probe.Histogram{Count: 44, Sum: 0.044, Offset: -19, Buckets: []uint64{44},
+			Classic: []uint64{44, 44, 44}, Bounds: []float64{0.001, 0.005, 0.025}},
+		Jitter: 0.001, Reordered: 1,
 		OutagesTotal: 2,
 		Outages: []probe.Outage{
 			{Start: t0.Add(time.Minute), End: t0.Add(time.Minute + 3*time.Second), Resolution: time.Second, ProbesLost: 3},
@@ -163,12 +174,17 @@ func fixtureSnapshot() *probe.Snapshot {
 	lan0 := probe.TargetSnapshot{
 		Spec: spec("lan", "192.0.2.1", "192.0.2.1", "classic", "group"),
 		IP:   netip.MustParseAddr("192.0.2.1"), Up: true, StateChange: t0, Sent: 5, Replies: 5, LastTTL: 255,
-		RTT: probe.Histogram{Count: 5, Sum: 0.004, Classic: []uint64{4, 5, 5}, Bounds: []float64{0.001, 0.005, 0.025}},
+		RTT:      probe.Histogram{Count: 5, Sum: 0.004, Classic: []uint64{4, 5, 5}, Bounds: []float64{0.001, 0.005, 0.025}},
+		LossRuns: probe.Histogram{Classic: make([]uint64, len(probe.LossRunBuckets)), Bounds: probe.LossRunBuckets},
+		IPDV:     probe.Histogram{Count: 4, Sum: 0.003, Classic: []uint64{3, 4, 4}, Bounds: []float64{0.001, 0.005, 0.025}},
 	}
 	lan1 := probe.TargetSnapshot{
 		Spec: spec("lan", "192.0.2.2", "192.0.2.2", "classic", "group"),
 		IP:   netip.MustParseAddr("192.0.2.2"), Up: true, StateChange: t0, Sent: 5, Replies: 4, Lost: 1, LastTTL: 255,
-		RTT: probe.Histogram{Count: 4, Sum: 0.05, Classic: []uint64{0, 1, 3}, Bounds: []float64{0.001, 0.005, 0.025}},
+		RTT:      probe.Histogram{Count: 4, Sum: 0.05, Classic: []uint64{0, 1, 3}, Bounds: []float64{0.001, 0.005, 0.025}},
+		LossRuns: probe.Histogram{Count: 1, Sum: 1, Classic: []uint64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, Bounds: probe.LossRunBuckets},
+		IPDV:     probe.Histogram{Count: 3, Sum: 0.04, Classic: []uint64{0, 1, 2}, Bounds: []float64{0.001, 0.005, 0.025}},
+		Jitter:   0.01,
 	}
 	// quiet: no RTT histogram.
 	quiet := probe.TargetSnapshot{

@@ -26,10 +26,10 @@ type descSet struct {
 	err error // a user label name is reserved or invalid; targets are skipped
 
 	desc [numFamilies]*prometheus.Desc // indexed by famID
-	// groupRTT is icmp_rtt_seconds with labels source, group and the user
-	// labels, for aggregation "group".
-	groupRTT *prometheus.Desc
-	gen      uint64
+	// group holds the histFamilies with labels source, group and the user
+	// labels, for aggregation "group"; indexed by famID.
+	group [numFamilies]*prometheus.Desc
+	gen   uint64
 	// legacy is true when every user label name is valid in the legacy
 	// (pre-UTF-8) scheme, so the streaming encoder may cache the target's
 	// encoded labels regardless of the escaping scheme a scrape negotiates.
@@ -87,7 +87,10 @@ func newDescSet(labels []probe.Label) *descSet {
 		return desc
 	}
 	withType := append(slices.Clip(tl), errorTypeLabel)
-	ds := &descSet{groupRTT: d(famRTT.name, famRTT.help, gl)}
+	ds := &descSet{}
+	for _, f := range histFamilies {
+		ds.group[f.id] = d(f.name, f.help, gl)
+	}
 	for _, f := range targetFamilies {
 		l := tl
 		if f == &famErrors {

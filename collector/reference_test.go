@@ -30,6 +30,7 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 	r.snap = r.src.Snapshot(r.snap)
 	s := r.snap
 	type group struct {
+		f       *family
 		ds      *descSet
 		values  []string
 		rx      probe.RTTExport
@@ -40,8 +41,8 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 		bounds  []float64
 		classic map[float64]uint64
 	}
-	groups := map[string]*group{}
-	var order []string
+	groups := map[groupKey]*group{}
+	var order []groupKey
 	for i := range s.Targets {
 		t := &s.Targets[i]
 		ds := newDescSet(t.Spec.Labels)
@@ -80,32 +81,37 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(ds.desc[idOutages], t.OutagesTotal)
 		gauge(ds.desc[idResolution], t.OutageResolution().Seconds())
 		gauge(ds.desc[idStateChange], unixSeconds(t.StateChange))
+		gauge(ds.desc[idJitter], t.Jitter)
+		counter(ds.desc[idReordered], t.Reordered)
 		rx, hasRTT := t.RTTExport()
-		h := &t.RTT
-		if hasRTT && rx.Group {
-			g := groups[t.Spec.Group]
-			if g == nil {
-				g = &group{ds: ds, values: []string{s.Source.Name, t.Spec.Group}, rx: rx,
-					native: map[int]int64{}, classic: map[float64]uint64{}, bounds: h.Bounds}
-				for _, l := range t.Spec.Labels {
-					g.values = append(g.values, l.Value)
+		for _, f := range histFamilies {
+			h := histOf(f, t)
+			if hasRTT && rx.Group {
+				k := groupKey{f.id, t.Spec.Group}
+				g := groups[k]
+				if g == nil {
+					g = &group{f: f, ds: ds, values: []string{s.Source.Name, t.Spec.Group}, rx: rx,
+						native: map[int]int64{}, classic: map[float64]uint64{}, bounds: h.Bounds}
+					for _, l := range t.Spec.Labels {
+						g.values = append(g.values, l.Value)
+					}
+					groups[k] = g
+					order = append(order, k)
 				}
-				groups[t.Spec.Group] = g
-				order = append(order, t.Spec.Group)
-			}
-			g.count += h.Count
-			g.sum += h.Sum
-			g.zero += h.ZeroCount
-			for i, c := range h.Buckets {
-				if c > 0 {
-					g.native[int(h.Offset)+i] += int64(c)
+				g.count += h.Count
+				g.sum += h.Sum
+				g.zero += h.ZeroCount
+				for i, c := range h.Buckets {
+					if c > 0 {
+						g.native[int(h.Offset)+i] += int64(c)
+					}
 				}
+				for i, c := range h.Classic {
+					g.classic[h.Bounds[i]] += c
+				}
+			} else if hasRTT {
+				ch <- referenceHist(ds.desc[f.id], rx, refSchema(f.name), h.Count, h.Sum, h.ZeroCount, nativeMap(h.Offset, h.Buckets), classicMap(h.Bounds, h.Classic), lv)
 			}
-			for i, c := range h.Classic {
-				g.classic[h.Bounds[i]] += c
-			}
-		} else if hasRTT {
-			ch <- referenceHist(ds.desc[idRTT], rx, h.Count, h.Sum, h.ZeroCount, nativeMap(h.Offset, h.Buckets), classicMap(h.Bounds, h.Classic), lv)
 		}
 		if t.HasOutageDurations() {
 			ch <- prometheus.MustNewConstHistogram(ds.desc[idOutageDur], t.CompletedOutages(), t.OutageDurationSum,
@@ -121,10 +127,19 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(ds.desc[idLastDur], o.Duration(s.Time).Seconds())
 		}
 	}
-	for _, name := range order {
-		g := groups[name]
-		ch <- referenceHist(g.ds.groupRTT, g.rx, g.count, g.sum, g.zero, g.native, g.classic, g.values)
+	for _, k := range order {
+		g := groups[k]
+		ch <- referenceHist(g.ds.group[g.f.id], g.rx, refSchema(g.f.name), g.count, g.sum, g.zero, g.native, g.classic, g.values)
 	}
+}
+
+// refSchema is the native schema of the histogram family name, written out
+// apart from the collector's own choice.
+func refSchema(name string) int32 {
+	if name == "icmp_ipdv_seconds" {
+		return 1
+	}
+	return 3
 }
 
 func nativeMap(offset int32, buckets []uint64) map[int]int64 {
@@ -147,14 +162,14 @@ func classicMap(bounds []float64, cum []uint64) map[float64]uint64 {
 
 // referenceHist builds a histogram with client_golang's constructors; for
 // "both" it merges the classic buckets into the native histogram.
-func referenceHist(d *prometheus.Desc, rx probe.RTTExport, count uint64, sum float64, zero uint64, native map[int]int64, classic map[float64]uint64, lv []string) prometheus.Metric {
+func referenceHist(d *prometheus.Desc, rx probe.RTTExport, schema int32, count uint64, sum float64, zero uint64, native map[int]int64, classic map[float64]uint64, lv []string) prometheus.Metric {
 	var classicM, nativeM prometheus.Metric
 	if rx.Classic {
 		classicM = prometheus.MustNewConstHistogram(d, count, sum, classic, lv...)
 	}
 	if rx.Native {
 		nativeM = prometheus.MustNewConstNativeHistogram(d, count, sum, native, nil, zero,
-			probe.NativeSchema, probe.NativeZeroThreshold, time.Time{}, lv...)
+			schema, probe.NativeZeroThreshold, time.Time{}, lv...)
 	}
 	switch {
 	case nativeM == nil:
@@ -264,6 +279,7 @@ func syntheticSnapshot(n int, mode, agg string, seed uint64) *probe.Snapshot {
 			}
 			t.RTT.Bounds = bounds
 		}
+		syntheticShape(&t, rng, bounds)
 		if rng.IntN(10) == 0 {
 			t.Errors[rng.IntN(int(probe.NumErrorTypes))] = uint64(1 + rng.IntN(3))
 		}
@@ -293,6 +309,56 @@ func syntheticSnapshot(n int, mode, agg string, seed uint64) *probe.Snapshot {
 		s.Targets = append(s.Targets, t)
 	}
 	return s
+}
+
+// syntheticShape gives t loss shape data laid out as the engine does for
+// its mode: |IPDV| over 6 schema-1 buckets around 0.1 ms (classic with the
+// RTT bounds), loss runs of 1 to 3 probes (classic with LossRunBuckets).
+func syntheticShape(t *probe.TargetSnapshot, rng *rand.Rand, bounds []float64) {
+	classic := t.Spec.Histogram.NeedsClassic()
+	t.Jitter, t.Reordered = rng.Float64()/1e3, uint64(rng.IntN(3))
+	t.IPDV = probe.Histogram{Offset: int32(-29 + rng.IntN(4)), ZeroCount: uint64(rng.IntN(5))}
+	t.IPDV.Count = t.IPDV.ZeroCount
+	var cls [32]uint64
+	cls[0] = t.IPDV.ZeroCount
+	for i := range 6 {
+		c := uint64(rng.IntN(20))
+		t.IPDV.Buckets = append(t.IPDV.Buckets, c)
+		v := math.Exp2(float64(int(t.IPDV.Offset)+i) / 2)
+		t.IPDV.Count += c
+		t.IPDV.Sum += float64(c) * v
+		for k, ub := range bounds {
+			if v <= ub {
+				cls[k] += c
+				break
+			}
+		}
+	}
+	runs := []uint64{uint64(rng.IntN(4)), uint64(rng.IntN(3)), uint64(rng.IntN(2))} // lengths 1, 2, 3
+	t.LossRuns = probe.Histogram{Offset: 0, Buckets: make([]uint64, 14)}
+	t.LossRuns.Buckets[0], t.LossRuns.Buckets[8], t.LossRuns.Buckets[13] = runs[0], runs[1], runs[2]
+	t.LossRuns.Count = runs[0] + runs[1] + runs[2]
+	t.LossRuns.Sum = float64(runs[0] + 2*runs[1] + 3*runs[2])
+	if !classic {
+		return
+	}
+	var cum uint64
+	for k := range bounds {
+		cum += cls[k]
+		t.IPDV.Classic = append(t.IPDV.Classic, cum)
+	}
+	t.IPDV.Bounds = bounds
+	t.LossRuns.Bounds = probe.LossRunBuckets
+	for _, b := range probe.LossRunBuckets {
+		n := runs[0]
+		if b >= 2 {
+			n += runs[1]
+		}
+		if b >= 3 {
+			n += runs[2]
+		}
+		t.LossRuns.Classic = append(t.LossRuns.Classic, n)
+	}
 }
 
 // gatherProto gathers a pedantic registry holding c.

@@ -19,7 +19,7 @@ import (
 type labels struct {
 	e     *targetEntry
 	pairs []*dto.LabelPair
-	group bool // the group's RTT histogram (descriptor descSet.groupRTT)
+	group bool // a group's histogram (descriptor descSet.group)
 }
 
 // histData is one histogram to encode. Classic buckets are present when
@@ -34,6 +34,7 @@ type histData struct {
 	cum         []uint64
 	fixedBounds bool
 	native      bool
+	schema      int32 // of the native buckets
 	zero        uint64
 	offset      int32
 	buckets     []uint64
@@ -75,15 +76,23 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 				}
 			}
 		}
-	case &famRTT:
+	case &famRTT, &famIPDV, &famLossRuns:
 		for _, i := range c.emitOrder {
 			t := &s.Targets[i]
 			if rx, ok := t.RTTExport(); ok && !rx.Group {
-				x.hist(labels{e: c.ents[i]}, rttData(&t.RTT, rx))
+				d := rttData(histOf(f, t), rx)
+				d.schema = schemaOf(f)
+				if f == &famLossRuns && rx.Classic {
+					n := min(len(d.cum), len(c.lossRunBounds))
+					d.bounds, d.cum, d.fixedBounds = c.lossRunBounds[:n], d.cum[:n], true
+				}
+				x.hist(labels{e: c.ents[i]}, d)
 			}
 		}
 		for _, g := range c.groupSeq {
-			x.hist(labels{e: g.first, pairs: g.labelPairs(), group: true}, g.data())
+			if g.f == f {
+				x.hist(labels{e: g.first, pairs: g.labelPairs(), group: true}, g.data())
+			}
 		}
 	case &famVantageCaused:
 		for _, i := range c.emitOrder {
@@ -108,9 +117,10 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 	}
 }
 
-// rttData is the RTT histogram of one target exported as rx says.
+// rttData is the RTT histogram (or another of histFamilies, whose caller
+// sets the schema) of one target exported as rx says.
 func rttData(h *probe.Histogram, rx probe.RTTExport) histData {
-	d := histData{count: h.Count, sum: h.Sum}
+	d := histData{count: h.Count, sum: h.Sum, schema: probe.NativeSchema}
 	if rx.Classic {
 		d.bounds, d.cum = h.ClassicBuckets()
 	}
@@ -148,6 +158,10 @@ func scalarValue(f *family, t *probe.TargetSnapshot, now time.Time) (float64, bo
 		return float64(t.OutagesTotal), t.Exports(probe.ExportOutages)
 	case &famResolution:
 		return t.OutageResolution().Seconds(), t.Exports(probe.ExportOutages)
+	case &famJitter:
+		return t.Jitter, t.Exports(probe.ExportRTT)
+	case &famReordered:
+		return float64(t.Reordered), t.Exports(probe.ExportCounters)
 	}
 	o, ok := t.LastOutage()
 	if !ok {

@@ -51,6 +51,9 @@ func TestSeriesPerTarget(t *testing.T) {
 			for i := range t.RTT.Classic {
 				t.RTT.Classic[i] = 10
 			}
+			// Laid out like the engine's: IPDV with the RTT bounds, loss runs with 10.
+			t.IPDV = probe.Histogram{Bounds: t.RTT.Bounds, Classic: make([]uint64, len(t.RTT.Bounds))}
+			t.LossRuns = probe.Histogram{Bounds: probe.LossRunBuckets, Classic: make([]uint64, len(probe.LossRunBuckets))}
 		}
 		return t
 	}
@@ -60,34 +63,35 @@ func TestSeriesPerTarget(t *testing.T) {
 		targets           int
 		wantText, wantNat int // per target, including the group series spread over targets
 	}{
-		{"native", func() probe.TargetSnapshot { return base(probe.HistogramNative, "") }, 1, 14, 12},
-		{"classic", func() probe.TargetSnapshot { return base(probe.HistogramClassic, "") }, 1, 29, 29},
-		{"both", func() probe.TargetSnapshot { return base(probe.HistogramBoth, "") }, 1, 29, 12},
-		{"none", func() probe.TargetSnapshot { return base(probe.HistogramNone, "") }, 1, 11, 11},
-		// 100 targets in one group share one group histogram.
-		{"group native", func() probe.TargetSnapshot { return base(probe.HistogramNative, probe.AggregateGroup) }, 100, 11*100 + 3, 11*100 + 1},
-		{"group classic", func() probe.TargetSnapshot { return base(probe.HistogramClassic, probe.AggregateGroup) }, 100, 11*100 + 18, 11*100 + 18},
+		// Three histograms (RTT, IPDV, loss runs) follow the mode.
+		{"native", func() probe.TargetSnapshot { return base(probe.HistogramNative, "") }, 1, 22, 16},
+		{"classic", func() probe.TargetSnapshot { return base(probe.HistogramClassic, "") }, 1, 13 + 18 + 18 + 13, 13 + 18 + 18 + 13},
+		{"both", func() probe.TargetSnapshot { return base(probe.HistogramBoth, "") }, 1, 13 + 18 + 18 + 13, 16},
+		{"none", func() probe.TargetSnapshot { return base(probe.HistogramNone, "") }, 1, 13, 13},
+		// 100 targets in one group share one group histogram of each kind.
+		{"group native", func() probe.TargetSnapshot { return base(probe.HistogramNative, probe.AggregateGroup) }, 100, 13*100 + 9, 13*100 + 3},
+		{"group classic", func() probe.TargetSnapshot { return base(probe.HistogramClassic, probe.AggregateGroup) }, 100, 13*100 + 18 + 18 + 13, 13*100 + 18 + 18 + 13},
 		{"host name adds dns errors", func() probe.TargetSnapshot {
 			t := base(probe.HistogramNone, "")
 			t.Spec.Host, t.Spec.Addr = "h.example.test", netip.Addr{}
 			return t
-		}, 1, 12, 12},
+		}, 1, 14, 14},
 		{"each error type seen adds one", func() probe.TargetSnapshot {
 			t := base(probe.HistogramNone, "")
 			t.Errors[probe.ErrDestUnreachable], t.Errors[probe.ErrSend] = 1, 1
 			return t
-		}, 1, 13, 13},
+		}, 1, 15, 15},
 		{"first outage adds histogram and three gauges", func() probe.TargetSnapshot {
 			t := base(probe.HistogramNone, "")
 			t.OutagesTotal = 1
 			t.Outages = []probe.Outage{{Start: t0, End: t0.Add(time.Minute), Resolution: time.Second}}
 			return t
-		}, 1, 11 + 15 + 3, 11 + 15 + 3},
+		}, 1, 13 + 15 + 3, 13 + 15 + 3},
 		{"never answered: no reply_ttl", func() probe.TargetSnapshot {
 			t := base(probe.HistogramNone, "")
 			t.Replies, t.LastTTL = 0, -1
 			return t
-		}, 1, 10, 10},
+		}, 1, 12, 12},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

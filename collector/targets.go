@@ -15,6 +15,7 @@ import (
 // aggregation "group". It is reused across scrapes; its label pairs are
 // rebuilt when the first target of the group changes.
 type groupAgg struct {
+	f     *family // one of histFamilies
 	name  string
 	gen   uint64
 	first *targetEntry // entry of the first target seen in this scrape
@@ -29,6 +30,12 @@ type groupAgg struct {
 
 	pairsFor *targetEntry
 	pairs    []*dto.LabelPair
+}
+
+// groupKey identifies the sum of one histogram family over one group.
+type groupKey struct {
+	id    famID
+	group string
 }
 
 func (g *groupAgg) reset(first *targetEntry, rx probe.RTTExport, bounds []float64) {
@@ -106,7 +113,9 @@ func (c *Collector) prepare(s *probe.Snapshot) {
 		}
 		t := &s.Targets[i]
 		if rx, ok := t.RTTExport(); ok && rx.Group {
-			c.aggregate(e, t, rx)
+			for _, f := range histFamilies {
+				c.aggregate(f, e, t, rx)
+			}
 		}
 	}
 	c.sweep(seen)
@@ -148,7 +157,7 @@ func (r *registryEncoder) family(f *family, emit func(seriesEncoder)) {
 func (r *registryEncoder) desc(l labels) (*prometheus.Desc, []*dto.LabelPair) {
 	d := l.e.ds.desc[r.f.id]
 	if l.group {
-		d = l.e.ds.groupRTT
+		d = l.e.ds.group[r.f.id]
 	}
 	if l.pairs != nil {
 		return d, l.pairs
@@ -178,7 +187,11 @@ func (r *registryEncoder) hist(l labels, h histData) {
 		r.a.classic(m, bounds, h.cum)
 	}
 	if h.native {
-		r.a.native(m, &r.c.schema, &r.c.zeroThreshold, h.zero, h.offset, h.buckets)
+		schema := &r.c.schema
+		if h.schema == r.c.ipdvSchema {
+			schema = &r.c.ipdvSchema
+		}
+		r.a.native(m, schema, &r.c.zeroThreshold, h.zero, h.offset, h.buckets)
 	}
 	r.ch <- m
 }
@@ -245,21 +258,26 @@ func (g *groupAgg) labelPairs() []*dto.LabelPair {
 	return g.pairs
 }
 
-// aggregate adds one target's RTT histogram to its group's sum.
-func (c *Collector) aggregate(e *targetEntry, t *probe.TargetSnapshot, rx probe.RTTExport) {
+// aggregate adds one target's histogram of family f to its group's sum.
+func (c *Collector) aggregate(f *family, e *targetEntry, t *probe.TargetSnapshot, rx probe.RTTExport) {
 	name := t.Spec.Group
-	g := c.groups[name]
+	k := groupKey{f.id, name}
+	g := c.groups[k]
 	if g == nil {
-		g = &groupAgg{name: name}
-		c.groups[name] = g
+		g = &groupAgg{f: f, name: name}
+		c.groups[k] = g
 	}
-	h := &t.RTT
+	h := histOf(f, t)
 	if g.gen != c.gen {
 		g.gen = c.gen
 		var bounds []float64
 		if rx.Classic {
 			b, _ := h.ClassicBuckets()
-			bounds = e.classicBounds(b)
+			if f == &famLossRuns {
+				bounds = c.lossRunBounds[:min(len(b), len(c.lossRunBounds))]
+			} else {
+				bounds = e.classicBounds(b)
+			}
 		}
 		g.reset(e, rx, bounds)
 		c.groupSeq = append(c.groupSeq, g)
@@ -269,7 +287,7 @@ func (c *Collector) aggregate(e *targetEntry, t *probe.TargetSnapshot, rx probe.
 
 // data is the group's summed RTT histogram.
 func (g *groupAgg) data() histData {
-	d := histData{count: g.count, sum: g.sum, fixedBounds: true}
+	d := histData{count: g.count, sum: g.sum, fixedBounds: true, schema: schemaOf(g.f)}
 	if g.rx.Classic {
 		n := min(len(g.bounds), len(g.classic))
 		d.bounds, d.cum = g.bounds[:n], g.classic[:n]

@@ -30,6 +30,9 @@
       latencyIncreaseMinSeconds: 0.005,
       // ICMPTargetFlapping: this many outages or more within one hour.
       flappingOutages1h: 3,
+      // ICMPBurstLoss: this many bursts (runs of 2 or more consecutive lost probes) or more within
+      // 15 minutes.
+      burstLossRuns15m: 3,
       // ICMPGroupMostlyDown: at least this fraction (0..1) of a group's targets down, in a group
       // of at least groupMinTargets targets. While it holds, per-target alerts of the group stay silent.
       groupDownRatio: 0.5,

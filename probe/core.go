@@ -387,6 +387,7 @@ func (c *core) reply(t *target, s *slot, r *Received, now int64) {
 	}
 	c.stats.RepliesByTimestamp[src]++
 	s.state = slotReplied
+	c.shapeReply(t, s, rtt)
 	t.replies++
 	t.lastRTT = rtt
 	if r.TTL >= 0 {
@@ -444,6 +445,7 @@ func (c *core) handleError(et ErrorType, dst netip.Addr, quoted []byte, v6 bool,
 // fail ends probe s of t as lost or error and drives the FSM.
 func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 	s.state = st
+	c.shapeAdvance(t)
 	if st == slotLost && c.onResult != nil {
 		c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultLost, Sent: c.wall(s.sendMono)})
 	}

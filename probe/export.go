@@ -16,15 +16,16 @@ type Export uint8
 const (
 	// ExportUp: icmp_up and icmp_state_change_timestamp_seconds.
 	ExportUp Export = 1 << iota
-	// ExportCounters: probes sent, replies, lost, late, duplicate and
-	// skipped.
+	// ExportCounters: probes sent, replies, lost, late, duplicate,
+	// skipped and reordered.
 	ExportCounters
 	// ExportErrors: icmp_errors_total and icmp_dns_errors_total.
 	ExportErrors
 	// ExportTTL: icmp_reply_ttl.
 	ExportTTL
-	// ExportRTT: the target's own RTT histogram (a group aggregate is
-	// written whatever its targets export).
+	// ExportRTT: the target's own RTT, IPDV and loss run histograms (a
+	// group aggregate is written whatever its targets export) and its
+	// jitter.
 	ExportRTT
 	// ExportOutages: the outage counter and duration histogram, the last
 	// outage's start, end and duration, and the outage resolution.

@@ -57,7 +57,12 @@ func newHist(h HistogramSpec) hist {
 	return out
 }
 
-func (h *hist) observe(v float64) {
+func (h *hist) observe(v float64) { h.observeAt(v, 0) }
+
+// observeAt observes v into native buckets of schema NativeSchema-shift:
+// fewer, wider buckets (each 2^shift schema-3 buckets) for values that
+// spread over many octaves.
+func (h *hist) observeAt(v float64, shift uint) {
 	h.count++
 	h.sum += v
 	for i, b := range h.bounds {
@@ -71,6 +76,7 @@ func (h *hist) observe(v float64) {
 		return
 	}
 	idx := min(max(nativeIndex(v), minBucketIndex), maxBucketIndex)
+	idx = (idx-1)>>shift + 1 // Prometheus' downscaling: bucket ceil(idx/2^shift)
 	if len(h.buckets) == 0 {
 		h.offset = int32(idx)
 		h.buckets = make([]uint64, 1, 8)

@@ -3,7 +3,6 @@ package probe
 import (
 	"errors"
 	"net"
-	"runtime"
 	"time"
 )
 
@@ -68,7 +67,6 @@ func (e *Engine) loop() {
 	unseen := int64(0)  // blocking: the first send the receiver may not have seen yet
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	holdP := runtime.GOMAXPROCS(0) > 1 // see threadSleep
 	planned := int64(0)                // when this pass was planned to run (gaps, vantage.go)
 	for {
 		// Checked on every pass, not only when idle: a saturated sender
@@ -147,7 +145,7 @@ func (e *Engine) loop() {
 			continue
 		}
 		if wait <= time.Duration(maxWindow) {
-			threadSleep(wait, holdP)
+			threadSleep(wait)
 			continue
 		}
 		timer.Reset(wait)

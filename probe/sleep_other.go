@@ -5,4 +5,4 @@ package probe
 import "time"
 
 // threadSleep sleeps d (see sleep_linux.go).
-func threadSleep(d time.Duration, _ bool) { time.Sleep(d) }
+func threadSleep(d time.Duration) { time.Sleep(d) }

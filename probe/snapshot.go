@@ -109,6 +109,17 @@ type TargetSnapshot struct {
 	LastRTT time.Duration
 	RTT     Histogram
 
+	// Loss shape and delay variation (see LossRunBuckets): lengths in probes
+	// of completed runs of lost probes, |IPDV| of replies to consecutive
+	// probes in seconds (both laid out like RTT, but the native buckets of
+	// IPDV are of schema IPDVSchema), the RFC 3550 smoothed jitter of the
+	// RTT in seconds, and replies that arrived after the reply to a later
+	// probe.
+	LossRuns  Histogram
+	IPDV      Histogram
+	Jitter    float64
+	Reordered uint64
+
 	OutagesTotal uint64
 	// VantageOutages counts the outages (of OutagesTotal) caused by the
 	// vantage (Outage.Cause).

@@ -68,6 +68,8 @@ type target struct {
 	// around an edge end out of send order.
 	failPrevSend, okPrevSend int64
 
+	shape shapeState // loss runs, IPDV, jitter, reordering (lossshape.go)
+
 	// out is allocated at the target's first outage: most targets never
 	// have one, and it is a third of the per-target state.
 	out *outageState
@@ -145,9 +147,7 @@ func (t *target) respec(spec *TargetSpec) {
 	t.heapIdx = -1
 	if spec.Histogram.Mode != old.Histogram.Mode || !slices.Equal(spec.Histogram.Buckets, old.Histogram.Buckets) {
 		// bucket layout changed: classic counts restart, native buckets stay.
-		fresh := newHist(spec.Histogram)
-		fresh.count, fresh.sum, fresh.zero, fresh.offset, fresh.buckets = t.rtt.count, t.rtt.sum, t.rtt.zero, t.rtt.offset, t.rtt.buckets
-		t.rtt = fresh
+		t.rtt.relayout(spec.Histogram)
 	}
 	if n := windowSize(spec); n != len(t.window) {
 		// Keep every probe still in flight, in send order (findSlot relies
@@ -168,6 +168,15 @@ func (t *target) respec(spec *TargetSpec) {
 		w := make([]slot, max(n, len(keep)+1))
 		copy(w, keep)
 		t.window, t.wpos = w, len(keep)
+		// The loss shape's cursor: the oldest kept probe it has not
+		// accounted yet, or the next slot to be sent when it has them all.
+		t.shape.next = int32(len(keep))
+		for i := range keep {
+			if keep[i].sendMono >= t.shape.acc {
+				t.shape.next = int32(i)
+				break
+			}
+		}
 	}
 	if spec.Host == "" {
 		t.ip = spec.Addr
@@ -220,6 +229,7 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
 	dst.Duplicates, dst.Skipped, dst.Errors, dst.DNSErrors = t.dups, t.skipped, t.errors, t.dnsErrors
 	dst.LastTTL, dst.LastRTT = t.lastTTL, time.Duration(t.lastRTT)
 	t.rtt.copyTo(&dst.RTT)
+	t.copyShape(dst)
 	dst.Outages = dst.Outages[:0]
 	o := t.out
 	dst.Resolution = t.spec.Interval

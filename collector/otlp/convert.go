@@ -181,10 +181,10 @@ func expBuckets(off int32, b []uint64) metricdata.ExponentialBucket {
 	return metricdata.ExponentialBucket{Offset: off + int32(lo) - 1, Counts: append([]uint64(nil), b[lo:hi]...)}
 }
 
-func expPoint(set attribute.Set, start, now time.Time, count uint64, sum float64, zero uint64, off int32, b []uint64) metricdata.ExponentialHistogramDataPoint[float64] {
+func expPoint(set attribute.Set, start, now time.Time, scale int32, count uint64, sum float64, zero uint64, off int32, b []uint64) metricdata.ExponentialHistogramDataPoint[float64] {
 	return metricdata.ExponentialHistogramDataPoint[float64]{
 		Attributes: set, StartTime: start, Time: now,
-		Count: count, Sum: sum, Scale: probe.NativeSchema,
+		Count: count, Sum: sum, Scale: scale,
 		ZeroCount: zero, ZeroThreshold: probe.NativeZeroThreshold,
 		PositiveBucket: expBuckets(off, b),
 	}
@@ -238,11 +238,11 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		resolution, stateChange = make(fpoints, 0, n), make(fpoints, 0, n)
 
 		lastStart, lastEnd, lastDur fpoints
-		rttExp                      []metricdata.ExponentialHistogramDataPoint[float64]
-		rttClassic                  []metricdata.HistogramDataPoint[float64]
+		jitter, reordered           = make(fpoints, 0, n), make(ipoints, 0, n)
+		rtt                         = histPoints{scale: probe.NativeSchema}
+		ipdv                        = histPoints{scale: probe.IPDVSchema}
+		lossRuns                    = histPoints{scale: probe.NativeSchema}
 		outageDur                   []metricdata.HistogramDataPoint[float64]
-		groups                      map[string]*groupAgg
-		groupOrder                  []string
 	)
 	ipt := func(set attribute.Set, v uint64) metricdata.DataPoint[int64] {
 		return metricdata.DataPoint[int64]{Attributes: set, StartTime: start, Time: now, Value: int64(v)}
@@ -272,6 +272,10 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 			late = append(late, ipt(set, t.Late))
 			dups = append(dups, ipt(set, t.Duplicates))
 			skipped = append(skipped, ipt(set, t.Skipped))
+			reordered = append(reordered, ipt(set, t.Reordered))
+		}
+		if t.Exports(probe.ExportRTT) {
+			jitter = append(jitter, fpt(set, t.Jitter))
 		}
 		for et := range probe.NumErrorTypes {
 			if t.HasError(et) {
@@ -297,42 +301,11 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		if t.HasOutageDurations() {
 			outageDur = append(outageDur, classicPoint(set, start, now, t.CompletedOutages(), t.OutageDurationSum, t.OutageDurations[:], probe.OutageBuckets[:]))
 		}
-		rx, ok := t.RTTExport()
-		if !ok {
-			continue
+		if rx, ok := t.RTTExport(); ok {
+			rtt.add(t, set, &t.RTT, rx, start, now)
+			ipdv.add(t, set, &t.IPDV, rx, start, now)
+			lossRuns.add(t, set, &t.LossRuns, rx, start, now)
 		}
-		if rx.Group {
-			if groups == nil {
-				groups = make(map[string]*groupAgg)
-			}
-			g := groups[t.Spec.Group]
-			if g == nil {
-				kvs := make([]attribute.KeyValue, 0, 1+len(t.Spec.Labels))
-				kvs = append(kvs, AttrGroup.String(t.Spec.Group))
-				for _, l := range t.Spec.Labels {
-					kvs = append(kvs, attribute.String(l.Name, l.Value))
-				}
-				g = &groupAgg{set: attribute.NewSet(kvs...), rx: rx}
-				groups[t.Spec.Group] = g
-				groupOrder = append(groupOrder, t.Spec.Group)
-			}
-			g.add(&t.RTT)
-			continue
-		}
-		if !rx.Native { // classic only; both exports the native buckets
-			bounds, cum := t.RTT.ClassicBuckets()
-			rttClassic = append(rttClassic, classicPoint(set, start, now, t.RTT.Count, t.RTT.Sum, cum, bounds))
-			continue
-		}
-		rttExp = append(rttExp, expPoint(set, start, now, t.RTT.Count, t.RTT.Sum, t.RTT.ZeroCount, t.RTT.Offset, t.RTT.Buckets))
-	}
-	for _, name := range groupOrder {
-		g := groups[name]
-		if !g.rx.Native {
-			rttClassic = append(rttClassic, classicPoint(g.set, start, now, g.count, g.sum, g.classic, g.bounds))
-			continue
-		}
-		rttExp = append(rttExp, expPoint(g.set, start, now, g.count, g.sum, g.zero, g.offset, g.buckets))
 	}
 
 	sum := func(name, unit, desc string, pts ipoints) metricdata.Metrics {
@@ -366,13 +339,14 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 	if len(dnsErrs) > 0 {
 		ms = append(ms, sum("icmp.dns.errors", "{error}", "Failed resolutions of the target's host name.", dnsErrs))
 	}
-	if len(rttExp) > 0 {
-		ms = append(ms, metricdata.Metrics{Name: "icmp.rtt", Unit: "s", Description: "Round-trip time of echo replies.",
-			Data: metricdata.ExponentialHistogram[float64]{DataPoints: rttExp, Temporality: metricdata.CumulativeTemporality}})
+	ms = rtt.metrics(ms, "icmp.rtt", "s", "Round-trip time of echo replies.", start, now)
+	ms = ipdv.metrics(ms, "icmp.ipdv", "s", "Magnitude of the IP delay variation (RFC 3393, RFC 5481) of the replies to two consecutive probes.", start, now)
+	ms = lossRuns.metrics(ms, "icmp.loss_run.length", "{probe}", "Lengths in probes of completed runs of consecutive lost probes.", start, now)
+	if len(jitter) > 0 {
+		ms = append(ms, fgauge("icmp.jitter", "s", "RFC 3550 smoothed jitter of the round-trip times, in order of arrival.", jitter))
 	}
-	if len(rttClassic) > 0 {
-		ms = append(ms, metricdata.Metrics{Name: "icmp.rtt", Unit: "s", Description: "Round-trip time of echo replies (classic buckets).",
-			Data: metricdata.Histogram[float64]{DataPoints: rttClassic, Temporality: metricdata.CumulativeTemporality}})
+	if len(reordered) > 0 {
+		ms = append(ms, sum("icmp.reordered_replies", "{reply}", "Echo replies that arrived after the reply to a probe sent later.", reordered))
 	}
 	if len(ttl) > 0 {
 		ms = append(ms, igauge("icmp.reply.ttl", "{hop}", "IP TTL / hop limit of the last reply.", ttl))

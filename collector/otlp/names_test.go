@@ -46,6 +46,10 @@ func TestPrometheusTranslation(t *testing.T) {
 		"icmp.engine.gap":                  "icmp_engine_gap_seconds_total",
 		"icmp.vantage.up":                  "icmp_vantage_up",
 		"icmp.vantage.outages":             "icmp_vantage_outages_total",
+		"icmp.ipdv":                        "icmp_ipdv_seconds",
+		"icmp.loss_run.length":             "icmp_loss_run_length",
+		"icmp.jitter":                      "icmp_jitter_seconds",
+		"icmp.reordered_replies":           "icmp_reordered_replies_total",
 	}
 	namer := otlptranslator.NewMetricNamer("", otlptranslator.UnderscoreEscapingWithSuffixes)
 	ms := produce(t, newFakeSource(3))

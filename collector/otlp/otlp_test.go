@@ -184,6 +184,10 @@ func checkContent(t *testing.T, r received) {
 		"icmp.engine.gap":                  {"sum", "s"},
 		"icmp.vantage.up":                  {"gauge", ""},
 		"icmp.vantage.outages":             {"sum", "{outage}"},
+		"icmp.ipdv":                        {"exponential_histogram", "s"},
+		"icmp.loss_run.length":             {"exponential_histogram", "{probe}"},
+		"icmp.jitter":                      {"gauge", "s"},
+		"icmp.reordered_replies":           {"sum", "{reply}"},
 	}
 	for name, w := range want {
 		_, kind, unit := r.points(name)
@@ -245,6 +249,20 @@ func checkContent(t *testing.T, r received) {
 	}
 	if gaps, _, _ := r.points("icmp.engine.gap"); len(gaps) != 1 || gaps[0].value != 2.5 {
 		t.Errorf("icmp.engine.gap: %v, want 2.5", gaps)
+	}
+	jit, _, _ := r.points("icmp.jitter")
+	reo, _, _ := r.points("icmp.reordered_replies")
+	if byTarget(jit)["10.0.0.1"].value != 0.0005 || byTarget(reo)["10.0.0.1"].value != 3 || len(jit) != 6 {
+		t.Errorf("icmp.jitter %v, icmp.reordered_replies %v: want 0.0005 and 3 for 10.0.0.1", jit, reo)
+	}
+	ipdv, _, _ := r.points("icmp.ipdv")
+	if e := byTarget(ipdv)["10.0.0.1"].exp; e.GetScale() != probe.IPDVSchema || e.GetPositive().GetOffset() != -20 || e.GetCount() != 1 {
+		t.Errorf("icmp.ipdv of 10.0.0.1 = %v, want scale %d, one observation in bucket -20", e, probe.IPDVSchema)
+	}
+	runs, _, _ := r.points("icmp.loss_run.length")
+	if e := byTarget(runs)["10.0.0.1"].exp; e.GetCount() != 3 || e.GetSum() != 4 || e.GetScale() != probe.NativeSchema ||
+		e.GetPositive().GetOffset() != int32(nativeIdx(1))-1 || e.GetPositive().GetBucketCounts()[0] != 2 {
+		t.Errorf("icmp.loss_run.length of 10.0.0.1 = %v, want runs 1, 1, 2", e)
 	}
 	ts, _, _ := r.points("icmp.engine.replies")
 	if len(ts) != probe.NumTimestampSources {

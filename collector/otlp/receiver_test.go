@@ -363,6 +363,14 @@ func newFakeSource(n int) *fakeSource {
 		t.RTT.Buckets[0] = 3
 		t.RTT.Buckets[i2-i1] = 1
 	}
+	if n > 1 { // loss runs of 1 (x2) and 2 probes; one IPDV of 1 ms
+		t := &f.snap.Targets[1]
+		t.Jitter, t.Reordered = 0.0005, 3
+		r1, r2 := nativeIdx(1), nativeIdx(2)
+		t.LossRuns = probe.Histogram{Count: 3, Sum: 4, Offset: int32(r1), Buckets: make([]uint64, r2-r1+1)}
+		t.LossRuns.Buckets[0], t.LossRuns.Buckets[r2-r1] = 2, 1
+		t.IPDV = probe.Histogram{Count: 1, Sum: 0.001, Offset: -19, Buckets: []uint64{1}} // schema 1: (2^-10, 2^-9.5]
+	}
 	return f
 }
 

@@ -90,6 +90,36 @@
             label(l.source) + ' got no reply in time over the last 5 minutes. ' + allLabels,
             cfg.alertFor.packetLossHigh,
           ),
+          // $value: bursts of loss (runs of 2 or more consecutive lost probes, from the loss run
+          // histogram, native or classic) that ended within 15m. Silent while the target is down
+          // (an outage is one long run) or its group is mostly down.
+          alert(
+            'ICMPBurstLoss',
+            |||
+              (
+                (
+                  histogram_count(increase(icmp_loss_run_length{%(sel)s}[15m]))
+                    * (1 - histogram_fraction(0, 1, increase(icmp_loss_run_length{%(sel)s}[15m])))
+                  or
+                  (
+                    increase(icmp_loss_run_length_count{%(sel)s}[15m])
+                      - ignoring(le) increase(icmp_loss_run_length_bucket{%(sel)s, le="1"}[15m])
+                  )
+                ) >= %(runs)s
+                unless
+                icmp_up{%(sel)s} == 0
+              )
+              unless on(%(by)s)
+              (
+              %(group)s
+              )
+            ||| % { sel: sel, by: by, runs: $.threshold('burstLossRuns15m'), group: indent(groupMostlyDown) },
+            'warning',
+            'Echo requests to a target are lost in bursts.',
+            '{{ printf "%.0f" $value }} times within the last 15 minutes, two or more consecutive ICMP echo requests to ' +
+            targetDetail + ' from source ' + label(l.source) + ' got no reply: losses come in bursts (congestion, ' +
+            'policing or a flapping link), not one by one. ' + allLabels,
+          ),
           // $value: current 5m median RTT divided by the target's 1-day baseline.
           alert(
             'ICMPLatencyIncrease',

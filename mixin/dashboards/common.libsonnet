@@ -17,11 +17,14 @@ function(cfg) {
 
   // rtt: quantile q (a string) of the RTT histograms, native or else classic buckets, summed by
   // the labels `by` (a string such as 'source, group'; '' sums everything).
-  rtt(q, by, sel)::
+  rtt(q, by, sel):: $.quantile('icmp_rtt_seconds', q, by, sel),
+
+  // quantile: the same for the histogram family `metric`.
+  quantile(metric, q, by, sel)::
     local nb = if by != '' then 'sum by (%s) ' % by else 'sum ';
     local cb = if by != '' then 'sum by (%s, le) ' % by else 'sum by (le) ';
-    'histogram_quantile(%s, %s(rate(icmp_rtt_seconds{%s}[$__rate_interval])))' % [q, nb, sel] +
-    ' or histogram_quantile(%s, %s(rate(icmp_rtt_seconds_bucket{%s}[$__rate_interval])))' % [q, cb, sel],
+    'histogram_quantile(%s, %s(rate(%s{%s}[$__rate_interval])))' % [q, nb, metric, sel] +
+    ' or histogram_quantile(%s, %s(rate(%s_bucket{%s}[$__rate_interval])))' % [q, cb, metric, sel],
 
   // loss: share of probes without a reply in time, summed by `by`, over rng.
   loss(by, sel, rng='$__rate_interval', fn='rate')::

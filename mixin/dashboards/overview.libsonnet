@@ -174,6 +174,6 @@ function(cfg)
               unit='none',
               options=d.tsOptions(),
               field={ custom: { drawStyle: 'bars', fillOpacity: 80, lineWidth: 1, showPoints: 'never' }, color: { mode: 'palette-classic' } }),
-    ],
+    ] + (import 'lossshape.libsonnet')(cfg).overview(S, sgt, legendTarget, c.targetLink),
     links=c.links(),
   )

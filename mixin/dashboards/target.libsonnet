@@ -1,5 +1,5 @@
 // Target: one target's RTT distribution (heatmap and smokeping-style bands), loss, outages, reply
-// TTL and state changes.
+// TTL, state changes, loss shape and delay variation.
 local d = import '../lib/dashboard.libsonnet';
 
 function(cfg)
@@ -25,7 +25,7 @@ function(cfg)
     cfg,
     'target',
     'Target',
-    'One target: RTT distribution (heatmap and smokeping-style quantile bands), loss, outages, reply TTL, state changes.',
+    'One target: RTT distribution (heatmap and smokeping-style quantile bands), loss, outages, reply TTL, state changes, loss shape (isolated losses vs bursts), delay variation (IPDV, jitter) and reordering.',
     c.variables(targetSingle=true),
     [
       d.panel('stat',
@@ -232,7 +232,7 @@ function(cfg)
               decimals=0,
               options=d.tsOptions(),
               field={ custom: { drawStyle: 'bars', fillOpacity: 80, lineWidth: 1, showPoints: 'never' }, color: { mode: 'palette-classic' } }),
-    ],
+    ] + (import 'lossshape.libsonnet')(cfg).target(T),
     links=c.links(),
     annotations=[{
       name: 'State changes',

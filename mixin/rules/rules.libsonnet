@@ -16,6 +16,7 @@ local u = import '../lib/util.libsonnet';
     ['latencyIncreaseRatio', 'icmp:threshold:latency_increase_ratio'],
     ['latencyIncreaseMinSeconds', 'icmp:threshold:latency_increase_min_seconds'],
     ['flappingOutages1h', 'icmp:threshold:flapping_outages_1h'],
+    ['burstLossRuns15m', 'icmp:threshold:burst_loss_runs_15m'],
     ['groupDownRatio', 'icmp:threshold:group_down_ratio'],
     ['groupMinTargets', 'icmp:threshold:group_min_targets'],
     ['scheduleLagSeconds', 'icmp:threshold:schedule_lag_seconds'],

@@ -142,6 +142,7 @@ scrape_configs:
 func TestLive(t *testing.T) {
 	l := lab.New(t, lab.Options{})
 	bin := lab.BuildExporter(t)
+	rules := writeRules(t)
 	addrs := l.Addrs(6, false)
 	core, classic := addrs[:4], addrs[4:]
 	dropped := core[0]
@@ -151,7 +152,7 @@ func TestLive(t *testing.T) {
 		l.StartExporter(context.Background(), lab.ExporterOptions{Binary: bin, Config: cfg, Listen: s.addr})
 	}
 	prom := promtest.Start(t, promtest.Options{
-		Config:  prometheusConfig(writeRules(t)),
+		Config:  prometheusConfig(rules),
 		Port:    9090, // the probe namespace is new: nothing else listens there
 		Command: l.Exec,
 		Client:  l.HTTPClient(),
@@ -231,6 +232,20 @@ func TestLive(t *testing.T) {
 	lab.WaitFor(t, 30*time.Second, 500*time.Millisecond, "completed outage exported", func() (bool, string) {
 		res := query(`icmp_last_outage_end_timestamp_seconds{job="icmp",target="`+dropped.String()+`"} > 0`, time.Time{})
 		return len(res.Samples) == len(coreSources()), fmt.Sprintf("%+v", res)
+	})
+	// The outage ended one run of lost probes: ICMPBurstLoss's expression,
+	// with 1 burst for its threshold, holds for the dropped target from both
+	// core sources (native loss run histograms).
+	burst := burstLossExpr(t, rules)
+	lab.WaitFor(t, time.Minute, 500*time.Millisecond, "one burst of loss for "+dropped.String()+" from both core sources", func() (bool, string) {
+		res := query(burst, time.Time{})
+		n := 0
+		for _, s := range res.Samples {
+			if s.Metric["target"] == dropped.String() && s.Value >= 0.9 {
+				n++
+			}
+		}
+		return n == len(coreSources()), fmt.Sprintf("%s: %+v", burst, res)
 	})
 	evals.run(t, ctx, prom, "recovered", time.Now())
 
@@ -518,4 +533,23 @@ func checkRules(t *testing.T, ctx context.Context, prom *promtest.Server) {
 			}
 		}
 	}
+}
+
+// burstLossExpr is the expression of ICMPBurstLoss in the rule file, with a
+// threshold of one burst.
+func burstLossExpr(t *testing.T, path string) string {
+	t.Helper()
+	f, err := promtest.LoadRules(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == "ICMPBurstLoss" && strings.Contains(r.Expr, "icmp:threshold:burst_loss_runs_15m") {
+				return strings.ReplaceAll(r.Expr, "icmp:threshold:burst_loss_runs_15m", "vector(1)")
+			}
+		}
+	}
+	t.Fatal("no ICMPBurstLoss reading icmp:threshold:burst_loss_runs_15m in the rules")
+	return ""
 }
