@@ -67,7 +67,7 @@ func (e *Engine) loop() {
 	unseen := int64(0)  // blocking: the first send the receiver may not have seen yet
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	planned := int64(0)                // when this pass was planned to run (gaps, vantage.go)
+	planned := int64(0) // when this pass was planned to run (gaps, vantage.go)
 	for {
 		// Checked on every pass, not only when idle: a saturated sender
 		// always has probes due and would otherwise never see a stop.
