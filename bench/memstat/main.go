@@ -54,7 +54,7 @@ func live() uint64 {
 func measure(n int, interval, run time.Duration, profile string) error {
 	debug.SetGCPercent(100)
 	var b strings.Builder
-	fmt.Fprintf(&b, "engine: {max_cidr_addresses: %d}\ndefaults: {interval: %s}\ngroups:\n  - name: bench\n    targets:\n", max(n, 65536), interval)
+	fmt.Fprintf(&b, "engine: {max_cidr_addresses: %d, max_targets: %d}\ndefaults: {interval: %s}\ngroups:\n  - name: bench\n    targets:\n", max(n, 65536), max(n, 1000000), interval)
 	a := netip.MustParseAddr("10.210.0.0")
 	for range n {
 		a = a.Next()
