@@ -134,6 +134,12 @@ func (c *core) setIP(t *target, ip netip.Addr, now int64) {
 const sendAhead = int64(500 * time.Microsecond)
 
 // nextWake returns when the sender must run next (mono ns), or -1.
+// sendDue reports whether a probe is due at now (collect would send it
+// but for max_pps).
+func (c *core) sendDue(now int64) bool {
+	return len(c.sched) > 0 && c.sched[0].due <= now+sendAhead
+}
+
 func (c *core) nextWake() int64 {
 	next := int64(-1)
 	if len(c.sched) > 0 {

@@ -68,6 +68,7 @@ func (e *Engine) loop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	planned := int64(0) // when this pass was planned to run (gaps, vantage.go)
+	skew := int64(0)    // wall clock minus the engine's monotonic time at the last pass
 	for {
 		// Checked on every pass, not only when idle: a saturated sender
 		// always has probes due and would otherwise never see a stop.
@@ -91,7 +92,14 @@ func (e *Engine) loop() {
 		// is not part of any RTT.
 		t := time.Now()
 		now := e.mono(t)
-		e.c.wakeCheck(planned, now, bootOffset())
+		// A suspended host shows as the wall clock jumping ahead of the
+		// monotonic one (which stops meanwhile); only then is the boot
+		// clock read (syscalls) to tell a suspend from a clock step.
+		boot := int64(-1)
+		if s := t.UnixNano() - now; planned == 0 || abs(s-skew) > suspendCheck {
+			boot, skew = bootOffset(), s
+		}
+		e.c.wakeCheck(planned, now, boot)
 		planned = now
 		horizon := now
 		if e.polled != nil {
@@ -107,6 +115,7 @@ func (e *Engine) loop() {
 		}
 		pkts, buf = e.c.collect(now, t.UnixNano(), pkts, buf[:0])
 		next, maxPPS, window := e.c.nextWake(), e.c.maxPPS, e.window.Load()
+		throttled := maxPPS > 0 && len(pkts) < cap(pkts) && e.c.sendDue(now) // max_pps held sends back
 		e.mu.Unlock()
 		if len(pkts) > 0 {
 			if unseen == 0 || unseen <= e.rxDrained.Load() {
@@ -128,8 +137,8 @@ func (e *Engine) loop() {
 			// joins the next batch.
 			wait = time.Duration(max(next-now, window))
 		}
-		if next >= 0 && next <= now && maxPPS > 0 {
-			wait = min(wait, time.Second/time.Duration(maxPPS)) // held back by max_pps
+		if throttled {
+			wait = min(wait, time.Second/time.Duration(maxPPS))
 		}
 		if e.polled != nil {
 			// Nothing may be due for long (long intervals), while late
@@ -162,6 +171,10 @@ func (e *Engine) loop() {
 // takes it for a step of the wall clock rather than a receiver that fell
 // behind (which never waits longer than maxExpiryDelay for anything).
 const maxStampAge = int64(10 * time.Second)
+
+// suspendCheck is how far the wall clock may move against the monotonic
+// one between two passes before the loop reads the boot clock.
+const suspendCheck = int64(500 * time.Millisecond)
 
 // maxPolledIdle is the longest a loop that reads a polled datapath sleeps.
 const maxPolledIdle = 100 * time.Millisecond
