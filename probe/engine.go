@@ -23,6 +23,10 @@ type Engine struct {
 	info DatapathInfo
 	log  *slog.Logger
 
+	// applyMu serialises Apply: it plans the new target table outside mu
+	// (core.plan) and holds mu only to install it.
+	applyMu sync.Mutex
+
 	// polled is the datapath when it can be read without blocking: then
 	// the sender goroutine reads it too, once per send window, and there is
 	// no receiver goroutine (see loop).
@@ -115,14 +119,20 @@ func (e *Engine) Apply(spec Spec) error {
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("invalid spec: %w", err)
 	}
-	e.mu.Lock()
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	// e.spec, e.c.targets and the targets' specs change only here, under
+	// applyMu: reading them without mu is safe.
 	if spec.Engine != e.spec.Engine {
-		e.mu.Unlock()
 		return fmt.Errorf("engine settings changed: restart the exporter to apply them")
 	}
+	p := e.c.plan(&spec) // spec shares its Targets array with e.spec below
+	e.mu.Lock()
+	start := time.Now()
 	e.spec = spec
-	e.c.apply(&e.spec, e.mono(time.Now()))
+	e.c.install(p, &e.spec, e.mono(start))
 	e.window.Store(sendWindow(&e.spec))
+	e.c.stats.ApplyLockHold = time.Since(start)
 	e.mu.Unlock()
 	e.nudge()
 	select {

@@ -144,6 +144,9 @@ type EngineStats struct {
 	RepliesByTimestamp [NumTimestampSources]uint64
 	Targets            int
 	StartTime          time.Time
+	// ApplyLockHold is how long the last Engine.Apply held the engine lock
+	// (the sender waits that long); zero before the first Apply.
+	ApplyLockHold time.Duration
 }
 
 // Snapshot is a consistent-enough, read-only copy of the engine state: each
