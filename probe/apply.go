@@ -125,7 +125,7 @@ func (c *core) install(p *applyPlan, spec *Spec, now int64) {
 		e := &p.entries[i]
 		switch e.kind {
 		case planNew:
-			t.stateChange = now
+			t.stateChange, t.created = now, now
 			t.due = now + e.phase
 			c.index(t)
 			continue

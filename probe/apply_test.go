@@ -163,3 +163,42 @@ func BenchmarkApply100k(b *testing.B) {
 	b.ReportMetric(float64(plan.Microseconds())/1000/float64(b.N), "plan_ms")
 	b.ReportMetric(float64(install.Microseconds())/1000/float64(b.N), "install_ms")
 }
+
+// TestApplyCreatedTime: a target's created time is when it started to be
+// probed: the engine start for the first ones, the reload that added it
+// for a new one, unchanged for a target kept by its key (even with a new
+// spec), and new again for a target that was removed and comes back.
+func TestApplyCreatedTime(t *testing.T) {
+	a, b := simTarget("192.0.2.1", 10*time.Millisecond, 5*time.Millisecond), simTarget("192.0.2.2", 10*time.Millisecond, 5*time.Millisecond)
+	s := newSim(t, Spec{Targets: []TargetSpec{a}})
+	created := func(name string) time.Time {
+		t.Helper()
+		var snap TargetSnapshot
+		s.target(name).copyTo(&snap, s.c.epoch)
+		return snap.Created
+	}
+	if got := created("192.0.2.1"); !got.Equal(s.c.epoch) {
+		t.Fatalf("first target created %v, want the engine start %v", got, s.c.epoch)
+	}
+	s.run(50 * time.Millisecond)
+	a2 := a
+	a2.Labels = []Label{{Name: "site", Value: "x"}}
+	s.c.apply(&Spec{Targets: []TargetSpec{a2, b}}, s.now)
+	at1 := s.c.epoch.Add(50 * time.Millisecond)
+	if got := created("192.0.2.1"); !got.Equal(s.c.epoch) {
+		t.Errorf("kept target created %v, want %v", got, s.c.epoch)
+	}
+	if got := created("192.0.2.2"); !got.Equal(at1) {
+		t.Errorf("added target created %v, want %v", got, at1)
+	}
+	s.run(80 * time.Millisecond)
+	s.c.apply(&Spec{Targets: []TargetSpec{a2}}, s.now)
+	s.run(90 * time.Millisecond)
+	s.c.apply(&Spec{Targets: []TargetSpec{a2, b}}, s.now)
+	if got, want := created("192.0.2.2"), s.c.epoch.Add(90*time.Millisecond); !got.Equal(want) {
+		t.Errorf("re-added target created %v, want %v", got, want)
+	}
+	if got := created("192.0.2.1"); !got.Equal(s.c.epoch) {
+		t.Errorf("kept target created %v after two reloads, want %v", got, s.c.epoch)
+	}
+}

@@ -92,6 +92,10 @@ type TargetSnapshot struct {
 	// StateChange is when Up last changed (the engine start for targets that
 	// never changed).
 	StateChange time.Time
+	// Created is when the target started to be probed: the engine start,
+	// or the reload that added it. A reload that keeps its Key keeps it.
+	// Its counters and histograms count from then (created timestamps).
+	Created time.Time
 
 	Sent       uint64 // probes sent
 	Replies    uint64 // replies within the timeout (RTT recorded)

@@ -53,6 +53,8 @@ type target struct {
 	lastRTT                                  int64
 	rtt                                      hist
 
+	created int64 // mono time the target was first probed (its key new); 0 = engine start
+
 	state       int8
 	failRun     int
 	okRun       int
@@ -209,6 +211,7 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
 	dst.IP = t.ip
 	dst.Up = t.state == stateUp
 	dst.StateChange = epoch.Add(time.Duration(t.stateChange))
+	dst.Created = epoch.Add(time.Duration(t.created))
 	dst.Sent, dst.Replies, dst.Lost, dst.Late = t.sent, t.replies, t.lost, t.late
 	dst.Duplicates, dst.Skipped, dst.Errors, dst.DNSErrors = t.dups, t.skipped, t.errors, t.dnsErrors
 	dst.LastTTL, dst.LastRTT = t.lastTTL, time.Duration(t.lastRTT)
