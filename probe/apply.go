@@ -16,11 +16,13 @@ import (
 //   - install swaps the plan in under the lock. Kept targets are the same
 //     objects (their counters, histograms, FSM, outages and in-flight
 //     windows stay, and so do their queued deadlines and their place in the
-//     schedule heap and the address index); install writes their spec
-//     pointer and checks their next send, and changes the schedule heap and
-//     the address index only for the targets added, removed or changed.
+//     schedule heap and the address index); the schedule heap and the
+//     address index change only for the targets added, removed or changed.
 //     Removed targets are marked removed, so their queued deadlines are
 //     skipped and a late resolution does not bring them back.
+//   - repoint gives the kept targets whose spec is unchanged (most of them)
+//     their pointer into the new Spec and checks their next send, in
+//     chunks that Engine.Apply runs under the lock one at a time.
 //
 // Invariants kept (see core): a target is in the schedule heap and in the
 // address index exactly when it is in core.targets and its ip is valid.
@@ -130,28 +132,45 @@ func (c *core) install(p *applyPlan, spec *Spec, now int64) {
 			c.index(t)
 			continue
 		case planSame:
-			t.spec = ts
+			continue // repoint
 		case planRespec:
 			c.unindex(t) // respec may change the address of a static target
 			t.respec(ts)
 		}
-		// Kept targets keep their next send when their interval is
-		// unchanged and it is still ahead; a target whose interval changed
-		// takes a new phase, so the group spreads over its new period
-		// instead of staying bunched where the old one put it.
-		if e.moved || t.due < now || t.due > now+int64(ts.Interval) {
-			t.due = now + e.phase
-			if t.heapIdx >= 0 {
-				c.sched.reset(t.heapIdx)
-			}
-		}
-		if e.kind == planRespec {
-			c.index(t)
-		}
+		c.keepPhase(t, e, now)
+		c.index(t)
 	}
 	c.targets = p.targets
 	c.stats.Targets = len(c.targets)
 	c.maxPPS = spec.Engine.MaxPPS
+}
+
+// repoint finishes install for the kept targets among p.targets[from:to]
+// whose spec is unchanged: they take the pointer into the new Spec. Until
+// then they point into the old one, equal in every field, so the sender and
+// a Snapshot may run between the chunks of one reload.
+func (c *core) repoint(p *applyPlan, spec *Spec, from, to int, now int64) {
+	for i := from; i < to; i++ {
+		if e := &p.entries[i]; e.kind == planSame {
+			t := p.targets[i]
+			t.spec = &spec.Targets[i]
+			c.keepPhase(t, e, now)
+		}
+	}
+}
+
+// keepPhase sets the next send of kept target t (spec already new). Kept
+// targets keep their next send when their interval is unchanged and it is
+// still ahead; a target whose interval changed takes a new phase, so the
+// group spreads over its new period instead of staying bunched where the
+// old one put it.
+func (c *core) keepPhase(t *target, e *planEntry, now int64) {
+	if e.moved || t.due < now || t.due > now+int64(t.spec.Interval) {
+		t.due = now + e.phase
+		if t.heapIdx >= 0 {
+			c.sched.reset(t.heapIdx)
+		}
+	}
 }
 
 // index puts t, when its address is known, into the schedule heap and at

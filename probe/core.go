@@ -38,7 +38,11 @@ func (c *core) wall(mono int64) time.Time { return c.epoch.Add(time.Duration(mon
 // apply installs a new set of targets; targets with an unchanged Key keep
 // their state. now is the current mono time. Engine.Apply runs the two
 // halves apart, plan without the engine lock (see apply.go).
-func (c *core) apply(spec *Spec, now int64) { c.install(c.plan(spec), spec, now) }
+func (c *core) apply(spec *Spec, now int64) {
+	p := c.plan(spec)
+	c.install(p, spec, now)
+	c.repoint(p, spec, 0, len(p.targets), now)
+}
 
 func (c *core) rebuildAddrs() {
 	c.byAddr = make(map[netip.Addr]*target, len(c.targets))

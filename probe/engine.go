@@ -127,12 +127,22 @@ func (e *Engine) Apply(spec Spec) error {
 		return fmt.Errorf("engine settings changed: restart the exporter to apply them")
 	}
 	p := e.c.plan(&spec) // spec shares its Targets array with e.spec below
+	window := sendWindow(&spec)
 	e.mu.Lock()
 	start := time.Now()
 	e.spec = spec
 	e.c.install(p, &e.spec, e.mono(start))
-	e.window.Store(sendWindow(&e.spec))
-	e.c.stats.ApplyLockHold = time.Since(start)
+	e.window.Store(window)
+	hold := time.Since(start)
+	const chunk = 4096 // kept targets repointed per hold of the lock
+	for from := 0; from < len(p.targets); from += chunk {
+		e.mu.Unlock()
+		e.mu.Lock()
+		start = time.Now()
+		e.c.repoint(p, &e.spec, from, min(from+chunk, len(p.targets)), e.mono(start))
+		hold = max(hold, time.Since(start))
+	}
+	e.c.stats.ApplyLockHold = hold
 	e.mu.Unlock()
 	e.nudge()
 	select {

@@ -148,8 +148,9 @@ type EngineStats struct {
 	RepliesByTimestamp [NumTimestampSources]uint64
 	Targets            int
 	StartTime          time.Time
-	// ApplyLockHold is how long the last Engine.Apply held the engine lock
-	// (the sender waits that long); zero before the first Apply.
+	// ApplyLockHold is the longest the last Engine.Apply held the engine
+	// lock at a time (the sender may wait that long); zero before the first
+	// Apply.
 	ApplyLockHold time.Duration
 }
 
