@@ -13,16 +13,16 @@ import (
 //     spec, the phases. It reads only what apply alone writes (core.targets,
 //     target.spec and the specs behind them), so it runs without the engine
 //     lock while the sender goes on probing; Engine.Apply serialises reloads.
-//   - install swaps the plan in under the lock. Kept targets are the same
-//     objects (their counters, histograms, FSM, outages and in-flight
-//     windows stay, and so do their queued deadlines and their place in the
-//     schedule heap and the address index); the schedule heap and the
-//     address index change only for the targets added, removed or changed.
-//     Removed targets are marked removed, so their queued deadlines are
-//     skipped and a late resolution does not bring them back.
-//   - repoint gives the kept targets whose spec is unchanged (most of them)
-//     their pointer into the new Spec and checks their next send, in
-//     chunks that Engine.Apply runs under the lock one at a time.
+//   - install swaps the plan in under the lock: the new table, the added
+//     targets put into the schedule heap and the address index, the
+//     removed ones taken out and marked removed, so their queued deadlines
+//     are skipped and a late resolution does not bring them back. Its work
+//     is O(log n) per target added or removed.
+//   - repoint gives the kept targets their new spec and checks their next
+//     send, in chunks that Engine.Apply runs under the lock one at a time.
+//     Kept targets are the same objects: their counters, histograms, FSM,
+//     outages and in-flight windows stay, and so do their queued deadlines
+//     and their place in the schedule heap and the address index.
 //
 // Invariants kept (see core): a target is in the schedule heap and in the
 // address index exactly when it is in core.targets and its ip is valid.
@@ -33,7 +33,7 @@ type planKind uint8
 const (
 	planNew    planKind = iota // a target that was not probed before
 	planSame                   // kept, spec equal in every field: only the pointer moves
-	planRespec                 // kept, spec changed: respec under the lock
+	planRespec                 // kept, spec changed: respec
 )
 
 type planEntry struct {
@@ -46,6 +46,7 @@ type planEntry struct {
 type applyPlan struct {
 	targets  []*target   // new table, in Spec order; new targets allocated
 	entries  []planEntry // indexed like targets
+	added    []int       // indexes of the new targets
 	removed  []*target   // targets of the running table whose key is gone
 	timeouts []time.Duration
 }
@@ -86,6 +87,7 @@ func (c *core) plan(spec *Spec) *applyPlan {
 		if !kept {
 			p.targets[i] = newTarget(ts)
 			e.kind = planNew
+			p.added = append(p.added, i)
 			continue
 		}
 		delete(old, k)
@@ -102,9 +104,8 @@ func (c *core) plan(spec *Spec) *applyPlan {
 	return p
 }
 
-// install swaps in the target table p built for spec at mono time now.
-// Its work is a few writes per kept target plus O(log n) per target added,
-// removed or changed.
+// install swaps in the target table p built for spec at mono time now;
+// repoint must follow for every chunk of p.targets before the next plan.
 func (c *core) install(p *applyPlan, spec *Spec, now int64) {
 	if c.fifoIndex == nil {
 		c.fifoIndex = map[time.Duration]int{}
@@ -122,22 +123,10 @@ func (c *core) install(p *applyPlan, spec *Spec, now int64) {
 		c.unindex(t)
 		t.removed = true
 	}
-	for i, t := range p.targets {
-		ts := &spec.Targets[i]
-		e := &p.entries[i]
-		switch e.kind {
-		case planNew:
-			t.stateChange, t.created = now, now
-			t.due = now + e.phase
-			c.index(t)
-			continue
-		case planSame:
-			continue // repoint
-		case planRespec:
-			c.unindex(t) // respec may change the address of a static target
-			t.respec(ts)
-		}
-		c.keepPhase(t, e, now)
+	for _, i := range p.added {
+		t := p.targets[i]
+		t.stateChange, t.created = now, now
+		t.due = now + p.entries[i].phase
 		c.index(t)
 	}
 	c.targets = p.targets
@@ -145,17 +134,27 @@ func (c *core) install(p *applyPlan, spec *Spec, now int64) {
 	c.maxPPS = spec.Engine.MaxPPS
 }
 
-// repoint finishes install for the kept targets among p.targets[from:to]
-// whose spec is unchanged: they take the pointer into the new Spec. Until
-// then they point into the old one, equal in every field, so the sender and
-// a Snapshot may run between the chunks of one reload.
+// repoint finishes install for the kept targets among p.targets[from:to]:
+// they take their new spec (a pointer into the new Spec, and respec when it
+// changed) and their next send. Until then they keep their old spec, so
+// the sender and a Snapshot may run between the chunks of one reload and
+// see it half applied, target by target. A kept target keeps its address
+// (the Key holds the address, or the host name whose resolution stays), so
+// its place in the address index stays; moving it in the schedule heap is
+// O(log n).
 func (c *core) repoint(p *applyPlan, spec *Spec, from, to int, now int64) {
 	for i := from; i < to; i++ {
-		if e := &p.entries[i]; e.kind == planSame {
-			t := p.targets[i]
-			t.spec = &spec.Targets[i]
-			c.keepPhase(t, e, now)
+		e := &p.entries[i]
+		t, ts := p.targets[i], &spec.Targets[i]
+		switch e.kind {
+		case planNew:
+			continue
+		case planSame:
+			t.spec = ts
+		case planRespec:
+			t.respec(ts)
 		}
+		c.keepPhase(t, e, now)
 	}
 }
 

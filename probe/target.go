@@ -137,13 +137,13 @@ func newTarget(spec *TargetSpec) *target {
 
 // respec gives t, kept across a reload (same Key), its new spec while it
 // keeps its counters, histograms, state and outages. The target object
-// itself stays, so deadlines already queued for its probes stay valid.
+// itself stays, so deadlines already queued for its probes stay valid, and
+// so does its place in the schedule heap and the address index (the Key
+// fixes its address).
 func (t *target) respec(spec *TargetSpec) {
 	old := t.spec
 	t.spec = spec
 	t.removed = false
-	t.nextSame = nil
-	t.heapIdx = -1
 	if spec.Histogram.Mode != old.Histogram.Mode || !slices.Equal(spec.Histogram.Buckets, old.Histogram.Buckets) {
 		// bucket layout changed: classic counts restart, native buckets stay.
 		fresh := newHist(spec.Histogram)
