@@ -145,8 +145,13 @@ func (c *Collector) collectEngine(ch chan<- prometheus.Metric, s *probe.Snapshot
 		lon = strconv.FormatFloat(s.Source.Longitude, 'f', -1, 64)
 	}
 	ch <- prometheus.MustNewConstMetric(c.sourceInfo, prometheus.GaugeValue, 1, s.Source.Name, lat, lon)
-	counter := func(d *prometheus.Desc, v uint64) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	// Engine counters count from the engine start (their created timestamp).
+	counter := func(d *prometheus.Desc, v uint64, labelValues ...string) {
+		if e.StartTime.IsZero() {
+			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labelValues...)
+			return
+		}
+		ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, float64(v), e.StartTime, labelValues...)
 	}
 	counter(c.pktSent, e.PacketsSent)
 	counter(c.pktRecv, e.PacketsReceived)
@@ -157,7 +162,7 @@ func (c *Collector) collectEngine(ch chan<- prometheus.Metric, s *probe.Snapshot
 	counter(c.ringFreezes, e.RingFreezes)
 	counter(c.skipped, e.Skipped)
 	for i, name := range probe.TimestampSourceNames {
-		ch <- prometheus.MustNewConstMetric(c.repliesByTS, prometheus.CounterValue, float64(e.RepliesByTimestamp[i]), name)
+		counter(c.repliesByTS, e.RepliesByTimestamp[i], name)
 	}
 	ch <- prometheus.MustNewConstMetric(c.scheduleLag, prometheus.GaugeValue, e.MaxScheduleLag.Seconds())
 	ch <- prometheus.MustNewConstMetric(c.targets, prometheus.GaugeValue, float64(e.Targets))

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"math"
+	"time"
 
 	"github.com/icmp-exporter/icmp_exporter/probe"
 	dto "github.com/prometheus/client_model/go"
@@ -14,6 +15,8 @@ const (
 	fLabelName, fLabelValue                                 = 1, 2
 	fFamName, fFamHelp, fFamType, fFamMetric                = 1, 2, 3, 4
 	fMetricLabel, fMetricGauge, fMetricCounter              = 1, 2, 3
+	fCounterCreated, fHistCreated                           = 3, 15 // google.protobuf.Timestamp
+	fTimestampSeconds, fTimestampNanos                      = 1, 2
 	fMetricHistogram                                        = 7
 	fValue                                                  = 1 // Gauge.value, Counter.value
 	fHistCount, fHistSum, fHistBucket                       = 1, 2, 3
@@ -94,18 +97,54 @@ func appendPBPairs(b []byte, pairs []*dto.LabelPair, scheme model.EscapingScheme
 	return b
 }
 
-func (x *protoEncoder) scalar(l labels, v float64) {
+func (x *protoEncoder) scalar(l labels, v float64, created time.Time) {
 	field := protowire.Number(fMetricCounter)
 	if x.f.typ == dto.MetricType_GAUGE {
-		field = fMetricGauge
+		field, created = fMetricGauge, time.Time{}
+	}
+	n := protowire.SizeTag(fValue) + protowire.SizeFixed64()
+	if !created.IsZero() {
+		n += protowire.SizeTag(fCounterCreated) + protowire.SizeBytes(sizeTimestamp(created))
 	}
 	b := x.labels(x.st.scratch[:0], l)
 	b = protowire.AppendTag(b, field, protowire.BytesType)
-	b = protowire.AppendVarint(b, uint64(protowire.SizeTag(fValue)+protowire.SizeFixed64()))
+	b = protowire.AppendVarint(b, uint64(n))
 	b = protowire.AppendTag(b, fValue, protowire.Fixed64Type)
 	b = protowire.AppendFixed64(b, math.Float64bits(v))
+	b = appendTimestamp(b, fCounterCreated, created)
 	x.st.scratch = b
 	x.metric(b)
+}
+
+// sizeTimestamp is the size of the google.protobuf.Timestamp message of t
+// (proto3: zero fields are left out).
+func sizeTimestamp(t time.Time) int {
+	n := 0
+	if s := t.Unix(); s != 0 {
+		n += protowire.SizeTag(fTimestampSeconds) + protowire.SizeVarint(uint64(s))
+	}
+	if ns := t.Nanosecond(); ns != 0 {
+		n += protowire.SizeTag(fTimestampNanos) + protowire.SizeVarint(uint64(ns))
+	}
+	return n
+}
+
+// appendTimestamp appends t as the Timestamp field f, nothing when t is zero.
+func appendTimestamp(b []byte, f protowire.Number, t time.Time) []byte {
+	if t.IsZero() {
+		return b
+	}
+	b = protowire.AppendTag(b, f, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(sizeTimestamp(t)))
+	if s := t.Unix(); s != 0 {
+		b = protowire.AppendTag(b, fTimestampSeconds, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(s))
+	}
+	if ns := t.Nanosecond(); ns != 0 {
+		b = protowire.AppendTag(b, fTimestampNanos, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(ns))
+	}
+	return b
 }
 
 func (x *protoEncoder) hist(l labels, h histData) {
@@ -150,6 +189,7 @@ func (x *protoEncoder) hist(l labels, h histData) {
 			hb = protowire.AppendVarint(hb, protowire.EncodeZigZag(d))
 		}
 	}
+	hb = appendTimestamp(hb, fHistCreated, h.created)
 	st.hbuf = hb
 	b := x.labels(st.scratch[:0], l)
 	b = protowire.AppendTag(b, fMetricHistogram, protowire.BytesType)

@@ -3,6 +3,7 @@ package collector
 import (
 	"math"
 	"strconv"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
@@ -77,7 +78,8 @@ func (x *textEncoder) sample(b []byte, suffix string, l labels, le float64, with
 	return append(b, '\n')
 }
 
-func (x *textEncoder) scalar(l labels, v float64) {
+// scalar ignores created: the text format (0.0.4) has no created timestamps.
+func (x *textEncoder) scalar(l labels, v float64, _ time.Time) {
 	x.header()
 	x.st.sink.buf = x.sample(x.st.sink.buf, "", l, 0, false, v)
 	x.st.sink.maybeFlush()

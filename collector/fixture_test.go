@@ -99,7 +99,7 @@ func fixtureSnapshot() *probe.Snapshot {
 	// core: two targets, native histograms, user label site.
 	up := probe.TargetSnapshot{
 		Spec: spec("core", "10.0.0.1", "10.0.0.1", "", "", lbl("site", "fra")...),
-		IP:   netip.MustParseAddr("10.0.0.1"), Up: true, StateChange: t0,
+		IP:   netip.MustParseAddr("10.0.0.1"), Up: true, StateChange: t0, Created: t0,
 		Sent: 100, Replies: 97, Lost: 1, Late: 1, Duplicates: 1, Skipped: 2,
 		LastTTL: 64, LastRTT: 2 * time.Millisecond,
 		// Native buckets -79:3 -78:1 -75:2 -71:5 and one zero observation.
@@ -133,7 +133,8 @@ func fixtureSnapshot() *probe.Snapshot {
 	resolved := probe.TargetSnapshot{
 		Spec: spec("dns", "www.example.test", "www.example.test", "both", ""),
 		IP:   netip.MustParseAddr("2001:db8::5"), Up: true, StateChange: t0.Add(8 * time.Minute),
-		Sent: 50, Replies: 45, Lost: 5, DNSErrors: 1, LastTTL: 57,
+		Created: t0.Add(90*time.Second + 500*time.Millisecond), // added by a reload
+		Sent:    50, Replies: 45, Lost: 5, DNSErrors: 1, LastTTL: 57,
 		RTT: probe.Histogram{Count: 45, Sum: 0.18, Offset: -64, Buckets: []uint64{10, 30, 0, 5},
 			Classic: []uint64{0, 40, 45}, Bounds: []float64{0.001, 0.005, 0.025}},
 		// One run of 3 lost probes.

@@ -1,8 +1,11 @@
 package collector
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // The metric types below implement prometheus.Metric over values carved from
@@ -12,10 +15,11 @@ import (
 // likes because the arena is never reused.
 
 type counterMetric struct {
-	desc   *prometheus.Desc
-	labels []*dto.LabelPair
-	value  float64
-	dto    dto.Counter
+	desc    *prometheus.Desc
+	labels  []*dto.LabelPair
+	value   float64
+	created timestamppb.Timestamp
+	dto     dto.Counter
 }
 
 func (m *counterMetric) Desc() *prometheus.Desc { return m.desc }
@@ -47,6 +51,7 @@ type histMetric struct {
 	count     uint64
 	sum       float64
 	zeroCount uint64
+	created   timestamppb.Timestamp
 	dto       dto.Histogram
 }
 
@@ -106,11 +111,23 @@ func carve[T any](chunk *[]T, n, size int) []T {
 	return s
 }
 
-func (a *arena) counter(d *prometheus.Desc, labels []*dto.LabelPair, v float64) *counterMetric {
+// counter returns a counter metric; created is its created timestamp (none
+// when zero).
+func (a *arena) counter(d *prometheus.Desc, labels []*dto.LabelPair, v float64, created time.Time) *counterMetric {
 	m := &carve(&a.counters, 1, metricChunk)[0]
 	m.desc, m.labels, m.value = d, labels, v
 	m.dto.Value = &m.value
+	m.dto.CreatedTimestamp = setTimestamp(&m.created, created)
 	return m
+}
+
+// setTimestamp sets *ts to t and returns ts, or returns nil when t is zero.
+func setTimestamp(ts *timestamppb.Timestamp, t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	ts.Seconds, ts.Nanos = t.Unix(), int32(t.Nanosecond())
+	return ts
 }
 
 func (a *arena) gauge(d *prometheus.Desc, labels []*dto.LabelPair, v float64) *gaugeMetric {
@@ -120,12 +137,14 @@ func (a *arena) gauge(d *prometheus.Desc, labels []*dto.LabelPair, v float64) *g
 	return m
 }
 
-// hist returns a histogram metric with count and sum set and no buckets.
-func (a *arena) hist(d *prometheus.Desc, labels []*dto.LabelPair, count uint64, sum float64) *histMetric {
+// hist returns a histogram metric with count, sum and created timestamp
+// (none when zero) set and no buckets.
+func (a *arena) hist(d *prometheus.Desc, labels []*dto.LabelPair, count uint64, sum float64, created time.Time) *histMetric {
 	m := &carve(&a.hists, 1, metricChunk)[0]
 	m.desc, m.labels, m.count, m.sum = d, labels, count, sum
 	m.dto.SampleCount = &m.count
 	m.dto.SampleSum = &m.sum
+	m.dto.CreatedTimestamp = setTimestamp(&m.created, created)
 	return m
 }
 

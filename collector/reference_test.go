@@ -55,7 +55,11 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 			lv = append(lv, l.Value)
 		}
 		counter := func(d *prometheus.Desc, v uint64, extra ...string) {
-			ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append(lv, extra...)...)
+			if t.Created.IsZero() {
+				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append(lv, extra...)...)
+				return
+			}
+			ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, float64(v), t.Created, append(lv, extra...)...)
 		}
 		gauge := func(d *prometheus.Desc, v float64) {
 			ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
@@ -110,12 +114,12 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 					g.classic[h.Bounds[i]] += c
 				}
 			} else if hasRTT {
-				ch <- referenceHist(ds.desc[f.id], rx, refSchema(f.name), h.Count, h.Sum, h.ZeroCount, nativeMap(h.Offset, h.Buckets), classicMap(h.Bounds, h.Classic), lv)
+				ch <- referenceHist(ds.desc[f.id], rx, refSchema(f.name), h.Count, h.Sum, h.ZeroCount, nativeMap(h.Offset, h.Buckets), classicMap(h.Bounds, h.Classic), t.Created, lv)
 			}
 		}
 		if t.HasOutageDurations() {
-			ch <- prometheus.MustNewConstHistogram(ds.desc[idOutageDur], t.CompletedOutages(), t.OutageDurationSum,
-				classicMap(probe.OutageBuckets[:], t.OutageDurations[:]), lv...)
+			ch <- referenceHist(ds.desc[idOutageDur], probe.RTTExport{Classic: true}, 3, t.CompletedOutages(), t.OutageDurationSum,
+				0, nil, classicMap(probe.OutageBuckets[:], t.OutageDurations[:]), t.Created, lv)
 		}
 		if o, ok := t.LastOutage(); ok {
 			gauge(ds.desc[idLastStart], unixSeconds(o.Start))
@@ -129,7 +133,7 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, k := range order {
 		g := groups[k]
-		ch <- referenceHist(g.ds.group[g.f.id], g.rx, refSchema(g.f.name), g.count, g.sum, g.zero, g.native, g.classic, g.values)
+		ch <- referenceHist(g.ds.group[g.f.id], g.rx, refSchema(g.f.name), g.count, g.sum, g.zero, g.native, g.classic, time.Time{}, g.values)
 	}
 }
 
@@ -161,26 +165,35 @@ func classicMap(bounds []float64, cum []uint64) map[float64]uint64 {
 }
 
 // referenceHist builds a histogram with client_golang's constructors; for
-// "both" it merges the classic buckets into the native histogram.
-func referenceHist(d *prometheus.Desc, rx probe.RTTExport, schema int32, count uint64, sum float64, zero uint64, native map[int]int64, classic map[float64]uint64, lv []string) prometheus.Metric {
+// "both" it merges the classic buckets into the native histogram. created
+// is its created timestamp, none when zero.
+func referenceHist(d *prometheus.Desc, rx probe.RTTExport, schema int32, count uint64, sum float64, zero uint64, native map[int]int64, classic map[float64]uint64, created time.Time, lv []string) prometheus.Metric {
 	var classicM, nativeM prometheus.Metric
 	if rx.Classic {
-		classicM = prometheus.MustNewConstHistogram(d, count, sum, classic, lv...)
+		if created.IsZero() {
+			classicM = prometheus.MustNewConstHistogram(d, count, sum, classic, lv...)
+		} else {
+			classicM = prometheus.MustNewConstHistogramWithCreatedTimestamp(d, count, sum, classic, created, lv...)
+		}
 	}
 	if rx.Native {
 		nativeM = prometheus.MustNewConstNativeHistogram(d, count, sum, native, nil, zero,
-			schema, probe.NativeZeroThreshold, time.Time{}, lv...)
+			schema, probe.NativeZeroThreshold, created, lv...)
+		if created.IsZero() {
+			nativeM = stripCreated{nativeM}
+		}
 	}
 	switch {
 	case nativeM == nil:
 		return classicM
 	case classicM == nil:
-		return stripCreated{nativeM}
+		return nativeM
 	}
-	return mergedHist{stripCreated{nativeM}, classicM}
+	return mergedHist{nativeM, classicM}
 }
 
-// stripCreated drops the created timestamp that NewConstNativeHistogram always sets.
+// stripCreated drops the created timestamp that NewConstNativeHistogram
+// always sets (from the zero time when there is none).
 type stripCreated struct{ prometheus.Metric }
 
 func (s stripCreated) Write(out *dto.Metric) error {
@@ -246,6 +259,9 @@ func syntheticSnapshot(n int, mode, agg string, seed uint64) *probe.Snapshot {
 	for i := range specs {
 		ts := &specs[i]
 		t := probe.TargetSnapshot{Spec: ts, IP: ts.Addr, Up: rng.IntN(20) != 0, StateChange: t0, LastTTL: 64}
+		if i%3 != 0 { // added by reloads at different times; a third without created timestamps
+			t.Created = t0.Add(time.Duration(i)*time.Second + 250*time.Millisecond)
+		}
 		t.Sent = 1000 + uint64(rng.IntN(100))
 		t.Lost = uint64(rng.IntN(5))
 		t.Replies = t.Sent - t.Lost

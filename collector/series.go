@@ -28,6 +28,7 @@ type labels struct {
 // is true when bounds never change after the scrape (Collect may then keep
 // them without a copy).
 type histData struct {
+	created     time.Time // when the series started counting; zero: not exposed
 	count       uint64
 	sum         float64
 	bounds      []float64
@@ -41,8 +42,10 @@ type histData struct {
 }
 
 // seriesEncoder encodes the series of the current family.
+// created is the series' created timestamp (the start of a counter), zero
+// for gauges and for series without one.
 type seriesEncoder interface {
-	scalar(l labels, v float64)
+	scalar(l labels, v float64, created time.Time)
 	hist(l labels, h histData)
 }
 
@@ -72,7 +75,7 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 			t, e := &s.Targets[i], c.ents[i]
 			for et := range probe.NumErrorTypes {
 				if t.HasError(et) {
-					x.scalar(labels{e: e, pairs: c.errorPairs(e, et)}, float64(t.Errors[et]))
+					x.scalar(labels{e: e, pairs: c.errorPairs(e, et)}, float64(t.Errors[et]), t.Created)
 				}
 			}
 		}
@@ -82,6 +85,7 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 			if rx, ok := t.RTTExport(); ok && !rx.Group {
 				d := rttData(histOf(f, t), rx)
 				d.schema = schemaOf(f)
+				d.created = t.Created
 				if f == &famLossRuns && rx.Classic {
 					n := min(len(d.cum), len(c.lossRunBounds))
 					d.bounds, d.cum, d.fixedBounds = c.lossRunBounds[:n], d.cum[:n], true
@@ -89,6 +93,8 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 				x.hist(labels{e: c.ents[i]}, d)
 			}
 		}
+		// A group's sum has no created timestamp: its members come and go
+		// with reloads, each with its own.
 		for _, g := range c.groupSeq {
 			if g.f == f {
 				x.hist(labels{e: g.first, pairs: g.labelPairs(), group: true}, g.data())
@@ -97,21 +103,26 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 	case &famVantageCaused:
 		for _, i := range c.emitOrder {
 			if v, ok := vantageCaused(s, &s.Targets[i]); ok {
-				x.scalar(labels{e: c.ents[i]}, v)
+				x.scalar(labels{e: c.ents[i]}, v, s.Targets[i].Created)
 			}
 		}
 	case &famOutageDur:
 		for _, i := range c.emitOrder {
 			t := &s.Targets[i]
 			if t.HasOutageDurations() {
-				x.hist(labels{e: c.ents[i]}, histData{count: t.CompletedOutages(), sum: t.OutageDurationSum,
+				x.hist(labels{e: c.ents[i]}, histData{created: t.Created, count: t.CompletedOutages(), sum: t.OutageDurationSum,
 					bounds: c.outageBounds, cum: t.OutageDurations[:], fixedBounds: true})
 			}
 		}
 	default:
 		for _, i := range c.emitOrder {
-			if v, ok := scalarValue(f, &s.Targets[i], now); ok {
-				x.scalar(labels{e: c.ents[i]}, v)
+			t := &s.Targets[i]
+			if v, ok := scalarValue(f, t, now); ok {
+				var created time.Time
+				if f.typ == counterT {
+					created = t.Created
+				}
+				x.scalar(labels{e: c.ents[i]}, v, created)
 			}
 		}
 	}

@@ -165,10 +165,10 @@ func (r *registryEncoder) desc(l labels) (*prometheus.Desc, []*dto.LabelPair) {
 	return d, l.e.pairs
 }
 
-func (r *registryEncoder) scalar(l labels, v float64) {
+func (r *registryEncoder) scalar(l labels, v float64, created time.Time) {
 	d, p := r.desc(l)
 	if r.f.typ == counterT {
-		r.ch <- r.a.counter(d, p, v)
+		r.ch <- r.a.counter(d, p, v, created)
 	} else {
 		r.ch <- r.a.gauge(d, p, v)
 	}
@@ -176,7 +176,7 @@ func (r *registryEncoder) scalar(l labels, v float64) {
 
 func (r *registryEncoder) hist(l labels, h histData) {
 	d, p := r.desc(l)
-	m := r.a.hist(d, p, h.count, h.sum)
+	m := r.a.hist(d, p, h.count, h.sum, h.created)
 	if len(h.bounds) > 0 {
 		bounds := h.bounds
 		if !h.fixedBounds {

@@ -43,18 +43,30 @@ func newVantageDescs() vantageDescs {
 func (c *Collector) collectVantage(ch chan<- prometheus.Metric, s *probe.Snapshot) {
 	d := c.vant
 	up, outages, dur, start, end, last, gaps, gapSecs := d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]
-	ch <- prometheus.MustNewConstMetric(gaps, prometheus.CounterValue, float64(s.Engine.Gaps))
-	ch <- prometheus.MustNewConstMetric(gapSecs, prometheus.CounterValue, s.Engine.GapSeconds)
+	// Counters count from the engine start (their created timestamp).
+	born := s.Engine.StartTime
+	counter := func(d *prometheus.Desc, v float64, lv ...string) prometheus.Metric {
+		if born.IsZero() {
+			return prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, lv...)
+		}
+		return prometheus.MustNewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, v, born, lv...)
+	}
+	ch <- counter(gaps, float64(s.Engine.Gaps))
+	ch <- counter(gapSecs, s.Engine.GapSeconds)
 	now, src := scrapeTime(s), s.Source.Name
 	for i := range s.Vantage {
 		v := &s.Vantage[i]
 		ch <- prometheus.MustNewConstMetric(up, prometheus.GaugeValue, boolFloat(v.Up), src, v.Group)
-		ch <- prometheus.MustNewConstMetric(outages, prometheus.CounterValue, float64(v.OutagesTotal), src, v.Group)
+		ch <- counter(outages, float64(v.OutagesTotal), src, v.Group)
 		buckets := make(map[float64]uint64, len(probe.OutageBuckets))
 		for j, b := range probe.OutageBuckets {
 			buckets[b] = v.OutageDurations[j]
 		}
-		ch <- prometheus.MustNewConstHistogram(dur, v.CompletedOutages(), v.OutageDurationSum, buckets, src, v.Group)
+		if born.IsZero() {
+			ch <- prometheus.MustNewConstHistogram(dur, v.CompletedOutages(), v.OutageDurationSum, buckets, src, v.Group)
+		} else {
+			ch <- prometheus.MustNewConstHistogramWithCreatedTimestamp(dur, v.CompletedOutages(), v.OutageDurationSum, buckets, born, src, v.Group)
+		}
 		if v.OutagesTotal == 0 {
 			continue
 		}

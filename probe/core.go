@@ -37,62 +37,12 @@ type core struct {
 func (c *core) wall(mono int64) time.Time { return c.epoch.Add(time.Duration(mono)) }
 
 // apply installs a new set of targets; targets with an unchanged Key keep
-// their state. now is the current mono time.
+// their state. now is the current mono time. Engine.Apply runs the two
+// halves apart, plan without the engine lock (see apply.go).
 func (c *core) apply(spec *Spec, now int64) {
-	if c.fifoIndex == nil {
-		c.fifoIndex = map[time.Duration]int{}
-	}
-	// The key index exists only during a reload (100 bytes a target saved).
-	old := make(map[string]*target, len(c.targets))
-	for _, t := range c.targets {
-		old[t.spec.Key()] = t
-	}
-	c.targets = make([]*target, 0, len(spec.Targets)) // never reuse: Snapshot may hold the old slice
-	c.sched = c.sched[:0]
-	perInterval := map[time.Duration]int{}
-	for i := range spec.Targets {
-		perInterval[spec.Targets[i].Interval]++
-	}
-	seen := map[time.Duration]int{}
-	for i := range spec.Targets {
-		ts := &spec.Targets[i]
-		k := ts.Key()
-		t, kept := old[k]
-		moved := false
-		if kept {
-			moved = t.spec.Interval != ts.Interval
-			t.respec(ts)
-			delete(old, k)
-		} else {
-			t = newTarget(ts)
-			t.stateChange = now
-		}
-		c.targets = append(c.targets, t)
-		if _, ok := c.fifoIndex[ts.Timeout]; !ok {
-			c.fifoIndex[ts.Timeout] = len(c.fifos)
-			c.fifos = append(c.fifos, timeoutFIFO{timeout: ts.Timeout})
-		}
-		// Spread targets of one interval evenly over it (phase). Kept
-		// targets keep their next send when their interval is unchanged
-		// and it is still ahead; a target whose interval changed takes a
-		// new phase, so the group spreads over its new period instead of
-		// staying bunched where the old one put it.
-		n, j := perInterval[ts.Interval], seen[ts.Interval]
-		seen[ts.Interval]++
-		phase := int64(ts.Interval) * int64(j) / int64(n)
-		if !kept || moved || t.due < now || t.due > now+int64(ts.Interval) {
-			t.due = now + phase
-		}
-		if t.ip.IsValid() {
-			c.sched.push(t)
-		}
-	}
-	for _, t := range old {
-		t.removed = true
-	}
-	c.rebuildAddrs()
-	c.stats.Targets = len(c.targets)
-	c.maxPPS = spec.Engine.MaxPPS
+	p := c.plan(spec)
+	c.install(p, spec, now)
+	c.repoint(p, spec, 0, len(p.targets), now)
 	c.vantageApply(spec, now)
 }
 

@@ -23,6 +23,10 @@ type Engine struct {
 	info DatapathInfo
 	log  *slog.Logger
 
+	// applyMu serialises Apply: it plans the new target table outside mu
+	// (core.plan) and holds mu only to install it.
+	applyMu sync.Mutex
+
 	// polled is the datapath when it can be read without blocking: then
 	// the sender goroutine reads it too, once per send window, and there is
 	// no receiver goroutine (see loop).
@@ -115,14 +119,35 @@ func (e *Engine) Apply(spec Spec) error {
 	if err := spec.Validate(); err != nil {
 		return fmt.Errorf("invalid spec: %w", err)
 	}
-	e.mu.Lock()
+	e.applyMu.Lock()
+	defer e.applyMu.Unlock()
+	// e.spec, e.c.targets and the targets' specs change only here, under
+	// applyMu: reading them without mu is safe.
 	if spec.Engine != e.spec.Engine {
-		e.mu.Unlock()
 		return fmt.Errorf("engine settings changed: restart the exporter to apply them")
 	}
+	p := e.c.plan(&spec) // spec shares its Targets array with e.spec below
+	window := sendWindow(&spec)
+	e.mu.Lock()
+	start := time.Now()
 	e.spec = spec
-	e.c.apply(&e.spec, e.mono(time.Now()))
-	e.window.Store(sendWindow(&e.spec))
+	e.c.install(p, &e.spec, e.mono(start))
+	e.window.Store(window)
+	hold := time.Since(start)
+	const chunk = 4096 // kept targets repointed per hold of the lock
+	for from := 0; from < len(p.targets); from += chunk {
+		e.mu.Unlock()
+		e.mu.Lock()
+		start = time.Now()
+		e.c.repoint(p, &e.spec, from, min(from+chunk, len(p.targets)), e.mono(start))
+		hold = max(hold, time.Since(start))
+	}
+	// Vantage scopes are counted from the repointed targets' groups and
+	// states (one pass, no allocation per target).
+	start = time.Now()
+	e.c.vantageApply(&e.spec, e.mono(start))
+	hold = max(hold, time.Since(start))
+	e.c.stats.ApplyLockHold = hold
 	e.mu.Unlock()
 	e.nudge()
 	select {

@@ -95,6 +95,10 @@ type TargetSnapshot struct {
 	// StateChange is when Up last changed (the engine start for targets that
 	// never changed).
 	StateChange time.Time
+	// Created is when the target started to be probed: the engine start,
+	// or the reload that added it. A reload that keeps its Key keeps it.
+	// Its counters and histograms count from then (created timestamps).
+	Created time.Time
 
 	Sent       uint64 // probes sent
 	Replies    uint64 // replies within the timeout (RTT recorded)
@@ -165,6 +169,10 @@ type EngineStats struct {
 	// their durations.
 	Gaps       uint64
 	GapSeconds float64
+	// ApplyLockHold is the longest the last Engine.Apply held the engine
+	// lock at a time (the sender may wait that long); zero before the first
+	// Apply.
+	ApplyLockHold time.Duration
 }
 
 // Snapshot is a consistent-enough, read-only copy of the engine state: each

@@ -53,6 +53,8 @@ type target struct {
 	lastRTT                                  int64
 	rtt                                      hist
 
+	created int64 // mono time the target was first probed (its key new); 0 = engine start
+
 	state       int8
 	failRun     int
 	okRun       int
@@ -138,13 +140,13 @@ func newTarget(spec *TargetSpec) *target {
 
 // respec gives t, kept across a reload (same Key), its new spec while it
 // keeps its counters, histograms, state and outages. The target object
-// itself stays, so deadlines already queued for its probes stay valid.
+// itself stays, so deadlines already queued for its probes stay valid, and
+// so does its place in the schedule heap and the address index (the Key
+// fixes its address).
 func (t *target) respec(spec *TargetSpec) {
 	old := t.spec
 	t.spec = spec
 	t.removed = false
-	t.nextSame = nil
-	t.heapIdx = -1
 	if spec.Histogram.Mode != old.Histogram.Mode || !slices.Equal(spec.Histogram.Buckets, old.Histogram.Buckets) {
 		// bucket layout changed: classic counts restart, native buckets stay.
 		t.rtt.relayout(spec.Histogram)
@@ -225,6 +227,7 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
 	dst.IP = t.ip
 	dst.Up = t.state == stateUp
 	dst.StateChange = epoch.Add(time.Duration(t.stateChange))
+	dst.Created = epoch.Add(time.Duration(t.created))
 	dst.Sent, dst.Replies, dst.Lost, dst.Late = t.sent, t.replies, t.lost, t.late
 	dst.Duplicates, dst.Skipped, dst.Errors, dst.DNSErrors = t.dups, t.skipped, t.errors, t.dnsErrors
 	dst.LastTTL, dst.LastRTT = t.lastTTL, time.Duration(t.lastRTT)

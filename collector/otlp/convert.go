@@ -220,6 +220,16 @@ func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
 }
 
+// targetStart is the start time of target t's cumulative points: when it
+// started to be probed (the engine start, or the reload that added it),
+// engineStart for a snapshot that does not say.
+func targetStart(t *probe.TargetSnapshot, engineStart, now time.Time) time.Time {
+	if c := t.Created; !c.IsZero() && !c.After(now) {
+		return c
+	}
+	return engineStart
+}
+
 // convert builds the metrics of one snapshot. Called with p.mu held.
 func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 	now := s.Time
@@ -244,8 +254,9 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		lossRuns                    = histPoints{scale: probe.NativeSchema}
 		outageDur                   []metricdata.HistogramDataPoint[float64]
 	)
+	var tstart time.Time // start time of the current target's cumulative points
 	ipt := func(set attribute.Set, v uint64) metricdata.DataPoint[int64] {
-		return metricdata.DataPoint[int64]{Attributes: set, StartTime: start, Time: now, Value: int64(v)}
+		return metricdata.DataPoint[int64]{Attributes: set, StartTime: tstart, Time: now, Value: int64(v)}
 	}
 	fpt := func(set attribute.Set, v float64) metricdata.DataPoint[float64] {
 		return metricdata.DataPoint[float64]{Attributes: set, Time: now, Value: v}
@@ -257,6 +268,7 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		}
 		a := p.targetSet(t)
 		set := a.set
+		tstart = targetStart(t, start, now)
 		var upv uint64
 		if t.Up {
 			upv = 1
@@ -299,12 +311,14 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 			lastDur = append(lastDur, fpt(set, max(last.Duration(now), 0).Seconds()))
 		}
 		if t.HasOutageDurations() {
-			outageDur = append(outageDur, classicPoint(set, start, now, t.CompletedOutages(), t.OutageDurationSum, t.OutageDurations[:], probe.OutageBuckets[:]))
+			outageDur = append(outageDur, classicPoint(set, tstart, now, t.CompletedOutages(), t.OutageDurationSum, t.OutageDurations[:], probe.OutageBuckets[:]))
 		}
 		if rx, ok := t.RTTExport(); ok {
-			rtt.add(t, set, &t.RTT, rx, start, now)
-			ipdv.add(t, set, &t.IPDV, rx, start, now)
-			lossRuns.add(t, set, &t.LossRuns, rx, start, now)
+			// A target's own points start at its start; group sums at the
+			// engine start (histPoints.metrics).
+			rtt.add(t, set, &t.RTT, rx, tstart, now)
+			ipdv.add(t, set, &t.IPDV, rx, tstart, now)
+			lossRuns.add(t, set, &t.LossRuns, rx, tstart, now)
 		}
 	}
 

@@ -425,3 +425,63 @@ func TestExportPerTarget(t *testing.T) {
 		t.Errorf("icmp.probes.lost: %d points, want 1", n)
 	}
 }
+
+// TestStartTimePerTarget: a target's cumulative points start when it
+// started to be probed (TargetSnapshot.Created: a target added by a reload
+// has its own start), a snapshot without it and the engine counters start
+// at the engine start, and so do group sums.
+func TestStartTimePerTarget(t *testing.T) {
+	src := newFakeSource(3)
+	added := testStart.Add(2 * time.Minute)
+	src.snap.Targets[1].Created = added
+	src.snap.Targets[2].Created = testStart
+	specs := []probe.TargetSpec{*src.snap.Targets[2].Spec}
+	specs[0].Histogram = probe.HistogramSpec{Mode: probe.HistogramNative, Aggregation: probe.AggregateGroup}
+	src.snap.Targets[2].Spec = &specs[0]
+	ms := produce(t, src)
+	want := map[string]time.Time{"10.0.0.0": testStart, "10.0.0.1": added}
+	starts := func(name string) map[string]time.Time {
+		got := map[string]time.Time{}
+		add := func(a attribute.Set, st time.Time) {
+			v, ok := a.Value(AttrServerAddress)
+			if !ok {
+				v, _ = a.Value(AttrGroup)
+			}
+			got[v.AsString()] = st
+		}
+		for _, m := range ms[name] {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					add(p.Attributes, p.StartTime)
+				}
+			case metricdata.ExponentialHistogram[float64]:
+				for _, p := range d.DataPoints {
+					add(p.Attributes, p.StartTime)
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					add(p.Attributes, p.StartTime)
+				}
+			}
+		}
+		return got
+	}
+	for _, name := range []string{"icmp.probes.sent", "icmp.errors", "icmp.outages", "icmp.outage.duration"} {
+		got := starts(name)
+		for target, w := range want {
+			if st, ok := got[target]; ok && !st.Equal(w) {
+				t.Errorf("%s of %s starts at %v, want %v", name, target, st, w)
+			}
+		}
+		if st := got["10.0.0.1"]; name != "icmp.outage.duration" && !st.Equal(added) {
+			t.Errorf("%s of the target added by a reload starts at %v, want %v", name, st, added)
+		}
+	}
+	if st := starts("icmp.rtt")["lan"]; !st.Equal(testStart) {
+		t.Errorf("group sum starts at %v, want the engine start %v", st, testStart)
+	}
+	if st := starts("icmp.engine.packets.sent"); len(st) != 1 || !st[""].Equal(testStart) {
+		t.Errorf("engine counter starts %v, want the engine start", st)
+	}
+}

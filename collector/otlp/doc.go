@@ -6,8 +6,10 @@
 // Nothing is recorded twice: a Pusher takes a probe.Snapshot every interval
 // (the same snapshot the Prometheus collector reads on a scrape) and
 // converts it into OTel metric data in an sdkmetric.Producer registered on
-// a ManualReader. Counters become cumulative monotonic Sums starting at the
-// engine start, RTT histograms exponential histograms with scale
+// a ManualReader. Counters become cumulative monotonic Sums starting when
+// their target started to be probed (the engine start, or the reload that
+// added it: TargetSnapshot.Created; engine counters and group sums at the
+// engine start), RTT histograms exponential histograms with scale
 // probe.NativeSchema (OTel bucket index = Prometheus native index - 1),
 // classic RTT buckets and outage durations explicit-bucket histograms.
 //
