@@ -83,6 +83,7 @@ func New(spec Spec, opts Options) (*Engine, error) {
 		logger:   opts.Logger,
 		onResult: opts.OnResult,
 		onOutage: opts.OnOutage,
+		onPath:   opts.OnPath,
 	}
 	e.c.stats.Datapath = e.info.Name
 	e.c.stats.TimestampSource = e.info.TimestampSource
@@ -154,6 +155,7 @@ func (e *Engine) Snapshot(dst *Snapshot) *Snapshot {
 	dst.Time = time.Now()
 	dst.Source = e.spec.Source
 	dst.Engine = e.c.stats
+	dst.Engine.Path = e.c.pathStats()
 	if e.info.Drops != nil {
 		dst.Engine.KernelDrops = e.info.Drops()
 	}

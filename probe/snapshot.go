@@ -117,6 +117,8 @@ type TargetSnapshot struct {
 	// Resolution bounds the error of the outage start and end times: that of
 	// the last outage (see Outage.Resolution), the interval before any.
 	Resolution time.Duration
+	// Path summarizes the target's path snapshots and path MTU.
+	Path PathSummary
 }
 
 // OutageBuckets are the bounds in seconds of the outage duration histogram.
@@ -144,6 +146,8 @@ type EngineStats struct {
 	RepliesByTimestamp [NumTimestampSources]uint64
 	Targets            int
 	StartTime          time.Time
+	// Path counts path snapshots (path_engine.go).
+	Path PathStats
 }
 
 // Snapshot is a consistent-enough, read-only copy of the engine state: each
