@@ -45,6 +45,7 @@ type Collector struct {
 	pktSent, pktRecv, foreign, invalid, sendErrors *prometheus.Desc
 	kernelDrops, ringFreezes, skipped, repliesByTS *prometheus.Desc
 	scheduleLag, targets                           *prometheus.Desc
+	pathProbes, pathSnaps, pathPending             *prometheus.Desc
 
 	// Immutable values that the written metrics point to; never written
 	// after New.
@@ -96,6 +97,7 @@ func New(src SnapshotSource, opts Options) *Collector {
 	c.pktSent, c.pktRecv, c.foreign, c.invalid = d(&famPktSent), d(&famPktRecv), d(&famForeign), d(&famInvalid)
 	c.sendErrors, c.kernelDrops, c.ringFreezes = d(&famSendErrors), d(&famKernelDrops), d(&famRingFreezes)
 	c.skipped, c.repliesByTS, c.scheduleLag, c.targets = d(&famEngSkipped), d(&famRepliesByTS), d(&famSchedLag), d(&famTargets)
+	c.pathProbes, c.pathSnaps, c.pathPending = d(&famPathProbes), d(&famPathSnaps), d(&famPathPending)
 	return c
 }
 
@@ -155,6 +157,9 @@ func (c *Collector) collectEngine(ch chan<- prometheus.Metric, s *probe.Snapshot
 	}
 	ch <- prometheus.MustNewConstMetric(c.scheduleLag, prometheus.GaugeValue, e.MaxScheduleLag.Seconds())
 	ch <- prometheus.MustNewConstMetric(c.targets, prometheus.GaugeValue, float64(e.Targets))
+	counter(c.pathProbes, e.Path.ProbesSent)
+	counter(c.pathSnaps, e.Path.Snapshots)
+	ch <- prometheus.MustNewConstMetric(c.pathPending, prometheus.GaugeValue, float64(e.Path.Queued+e.Path.Active))
 }
 
 func boolFloat(b bool) float64 {

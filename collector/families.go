@@ -37,6 +37,11 @@ const (
 	idLastStart
 	idLastEnd
 	idLastDur
+	idPathHops
+	idPathChanges
+	idPathLastHop
+	idPathMTU
+	idPathMTUChanges
 	numFamilies
 )
 
@@ -65,6 +70,12 @@ var (
 	famLastStart   = family{idLastStart, "icmp_last_outage_start_timestamp_seconds", "Unix time of the start of the last outage (send time of its first failed probe).", gaugeT, nil}
 	famLastEnd     = family{idLastEnd, "icmp_last_outage_end_timestamp_seconds", "Unix time of the end of the last outage (send time of the first answered probe); 0 while it is ongoing.", gaugeT, nil}
 	famLastDur     = family{idLastDur, "icmp_last_outage_duration_seconds", "Duration of the last outage; grows while it is ongoing.", gaugeT, nil}
+	// Path families (targets of groups with path snapshots or path MTU).
+	famPathHops       = family{idPathHops, "icmp_path_hops", "Hop count to the target in its baseline path snapshot (the newest that reached it).", gaugeT, nil}
+	famPathChanges    = family{idPathChanges, "icmp_path_changes_total", "Path snapshots whose path differed from the one before (another address at a hop, another hop count, the target reached or not).", counterT, nil}
+	famPathLastHop    = family{idPathLastHop, "icmp_path_last_hop_info", "While the target is down: the farthest hop that answered its newest path snapshot (hop empty when none did); always 1.", gaugeT, nil}
+	famPathMTU        = family{idPathMTU, "icmp_path_mtu_bytes", "Path MTU to the target found by the last path MTU search.", gaugeT, nil}
+	famPathMTUChanges = family{idPathMTUChanges, "icmp_path_mtu_changes_total", "Path MTU searches whose result differed from the one before.", counterT, nil}
 )
 
 // targetFamilies are the per-target families indexed by famID.
@@ -72,6 +83,7 @@ var targetFamilies = [numFamilies]*family{
 	&famUp, &famSent, &famReplies, &famLost, &famLate, &famDup, &famSkipped,
 	&famErrors, &famDNS, &famTTL, &famOutages, &famResolution, &famStateChange,
 	&famRTT, &famOutageDur, &famLastStart, &famLastEnd, &famLastDur,
+	&famPathHops, &famPathChanges, &famPathLastHop, &famPathMTU, &famPathMTUChanges,
 }
 
 // Engine families, one series each unless they have labels.
@@ -89,6 +101,9 @@ var (
 	famRepliesByTS = family{-1, "icmp_engine_replies_total", "Replies by the timestamp source their RTT was computed from.", counterT, []string{"timestamp_source"}}
 	famSchedLag    = family{-1, "icmp_engine_schedule_lag_seconds", "Largest delay of a send batch behind its schedule over the last 5 to 10 seconds.", gaugeT, nil}
 	famTargets     = family{-1, "icmp_engine_targets", "Targets the engine probes.", gaugeT, nil}
+	famPathProbes  = family{-1, "icmp_engine_path_probes_sent_total", "TTL-limited probes of path snapshots built (within engine.path_pps and max_pps).", counterT, nil}
+	famPathSnaps   = family{-1, "icmp_engine_path_snapshots_total", "Path snapshots finished.", counterT, nil}
+	famPathPending = family{-1, "icmp_engine_path_snapshots_pending", "Path snapshots waiting to start (queued or in their target's cooldown) or running.", gaugeT, nil}
 )
 
 // Family describes one metric family a Collector writes.
@@ -124,5 +139,6 @@ func engineFamilies() []*family {
 	return []*family{
 		&famEngineInfo, &famSourceInfo, &famPktSent, &famPktRecv, &famForeign, &famInvalid, &famSendErrors,
 		&famKernelDrops, &famRingFreezes, &famEngSkipped, &famRepliesByTS, &famSchedLag, &famTargets,
+		&famPathProbes, &famPathSnaps, &famPathPending,
 	}
 }

@@ -85,6 +85,13 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 		for _, g := range c.groupSeq {
 			x.hist(labels{e: g.first, pairs: g.labelPairs(), group: true}, g.data())
 		}
+	case &famPathLastHop:
+		for _, i := range c.emitOrder {
+			t, e := &s.Targets[i], c.ents[i]
+			if t.Path.HasDownHop {
+				x.scalar(labels{e: e, pairs: e.hopPairs(t.Path.DownHop, t.Path.DownHopTTL)}, 1)
+			}
+		}
 	case &famOutageDur:
 		for _, i := range c.emitOrder {
 			t := &s.Targets[i]
@@ -142,6 +149,14 @@ func scalarValue(f *family, t *probe.TargetSnapshot, now time.Time) (float64, bo
 		return float64(t.OutagesTotal), t.Exports(probe.ExportOutages)
 	case &famResolution:
 		return t.OutageResolution().Seconds(), t.Exports(probe.ExportOutages)
+	case &famPathHops:
+		return float64(t.Path.HopCount), t.Path.HopCount > 0
+	case &famPathChanges:
+		return float64(t.Path.Changes), t.Path.Enabled
+	case &famPathMTU:
+		return float64(t.Path.MTU.MTU), t.Path.MTU.MTU > 0
+	case &famPathMTUChanges:
+		return float64(t.Path.MTU.Changes), t.Spec.Path.MTU.Enabled
 	}
 	o, ok := t.LastOutage()
 	if !ok {
