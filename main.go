@@ -170,6 +170,7 @@ func run() int {
 		Registerer:  reg,
 		Reload:      httpReload,
 		Probe:       app.NewProbeHandler(app.ProbeOptions{Enrol: disc.Enrol, Engine: engine, Logger: logger.With("component", "probe")}),
+		Paths:       app.NewPathHandler(engine),
 		Ready:       running.Load,
 		// Scrapes of 100k targets take about a second; a client that
 		// accepts nothing for 10 s is cut off, so it cannot hold the
