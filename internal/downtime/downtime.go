@@ -75,33 +75,49 @@ func AddCommand(app *kingpin.Application) *Command {
 // It returns the process exit code: 0 when every outage was measured, 1 on
 // timeout or interrupt before that, 2 on bad input.
 func (c *Command) Run(stdout, stderr io.Writer) int {
+	return Exit("downtime", stderr, func(ctx context.Context) error { return Run(ctx, c.o, stdout, stderr) })
+}
+
+// Exit runs f until it returns or SIGINT/SIGTERM cancels its context, and
+// maps its error to the exit code of the terminal commands (downtime,
+// trace): 0 on success, 2 for ErrBadInput, 1 otherwise; errors are
+// printed to stderr after name.
+func Exit(name string, stderr io.Writer, f func(ctx context.Context) error) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := Run(ctx, c.o, stdout, stderr)
-	switch {
-	case err == nil:
+	err := f(ctx)
+	if err == nil {
 		return 0
-	case errors.Is(err, ErrBadInput):
-		fmt.Fprintf(stderr, "downtime: %v\n", err)
-		return 2
-	default:
-		fmt.Fprintf(stderr, "downtime: %v\n", err)
-		return 1
 	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+	if errors.Is(err, ErrBadInput) {
+		return 2
+	}
+	return 1
 }
 
 // Main parses args (those after "downtime") as the command alone would and
 // runs it; it returns the exit code of Run, or 2 for a flag error.
 func Main(args []string, stdout, stderr io.Writer) int {
+	return Standalone(args, stderr, func(app *kingpin.Application) (*kingpin.CmdClause, func() int) {
+		c := AddCommand(app)
+		return c.CmdClause, func() int { return c.Run(stdout, stderr) }
+	})
+}
+
+// Standalone parses args as the command that add adds to an empty
+// application would and returns the exit code of the run function add
+// returns, or 2 for a flag error.
+func Standalone(args []string, stderr io.Writer, add func(*kingpin.Application) (*kingpin.CmdClause, func() int)) int {
 	app := kingpin.New("icmp_exporter", "")
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
-	c := AddCommand(app)
-	if _, err := app.Parse(append([]string{c.FullCommand()}, args...)); err != nil {
-		fmt.Fprintf(stderr, "downtime: %v\n", err)
+	cmd, run := add(app)
+	if _, err := app.Parse(append([]string{cmd.FullCommand()}, args...)); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", cmd.FullCommand(), err)
 		return 2
 	}
-	return c.Run(stdout, stderr)
+	return run()
 }
 
 // ErrBadInput marks errors in the options, found before any packet is sent.
@@ -216,24 +232,31 @@ func check(ctx context.Context, o *Options) (netip.Addr, error) {
 	if err := (&probe.Spec{Engine: probe.EngineSpec{Datapath: o.Datapath}}).Validate(); err != nil {
 		return netip.Addr{}, fmt.Errorf("%w: --datapath: %w", ErrBadInput, err)
 	}
-	if ip, err := netip.ParseAddr(o.Target); err == nil {
+	return ResolveTarget(ctx, o.Target)
+}
+
+// ResolveTarget returns the address of a --target flag: a unicast
+// address, or the first address of a host name (IPv4 preferred). Errors
+// match ErrBadInput.
+func ResolveTarget(ctx context.Context, target string) (netip.Addr, error) {
+	if ip, err := netip.ParseAddr(target); err == nil {
 		ip = ip.Unmap()
 		if ip.IsUnspecified() || ip.IsMulticast() || ip == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 			return netip.Addr{}, fmt.Errorf("%w: --target %s is not a unicast address", ErrBadInput, ip)
 		}
 		return ip, nil
 	}
-	if strings.ContainsAny(o.Target, "/ ") {
-		return netip.Addr{}, fmt.Errorf("%w: --target %q is neither an address nor a host name", ErrBadInput, o.Target)
+	if strings.ContainsAny(target, "/ ") {
+		return netip.Addr{}, fmt.Errorf("%w: --target %q is neither an address nor a host name", ErrBadInput, target)
 	}
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(rctx, "ip", o.Target)
+	addrs, err := net.DefaultResolver.LookupNetIP(rctx, "ip", target)
 	if err != nil || len(addrs) == 0 {
 		if err == nil {
 			err = errors.New("no address")
 		}
-		return netip.Addr{}, fmt.Errorf("%w: cannot resolve --target %q: %w", ErrBadInput, o.Target, err)
+		return netip.Addr{}, fmt.Errorf("%w: cannot resolve --target %q: %w", ErrBadInput, target, err)
 	}
 	for _, a := range addrs {
 		if a.Unmap().Is4() {

@@ -81,9 +81,21 @@ func (c *Chain) nodes() []string {
 
 func (c *Chain) setup() error {
 	nodes := c.nodes()
+	for _, ns := range nodes {
+		if err := run("ip", "netns", "add", ns); err != nil {
+			return err
+		}
+		// No duplicate address detection, for the link-local addresses
+		// too: neighbour discovery would wait for it (about a second).
+		if err := c.sysctls(ns, map[string]string{
+			"net/ipv6/conf/default/accept_dad": "0", "net/ipv6/conf/all/accept_dad": "0",
+		}); err != nil {
+			return err
+		}
+	}
 	var cmds [][]string
 	for _, ns := range nodes {
-		cmds = append(cmds, []string{"netns", "add", ns}, []string{"-n", ns, "link", "set", "lo", "up"})
+		cmds = append(cmds, []string{"-n", ns, "link", "set", "lo", "up"})
 	}
 	// Link k joins nodes[k] ("dn0", the probe namespace's "veth0") and
 	// nodes[k+1] ("up0").
