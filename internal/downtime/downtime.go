@@ -30,7 +30,10 @@ type Options struct {
 	Count     int
 	MaxWait   time.Duration
 	JSON      bool
-	Datapath  string
+	// Path takes a path snapshot when the host goes down and when it
+	// comes back, and prints them (path.go).
+	Path     bool
+	Datapath string
 	// Datapath replaces the opened datapath (tests).
 	DP probe.Datapath
 }
@@ -45,6 +48,10 @@ type Record struct {
 	DurationSeconds float64   `json:"duration_seconds"`
 	ResolutionSecs  float64   `json:"resolution_seconds"`
 	ProbesLost      uint64    `json:"probes_lost"`
+	// PathStart and PathEnd are the path snapshots taken when the host
+	// went down and when it came back (--path).
+	PathStart *PathRecord `json:"path_start,omitempty"`
+	PathEnd   *PathRecord `json:"path_end,omitempty"`
 }
 
 // Command is the `downtime` command of a kingpin application, with its own
@@ -67,6 +74,7 @@ func AddCommand(app *kingpin.Application) *Command {
 	c.Flag("count", "Outages to measure before exiting.").Default("1").IntVar(&o.Count)
 	c.Flag("max-wait", "Give up after this long (0 = wait forever).").Default("0s").DurationVar(&o.MaxWait)
 	c.Flag("json", "Print one JSON object per outage.").BoolVar(&o.JSON)
+	c.Flag("path", "Take a path snapshot (TTL-limited probes) when the host goes down and when it comes back, and print both.").BoolVar(&o.Path)
 	c.Flag("datapath", "Datapath: auto, icmp, afpacket.").Default("auto").StringVar(&o.Datapath)
 	return c
 }
@@ -137,12 +145,22 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 			PayloadSize: probe.MinPayload, DownAfter: o.DownAfter, UpAfter: o.UpAfter, OutageHistory: o.Count,
 		}},
 	}
+	paths := make(chan probe.PathResult, 16)
+	if o.Path {
+		spec.Targets[0].Path = pathSpec
+	}
 	eng, err := probe.New(spec, probe.Options{
 		Datapath: o.DP,
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 		OnOutage: func(ev probe.OutageEvent) {
 			select { // never block the engine
 			case events <- ev:
+			default:
+			}
+		},
+		OnPath: func(ev probe.PathEvent) {
+			select {
+			case paths <- ev.Result:
 			default:
 			}
 		},
@@ -160,24 +178,38 @@ func Run(ctx context.Context, o Options, stdout, stderr io.Writer) error {
 	}
 	measured := 0
 	var ongoing *probe.Outage
-	for measured < o.Count {
+	var pw pathWait // --path: the snapshots of the current outage
+	for measured < o.Count || pw.ended != nil {
 		select {
 		case ev := <-events:
 			if ev.Outage.Ongoing {
 				o2 := ev.Outage
 				ongoing = &o2
+				pw = pathWait{}
 				fmt.Fprintf(stderr, "down since %s (%d probes lost); waiting for it to come back…\n",
 					o2.Start.Format(time.RFC3339Nano), o2.ProbesLost)
 				continue
 			}
 			ongoing = nil
 			measured++
-			printOutage(stdout, o, ip, ev.Outage, time.Now())
+			if o.Path {
+				pw.end(ev.Outage, o.Timeout)
+				continue
+			}
+			printOutage(stdout, o, ip, ev.Outage, time.Now(), nil)
+		case r := <-paths:
+			if pw.add(r, stdout, o.JSON) {
+				printOutage(stdout, o, ip, *pw.ended, time.Now(), &pw)
+				pw = pathWait{}
+			}
+		case <-pw.timer():
+			printOutage(stdout, o, ip, *pw.ended, time.Now(), &pw) // the snapshot at the end did not come
+			pw = pathWait{}
 		case <-wait:
 			return fmt.Errorf("gave up after --max-wait %s with %d of %d outages measured%s", o.MaxWait, measured, o.Count, still(ongoing))
 		case <-ctx.Done():
 			if ongoing != nil {
-				printOutage(stdout, o, ip, *ongoing, time.Now())
+				printOutage(stdout, o, ip, *ongoing, time.Now(), &pw)
 			}
 			return fmt.Errorf("interrupted with %d of %d outages measured%s", measured, o.Count, still(ongoing))
 		}
@@ -192,13 +224,17 @@ func still(o *probe.Outage) string {
 	return fmt.Sprintf("; the host is still down since %s", o.Start.Format(time.RFC3339Nano))
 }
 
-func printOutage(w io.Writer, o Options, ip netip.Addr, out probe.Outage, now time.Time) {
+func printOutage(w io.Writer, o Options, ip netip.Addr, out probe.Outage, now time.Time, pw *pathWait) {
 	d := out.Duration(now)
 	if o.JSON {
-		_ = json.NewEncoder(w).Encode(Record{
+		rec := Record{
 			Target: o.Target, IP: ip.String(), Start: out.Start, End: out.End, Ongoing: out.Ongoing,
 			DurationSeconds: d.Seconds(), ResolutionSecs: out.Resolution.Seconds(), ProbesLost: out.ProbesLost,
-		})
+		}
+		if pw != nil {
+			rec.PathStart, rec.PathEnd = pathRecord(pw.start), pathRecord(pw.stop)
+		}
+		_ = json.NewEncoder(w).Encode(rec)
 		return
 	}
 	end := out.End.Format(time.RFC3339Nano)
