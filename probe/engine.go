@@ -36,6 +36,7 @@ type Engine struct {
 	inOrder   bool
 
 	window atomic.Int64 // send window, ns (sendWindow); set by New and Apply
+	df     dfState      // path MTU probes (pmtu_engine.go)
 
 	wake       chan struct{}
 	resolveNow chan struct{}
@@ -89,6 +90,7 @@ func New(spec Spec, opts Options) (*Engine, error) {
 	e.c.stats.TimestampSource = e.info.TimestampSource
 	e.c.stats.StartTime = now
 	e.c.apply(&e.spec, 0)
+	e.openDF(&e.spec)
 	e.window.Store(sendWindow(&e.spec))
 	e.inOrder = e.info.StampsInOrder
 	e.polled, _ = dp.(polledReceiver)
@@ -123,6 +125,7 @@ func (e *Engine) Apply(spec Spec) error {
 	}
 	e.spec = spec
 	e.c.apply(&e.spec, e.mono(time.Now()))
+	e.openDF(&e.spec)
 	e.window.Store(sendWindow(&e.spec))
 	e.mu.Unlock()
 	e.nudge()
@@ -186,6 +189,7 @@ func (e *Engine) Close() error {
 		close(e.stop)
 		e.cancel()
 		<-e.senderDone // no Send in flight when the sockets close
+		e.closeDF()
 		err = e.dp.Close()
 		e.wg.Wait()
 	})

@@ -156,3 +156,46 @@ func testPathCut(t *testing.T, c *lab.Chain, dp string, v6 bool) {
 		t.Errorf("Path: %+v %v", info, ok)
 	}
 }
+
+// TestPathMTURouterLab: the link behind the second router carries at most
+// 1300-byte packets; the path MTU search finds exactly that, over ping and
+// raw sockets and afpacket, IPv4 (fragmentation needed) and IPv6 (packet
+// too big).
+func TestPathMTURouterLab(t *testing.T) {
+	c := lab.NewChain(t, 3)
+	c.SetMTU(t, 2, 1300)
+	for _, mode := range modes {
+		for _, v6 := range []bool{false, true} {
+			name := mode + "/ipv4"
+			if v6 {
+				name = mode + "/ipv6"
+			}
+			t.Run(name, func(t *testing.T) {
+				dp := probe.DatapathICMP
+				if mode == "afpacket" {
+					dp = probe.DatapathAFPacket
+				}
+				c.PingSockets(mode != "raw")
+				target := c.Addrs(1, v6)[0]
+				spec := probe.Spec{Engine: probe.EngineSpec{Datapath: dp}, Targets: []probe.TargetSpec{{
+					Group: "mtu", Name: target.String(), Addr: target, Interval: 200 * time.Millisecond, Timeout: 200 * time.Millisecond,
+					PayloadSize: probe.MinPayload, DownAfter: 3, UpAfter: 1,
+					Path: probe.PathSpec{MaxHops: 10, MTU: probe.MTUSpec{Enabled: true, Max: 1500, Interval: time.Minute}},
+				}}}
+				eng := startEngine(t, c.Lab, spec, probe.Options{})
+				lab.WaitFor(t, 30*time.Second, 50*time.Millisecond, "path MTU", func() (bool, string) {
+					s := eng.Snapshot(nil)
+					m := s.Targets[0].Path.MTU
+					return m.MTU != 0, fmt.Sprintf("%+v up=%v", m, s.Targets[0].Up)
+				})
+				s := eng.Snapshot(nil)
+				if m := s.Targets[0].Path.MTU; m.MTU != 1300 {
+					t.Errorf("path MTU %d, want 1300", m.MTU)
+				}
+				if s.Engine.Foreign != 0 {
+					t.Errorf("foreign %d", s.Engine.Foreign)
+				}
+			})
+		}
+	}
+}

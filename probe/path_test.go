@@ -18,8 +18,12 @@ type pathNet struct {
 	quote8   bool
 	forge    bool
 	hopDelay time.Duration
-	sends    []Packet // copies of every packet built, with send time in TOS
+	// mtu > 0: the link behind router mtuAt carries IP packets of at most
+	// mtu bytes; larger ones get fragmentation needed / packet too big.
+	mtu, mtuAt int
+	sends    []Packet // every packet built (TTL -size for path MTU probes)
 	sendAt   []int64
+	dfBuf    []byte
 }
 
 // answer returns what comes back for p sent at now.
@@ -35,6 +39,14 @@ func (n *pathNet) answer(s *sim, p Packet, now int64) []pendingReply {
 			return nil
 		}
 		at := now + int64(i)*int64(n.hopDelay)
+		if n.mtu > 0 && i == n.mtuAt && len(p.Buf)+ipHeaderLen(v6) > n.mtu && ttl > i {
+			typ, code := uint8(icmpv4Unreach), uint8(4)
+			if v6 {
+				typ, code = icmpv6TooBig, 0
+			}
+			return []pendingReply{{at: at, r: Received{Src: n.routers[i-1], Buf: slices.Clone(p.Buf), V6: v6, TTL: 64, FromErrQueue: true,
+				QuotedDst: p.Dst, ErrType: typ, ErrCode: code, KernelStamp: s.wallNs(at)}}}
+		}
 		if i == hops { // the target
 			b := slices.Clone(p.Buf)
 			b[0] = echoReplyType(v6)
@@ -66,7 +78,19 @@ func (s *sim) runNet(n *pathNet, until time.Duration) {
 		n.sendAt = append(n.sendAt, s.now)
 		return n.answer(s, p, s.now)
 	}
-	s.run(until)
+	// One step at a time, sending the path MTU probes as the engine's
+	// DF sender would after every pass.
+	for s.now < int64(until) {
+		s.run(time.Duration(s.now + s.step))
+		var df []Packet
+		df, n.dfBuf = s.c.takeDF(nil, n.dfBuf)
+		for _, p := range df {
+			n.sends = append(n.sends, Packet{Dst: p.Dst, TTL: -len(p.Buf)})
+			n.sendAt = append(n.sendAt, s.now)
+			s.pending = append(s.pending, n.answer(s, p, s.now)...)
+		}
+		s.c.dfSent(df, s.now)
+	}
 }
 
 func pathSpec(addr string, interval time.Duration) TargetSpec {
@@ -283,5 +307,80 @@ func TestPathMassOutageBudget(t *testing.T) {
 	}
 	if len(s.c.path.flight) != 0 {
 		t.Errorf("%d path probes still in flight", len(s.c.path.flight))
+	}
+}
+
+func TestPathMTUSearch(t *testing.T) {
+	for _, fam := range []struct {
+		name, target string
+		routers      []netip.Addr
+	}{
+		{"ipv4", "10.9.0.1", addrs("10.0.0.1", "10.0.1.1", "10.0.2.1")},
+		{"ipv6", "fd00:9::1", addrs("fd00:0::1", "fd00:1::1", "fd00:2::1")},
+	} {
+		t.Run(fam.name, func(t *testing.T) {
+			ts := pathSpec(fam.target, 100*time.Millisecond)
+			ts.Path.MTU = MTUSpec{Enabled: true, Max: 1500, Interval: 5 * time.Second}
+			s := newSim(t, Spec{Targets: []TargetSpec{ts}})
+			n := &pathNet{routers: fam.routers, mtu: 1300, mtuAt: 2}
+			s.runNet(n, 4*time.Second)
+			tg := s.target(fam.target)
+			var snap TargetSnapshot
+			tg.copyTo(&snap, s.c.epoch)
+			if snap.Path.MTU.MTU != 1300 || snap.Path.MTU.Changes != 0 {
+				t.Fatalf("path MTU %+v, want 1300", snap.Path.MTU)
+			}
+			probes := 0
+			for _, p := range n.sends {
+				if p.TTL < 0 {
+					probes++
+					if -p.TTL+ipHeaderLen(tg.ip.Is6()) > 1500 {
+						t.Errorf("MTU probe of %d bytes, max 1500", -p.TTL+ipHeaderLen(tg.ip.Is6()))
+					}
+				}
+			}
+			if probes < 2 || probes > 12 {
+				t.Errorf("%d MTU probes for one search", probes)
+			}
+			// The next cycle finds a larger MTU and counts the change.
+			n.mtu = 1400
+			s.runNet(n, 10*time.Second)
+			tg.copyTo(&snap, s.c.epoch)
+			if snap.Path.MTU.MTU != 1400 || snap.Path.MTU.Changes != 1 {
+				t.Fatalf("path MTU %+v, want 1400 after one change", snap.Path.MTU)
+			}
+			if s.c.stats.Foreign != 0 || len(s.c.path.mtu.flight) != 0 {
+				t.Errorf("foreign %d, in flight %d", s.c.stats.Foreign, len(s.c.path.mtu.flight))
+			}
+		})
+	}
+}
+
+// TestPathMTUBlackHole: a link that drops too large packets without a
+// word (no fragmentation needed) still gives the MTU, by timeouts.
+func TestPathMTUBlackHole(t *testing.T) {
+	ts := pathSpec("10.9.0.1", 100*time.Millisecond)
+	ts.Path.MTU = MTUSpec{Enabled: true, Max: 1500, Interval: time.Minute}
+	s := newSim(t, Spec{Targets: []TargetSpec{ts}})
+	n := &pathNet{routers: addrs("10.0.0.1", "10.0.1.1")}
+	s.network = nil
+	s.runNet(n, 100*time.Millisecond)
+	inner := s.network
+	s.network = func(p Packet) []pendingReply {
+		if len(p.Buf)+20 > 1200 {
+			return nil
+		}
+		return inner(p)
+	}
+	for s.now < int64(10*time.Second) {
+		s.run(time.Duration(s.now + s.step))
+		df, _ := s.c.takeDF(nil, nil)
+		for _, p := range df {
+			s.pending = append(s.pending, s.network(p)...)
+		}
+		s.c.dfSent(df, s.now)
+	}
+	if got := s.target("10.9.0.1").path.mtu.info.MTU; got != 1200 {
+		t.Fatalf("path MTU %d, want 1200", got)
 	}
 }

@@ -2,7 +2,6 @@ package probe
 
 import (
 	"fmt"
-	"net/netip"
 	"time"
 )
 
@@ -51,26 +50,3 @@ type MTUInfo struct {
 	Last    time.Time
 }
 
-// mtuState is the core's path MTU search machinery (pmtu_engine.go).
-type mtuState struct {
-	wakeAt int64
-}
-
-// mtuTarget is the path MTU state of one target.
-type mtuTarget struct {
-	info MTUInfo
-}
-
-func (c *core) mtuApply(spec *Spec, now int64) {}
-
-func (c *core) collectMTU(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []byte) {
-	return pkts, buf
-}
-
-func (c *core) mtuReply(src netip.Addr, e *Echo, r *Received, now int64) bool { return false }
-
-func (c *core) mtuError(et ErrorType, src, dst netip.Addr, e *Echo, quoted []byte, now int64) bool {
-	return false
-}
-
-func (c *core) mtuExpire(now int64) {}
