@@ -523,14 +523,7 @@ func (c *core) pathFinish(r *pathRun, now int64) {
 			delete(p.flight, r.serials[i])
 		}
 	}
-	for i, a := range p.active {
-		if a == r {
-			p.active[i] = p.active[len(p.active)-1]
-			p.active[len(p.active)-1] = nil
-			p.active = p.active[:len(p.active)-1]
-			break
-		}
-	}
+	p.active = swapRemove(p.active, r)
 	if p.cur == r {
 		p.cur = nil
 	}
@@ -584,6 +577,19 @@ func (c *core) pathFinish(r *pathRun, now int64) {
 	if c.onPath != nil {
 		c.onPath(PathEvent{Target: t.spec, Result: res})
 	}
+}
+
+// swapRemove removes x from s, moving the last element into its place.
+func swapRemove[T comparable](s []T, x T) []T {
+	for i, a := range s {
+		if a == x {
+			var zero T
+			s[i] = s[len(s)-1]
+			s[len(s)-1] = zero
+			return s[:len(s)-1]
+		}
+	}
+	return s
 }
 
 func addrString(a netip.Addr) string {

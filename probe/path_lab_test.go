@@ -61,6 +61,12 @@ func (p *pathEvents) String() string {
 // changes are counted. IPv4 and IPv6, ping and raw sockets and afpacket.
 func TestPathSnapshotRouterLab(t *testing.T) {
 	c := lab.NewChain(t, 3)
+	eachMode(t, c, func(t *testing.T, dp string, v6 bool) { testPathCut(t, c, dp, v6) })
+}
+
+// eachMode runs f in a subtest per receive mode (ping and raw sockets,
+// afpacket) and address family, on chain c.
+func eachMode(t *testing.T, c *lab.Chain, f func(t *testing.T, dp string, v6 bool)) {
 	for _, mode := range modes {
 		for _, v6 := range []bool{false, true} {
 			name := mode + "/ipv4"
@@ -68,12 +74,8 @@ func TestPathSnapshotRouterLab(t *testing.T) {
 				name = mode + "/ipv6"
 			}
 			t.Run(name, func(t *testing.T) {
-				dp := probe.DatapathICMP
-				if mode == "afpacket" {
-					dp = probe.DatapathAFPacket
-				}
 				c.PingSockets(mode != "raw")
-				testPathCut(t, c, dp, v6)
+				f(t, useMode(c.Lab, mode), v6)
 			})
 		}
 	}
@@ -164,38 +166,25 @@ func testPathCut(t *testing.T, c *lab.Chain, dp string, v6 bool) {
 func TestPathMTURouterLab(t *testing.T) {
 	c := lab.NewChain(t, 3)
 	c.SetMTU(t, 2, 1300)
-	for _, mode := range modes {
-		for _, v6 := range []bool{false, true} {
-			name := mode + "/ipv4"
-			if v6 {
-				name = mode + "/ipv6"
-			}
-			t.Run(name, func(t *testing.T) {
-				dp := probe.DatapathICMP
-				if mode == "afpacket" {
-					dp = probe.DatapathAFPacket
-				}
-				c.PingSockets(mode != "raw")
-				target := c.Addrs(1, v6)[0]
-				spec := probe.Spec{Engine: probe.EngineSpec{Datapath: dp}, Targets: []probe.TargetSpec{{
-					Group: "mtu", Name: target.String(), Addr: target, Interval: 200 * time.Millisecond, Timeout: 200 * time.Millisecond,
-					PayloadSize: probe.MinPayload, DownAfter: 3, UpAfter: 1,
-					Path: probe.PathSpec{MaxHops: 10, MTU: probe.MTUSpec{Enabled: true, Max: 1500, Interval: time.Minute}},
-				}}}
-				eng := startEngine(t, c.Lab, spec, probe.Options{})
-				lab.WaitFor(t, 30*time.Second, 50*time.Millisecond, "path MTU", func() (bool, string) {
-					s := eng.Snapshot(nil)
-					m := s.Targets[0].Path.MTU
-					return m.MTU != 0, fmt.Sprintf("%+v up=%v", m, s.Targets[0].Up)
-				})
-				s := eng.Snapshot(nil)
-				if m := s.Targets[0].Path.MTU; m.MTU != 1300 {
-					t.Errorf("path MTU %d, want 1300", m.MTU)
-				}
-				if s.Engine.Foreign != 0 {
-					t.Errorf("foreign %d", s.Engine.Foreign)
-				}
-			})
+	eachMode(t, c, func(t *testing.T, dp string, v6 bool) {
+		target := c.Addrs(1, v6)[0]
+		spec := probe.Spec{Engine: probe.EngineSpec{Datapath: dp}, Targets: []probe.TargetSpec{{
+			Group: "mtu", Name: target.String(), Addr: target, Interval: 200 * time.Millisecond, Timeout: 200 * time.Millisecond,
+			PayloadSize: probe.MinPayload, DownAfter: 3, UpAfter: 1,
+			Path: probe.PathSpec{MaxHops: 10, MTU: probe.MTUSpec{Enabled: true, Max: 1500, Interval: time.Minute}},
+		}}}
+		eng := startEngine(t, c.Lab, spec, probe.Options{})
+		lab.WaitFor(t, 30*time.Second, 50*time.Millisecond, "path MTU", func() (bool, string) {
+			s := eng.Snapshot(nil)
+			m := s.Targets[0].Path.MTU
+			return m.MTU != 0, fmt.Sprintf("%+v up=%v", m, s.Targets[0].Up)
+		})
+		s := eng.Snapshot(nil)
+		if m := s.Targets[0].Path.MTU; m.MTU != 1300 {
+			t.Errorf("path MTU %d, want 1300", m.MTU)
 		}
-	}
+		if s.Engine.Foreign != 0 {
+			t.Errorf("foreign %d", s.Engine.Foreign)
+		}
+	})
 }

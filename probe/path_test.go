@@ -21,9 +21,9 @@ type pathNet struct {
 	// mtu > 0: the link behind router mtuAt carries IP packets of at most
 	// mtu bytes; larger ones get fragmentation needed / packet too big.
 	mtu, mtuAt int
-	sends    []Packet // every packet built (TTL -size for path MTU probes)
-	sendAt   []int64
-	dfBuf    []byte
+	sends      []Packet // every packet built (TTL -size for path MTU probes)
+	sendAt     []int64
+	dfBuf      []byte
 }
 
 // answer returns what comes back for p sent at now.
@@ -93,6 +93,15 @@ func (s *sim) runNet(n *pathNet, until time.Duration) {
 	}
 }
 
+// pathFamilies are a target behind three routers, in IPv4 and IPv6.
+var pathFamilies = []struct {
+	name, target string
+	routers      []netip.Addr
+}{
+	{"ipv4", "10.9.0.1", addrs("10.0.0.1", "10.0.1.1", "10.0.2.1")},
+	{"ipv6", "fd00:9::1", addrs("fd00:0::1", "fd00:1::1", "fd00:2::1")},
+}
+
 func pathSpec(addr string, interval time.Duration) TargetSpec {
 	ts := simTarget(addr, interval, interval/2)
 	ts.DownAfter = 2
@@ -109,13 +118,7 @@ func addrs(ss ...string) []netip.Addr {
 }
 
 func TestPathSnapshotCutAndRestore(t *testing.T) {
-	for _, fam := range []struct {
-		name, target string
-		routers      []netip.Addr
-	}{
-		{"ipv4", "10.9.0.1", addrs("10.0.0.1", "10.0.1.1", "10.0.2.1")},
-		{"ipv6", "fd00:9::1", addrs("fd00:0::1", "fd00:1::1", "fd00:2::1")},
-	} {
+	for _, fam := range pathFamilies {
 		t.Run(fam.name, func(t *testing.T) {
 			const iv = 100 * time.Millisecond
 			s := newSim(t, Spec{Targets: []TargetSpec{pathSpec(fam.target, iv)}})
@@ -311,13 +314,7 @@ func TestPathMassOutageBudget(t *testing.T) {
 }
 
 func TestPathMTUSearch(t *testing.T) {
-	for _, fam := range []struct {
-		name, target string
-		routers      []netip.Addr
-	}{
-		{"ipv4", "10.9.0.1", addrs("10.0.0.1", "10.0.1.1", "10.0.2.1")},
-		{"ipv6", "fd00:9::1", addrs("fd00:0::1", "fd00:1::1", "fd00:2::1")},
-	} {
+	for _, fam := range pathFamilies {
 		t.Run(fam.name, func(t *testing.T) {
 			ts := pathSpec(fam.target, 100*time.Millisecond)
 			ts.Path.MTU = MTUSpec{Enabled: true, Max: 1500, Interval: 5 * time.Second}

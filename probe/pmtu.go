@@ -49,4 +49,3 @@ type MTUInfo struct {
 	Changes uint64 // searches whose MTU differed from the one before
 	Last    time.Time
 }
-

@@ -19,15 +19,15 @@ const mtuConcurrent = 64
 
 // mtuState is the core's path MTU search machinery.
 type mtuState struct {
-	targets []*target // with MTUSpec.Enabled
-	nextDue int64     // earliest due search; -1 none
-	active  []*target // searching
-	flight  map[uint32]*target
+	targets  []*target // with MTUSpec.Enabled
+	nextDue  int64     // earliest due search; -1 none
+	active   []*target // searching
+	flight   map[uint32]*target
 	nextDead int64
-	wakeAt  int64
-	out     []Packet // built, waiting for the DF sender (Engine.flushDF)
-	buf     []byte
-	sent    uint64 // MTU probes built
+	wakeAt   int64
+	out      []Packet // built, waiting for the DF sender (Engine.flushDF)
+	buf      []byte
+	sent     uint64 // MTU probes built
 }
 
 // mtuTarget is the path MTU state of one target.
@@ -280,14 +280,7 @@ func (c *core) mtuStep(t *target, pass bool, now int64) {
 	if m.nextDue < 0 || mt.due < m.nextDue {
 		m.nextDue = mt.due
 	}
-	for i, a := range m.active {
-		if a == t {
-			m.active[i] = m.active[len(m.active)-1]
-			m.active[len(m.active)-1] = nil
-			m.active = m.active[:len(m.active)-1]
-			break
-		}
-	}
+	m.active = swapRemove(m.active, t)
 	if !mt.passed {
 		return // nothing answered: the MTU stays as it was
 	}
