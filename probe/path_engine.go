@@ -194,7 +194,7 @@ func (c *core) pathOnUp(t *target, wasDown bool, now int64) {
 	}
 	if wasDown {
 		c.pathRequest(t, PathReasonUp, now)
-	} else if t.path == nil && p.baseline(t.spec) > 0 {
+	} else if (t.path == nil || !t.path.started) && p.baseline(t.spec) > 0 {
 		c.pathRequest(t, PathReasonBaseline, now) // the first baseline
 	}
 }

@@ -381,3 +381,16 @@ func TestPathMTUBlackHole(t *testing.T) {
 		t.Fatalf("path MTU %d, want 1200", got)
 	}
 }
+
+// TestPathFirstBaselineWithMTU: a target that also searches its MTU (its
+// path state exists from the start) still takes its first baseline at its
+// first up.
+func TestPathFirstBaselineWithMTU(t *testing.T) {
+	ts := pathSpec("10.9.0.1", 100*time.Millisecond)
+	ts.Path.MTU = MTUSpec{Enabled: true, Max: 1500, Interval: time.Minute}
+	s := newSim(t, Spec{Targets: []TargetSpec{ts}})
+	s.runNet(&pathNet{routers: addrs("10.0.0.1")}, 500*time.Millisecond)
+	if pt := s.target("10.9.0.1").path; pt.base == nil || pt.base.HopCount != 2 {
+		t.Fatalf("no first baseline: %+v", pt.base)
+	}
+}
