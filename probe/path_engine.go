@@ -81,6 +81,9 @@ type pathProbe struct {
 	ttl int
 }
 
+// pathRecent is how many unanswered path probe serials are remembered.
+const pathRecent = 4096
+
 // pathState is the core's path snapshot scheduler: a FIFO of targets
 // waiting for a snapshot, the runs in progress, and the probes in flight.
 type pathState struct {
@@ -96,7 +99,13 @@ type pathState struct {
 	active   []*pathRun
 	free     []*pathRun
 	flight   map[uint32]pathProbe
-	nextDead int64
+	// recent holds the serials of the last pathRecent path probes that
+	// ended unanswered, so that a late answer counts as late, not foreign,
+	// and a regular probe's late reply is not taken for one.
+	recent     map[uint32]struct{}
+	recentRing [pathRecent]uint32
+	recentNext int
+	nextDead   int64
 	wakeAt   int64 // when collectPath has something to send again; -1 none
 	stats    PathStats
 
@@ -122,7 +131,7 @@ func (c *core) pathApply(spec *Spec, now int64) {
 	}
 	p := c.path
 	if p == nil {
-		p = &pathState{flight: map[uint32]pathProbe{}, wakeAt: -1, lastFill: now, cursorLast: now}
+		p = &pathState{flight: map[uint32]pathProbe{}, recent: map[uint32]struct{}{}, wakeAt: -1, lastFill: now, cursorLast: now}
 		c.path = p
 	}
 	p.pps = PathPPSFor(spec.Engine)
@@ -449,13 +458,26 @@ func (c *core) pathError(et ErrorType, src, dst netip.Addr, e *Echo, quoted []by
 }
 
 // pathLate counts a verified answer to a path probe of a finished
-// snapshot (its serial is older than the newest): ours, not foreign.
+// snapshot: ours, not foreign.
 func (c *core) pathLate(e *Echo) bool {
-	if !e.Full || int32(c.serial-e.Serial) < 0 {
+	if _, ok := c.path.recent[e.Serial]; !ok || !e.Full {
 		return false
 	}
 	c.path.stats.Late++
 	return true
+}
+
+// pathForget moves the serial of an unanswered path probe from the
+// flight to the recent ones.
+func (p *pathState) pathForget(serial uint32) {
+	delete(p.flight, serial)
+	old := p.recentRing[p.recentNext]
+	if old != 0 {
+		delete(p.recent, old)
+	}
+	p.recentRing[p.recentNext] = serial
+	p.recentNext = (p.recentNext + 1) % pathRecent
+	p.recent[serial] = struct{}{}
 }
 
 func (c *core) pathAnswer(serial uint32, pp pathProbe, from netip.Addr, et ErrorType, reply bool, kstamp, now int64) {
@@ -520,7 +542,7 @@ func (c *core) pathFinish(r *pathRun, now int64) {
 	p := c.path
 	for i := range r.nextTTL - 1 {
 		if !r.hops[i].Answered() {
-			delete(p.flight, r.serials[i])
+			p.pathForget(r.serials[i])
 		}
 	}
 	p.active = swapRemove(p.active, r)

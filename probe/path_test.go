@@ -394,3 +394,18 @@ func TestPathFirstBaselineWithMTU(t *testing.T) {
 		t.Fatalf("no first baseline: %+v", pt.base)
 	}
 }
+
+// TestPathLateAnswers: an answer to a path probe of a finished snapshot is
+// late, not foreign; a regular probe's late reply stays the target's.
+func TestPathLateAnswers(t *testing.T) {
+	s := newSim(t, Spec{Targets: []TargetSpec{pathSpec("10.9.0.1", 100*time.Millisecond)}})
+	n := &pathNet{routers: addrs("10.0.0.1", "10.0.1.1"), hopDelay: 40 * time.Millisecond} // router 2 answers after 80 ms: after the 50 ms timeout
+	s.runNet(n, 300*time.Millisecond)
+	tg := s.target("10.9.0.1")
+	if s.c.path.stats.Late == 0 || s.c.stats.Foreign != 0 {
+		t.Errorf("path late %d, foreign %d", s.c.path.stats.Late, s.c.stats.Foreign)
+	}
+	if tg.late == 0 {
+		t.Errorf("the target's late replies were taken for path answers")
+	}
+}
