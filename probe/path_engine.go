@@ -106,8 +106,8 @@ type pathState struct {
 	recentRing [pathRecent]uint32
 	recentNext int
 	nextDead   int64
-	wakeAt   int64 // when collectPath has something to send again; -1 none
-	stats    PathStats
+	wakeAt     int64 // when collectPath has something to send again; -1 none
+	stats      PathStats
 
 	autoBaseline bool
 	minBaseline  int64
