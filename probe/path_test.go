@@ -281,7 +281,7 @@ func TestPathMassOutageBudget(t *testing.T) {
 	cut := s.now
 	s.runNet(n, 40*time.Second)
 	// No baseline: max_hops (8) probes per snapshot.
-	budget := time.Duration(nt * 8 * int(time.Second) / pathPPS)
+	budget := time.Duration(nt*8) * time.Second / pathPPS
 	if done != nt {
 		t.Fatalf("%d of %d down snapshots named the second router", done, nt)
 	}
