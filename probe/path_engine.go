@@ -81,6 +81,9 @@ type pathProbe struct {
 	ttl int
 }
 
+// pathMinWake is the shortest wait of the sender for path tokens.
+const pathMinWake = int64(time.Millisecond)
+
 // pathRecent is how many unanswered path probe serials are remembered.
 const pathRecent = 4096
 
@@ -368,8 +371,10 @@ func (c *core) collectPath(now, wall int64, pkts []Packet, buf []byte) ([]Packet
 		}
 		p.stats.ProbesSent++
 	}
-	// Wake again when the next token is there.
-	p.wakeAt = now + int64(max(1-p.tokens, 0)*1e9/float64(p.pps))
+	// Wake again when the next path token is there, but not sooner than
+	// pathMinWake: with max_pps exhausted by the regular probes, waking
+	// for every single token would spin the sender.
+	p.wakeAt = now + max(int64(max(1-p.tokens, 0)*1e9/float64(p.pps)), pathMinWake)
 	return pkts, buf
 }
 
