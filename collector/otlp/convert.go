@@ -398,6 +398,7 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		ms = append(ms, fgauge("icmp.state_change.timestamp", "s", "Unix time of the last up/down change.", stateChange))
 	}
 	ms = append(ms, p.engineMetrics(s, start, now, sum, igauge, fgauge)...)
+	ms = append(ms, p.pathMetrics(s, start, now, sum, igauge)...)
 	return ms
 }
 
