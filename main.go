@@ -34,6 +34,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/internal/history"
 	"github.com/icmp-exporter/icmp_exporter/internal/privdrop"
 	"github.com/icmp-exporter/icmp_exporter/internal/shard"
+	"github.com/icmp-exporter/icmp_exporter/internal/trace"
 	"github.com/icmp-exporter/icmp_exporter/probe"
 )
 
@@ -46,6 +47,7 @@ func run() int {
 	a := kingpin.New(name, "Continuous ICMP echo prober: RTT, loss, up/down and outages for Prometheus and OpenTelemetry.")
 	a.Command("serve", "Probe the configured targets and serve their metrics (the default command).").Default()
 	measure := downtime.AddCommand(a)
+	tracer := trace.AddCommand(a)
 	configFile := a.Flag("config.file", "Path of the configuration file (see config.example.yml).").Default("config.yml").String()
 	configCheck := a.Flag("config.check", "Check the configuration file, print a summary and exit (0 valid, 1 invalid).").Bool()
 	metricsPath := a.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
@@ -68,6 +70,9 @@ func run() int {
 	}
 	if cmd == measure.FullCommand() {
 		return measure.Run(os.Stdout, os.Stderr)
+	}
+	if cmd == tracer.FullCommand() {
+		return tracer.Run(os.Stdout, os.Stderr)
 	}
 	logger := promslog.New(logConfig)
 	if err := app.CheckHistoryBucket(*uiBucket); err != nil {
@@ -170,6 +175,7 @@ func run() int {
 		Registerer:  reg,
 		Reload:      httpReload,
 		Probe:       app.NewProbeHandler(app.ProbeOptions{Enrol: disc.Enrol, Engine: engine, Logger: logger.With("component", "probe")}),
+		Paths:       app.NewPathHandler(engine),
 		Ready:       running.Load,
 		// Scrapes of 100k targets take about a second; a client that
 		// accepts nothing for 10 s is cut off, so it cannot hold the

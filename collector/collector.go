@@ -46,6 +46,7 @@ type Collector struct {
 	kernelDrops, ringFreezes, skipped, repliesByTS *prometheus.Desc
 	scheduleLag, targets                           *prometheus.Desc
 	vant                                           vantageDescs // vantage.go
+	pathProbes, pathSnaps, pathPending             *prometheus.Desc
 
 	// Immutable values that the written metrics point to; never written
 	// after New.
@@ -102,6 +103,7 @@ func New(src SnapshotSource, opts Options) *Collector {
 	c.sendErrors, c.kernelDrops, c.ringFreezes = d(&famSendErrors), d(&famKernelDrops), d(&famRingFreezes)
 	c.skipped, c.repliesByTS, c.scheduleLag, c.targets = d(&famEngSkipped), d(&famRepliesByTS), d(&famSchedLag), d(&famTargets)
 	c.vant = newVantageDescs()
+	c.pathProbes, c.pathSnaps, c.pathPending = d(&famPathProbes), d(&famPathSnaps), d(&famPathPending)
 	return c
 }
 
@@ -167,6 +169,9 @@ func (c *Collector) collectEngine(ch chan<- prometheus.Metric, s *probe.Snapshot
 	ch <- prometheus.MustNewConstMetric(c.scheduleLag, prometheus.GaugeValue, e.MaxScheduleLag.Seconds())
 	ch <- prometheus.MustNewConstMetric(c.targets, prometheus.GaugeValue, float64(e.Targets))
 	c.collectVantage(ch, s)
+	counter(c.pathProbes, e.Path.ProbesSent)
+	counter(c.pathSnaps, e.Path.Snapshots)
+	ch <- prometheus.MustNewConstMetric(c.pathPending, prometheus.GaugeValue, float64(e.Path.Queued+e.Path.Active))
 }
 
 func boolFloat(b bool) float64 {

@@ -1,11 +1,13 @@
 package collector
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/icmp-exporter/icmp_exporter/config"
+	"github.com/icmp-exporter/icmp_exporter/probe"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 )
@@ -21,6 +23,7 @@ func TestExportPerTarget(t *testing.T) {
 		"    histogram: {aggregation: group}\n"+
 		"    targets: [127.0.0.1, 127.0.0.2]\n"+
 		"  - name: small\n"+
+		"    path: {enabled: true, mtu: {enabled: true}}\n"+
 		"    targets: [127.0.0.3]\n"), "e.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -31,6 +34,10 @@ func TestExportPerTarget(t *testing.T) {
 		ts := &s.Targets[i]
 		ts.Sent, ts.Replies, ts.LastTTL, ts.OutagesTotal = 10, 9, 64, 1
 		ts.Errors[0] = 1
+		if ts.Spec.Path.Enabled {
+			ts.Path = probe.PathSummary{Enabled: true, HopCount: 4, Changes: 1, HasDownHop: true, DownHopTTL: 2,
+				DownHop: netip.MustParseAddr("10.0.1.2"), MTU: probe.MTUInfo{MTU: 1400}}
+		}
 	}
 	perTarget := func(text []byte, group string) []string {
 		var names []string

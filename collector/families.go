@@ -42,6 +42,11 @@ const (
 	idIPDV
 	idJitter
 	idReordered
+	idPathHops
+	idPathChanges
+	idPathLastHop
+	idPathMTU
+	idPathMTUChanges
 	numFamilies
 )
 
@@ -75,6 +80,12 @@ var (
 	famIPDV      = family{idIPDV, "icmp_ipdv_seconds", "Magnitude of the IP delay variation (RFC 3393, RFC 5481) of the replies to two consecutive probes.", histT, nil}
 	famJitter    = family{idJitter, "icmp_jitter_seconds", "RFC 3550 smoothed jitter of the round-trip times, in order of arrival.", gaugeT, nil}
 	famReordered = family{idReordered, "icmp_reordered_replies_total", "Echo replies that arrived after the reply to a probe sent later.", counterT, nil}
+	// Path families (targets of groups with path snapshots or path MTU).
+	famPathHops       = family{idPathHops, "icmp_path_hops", "Hop count to the target in its baseline path snapshot (the newest that reached it).", gaugeT, nil}
+	famPathChanges    = family{idPathChanges, "icmp_path_changes_total", "Path snapshots whose path differed from the one before (another address at a hop, another hop count, the target reached or not).", counterT, nil}
+	famPathLastHop    = family{idPathLastHop, "icmp_path_last_hop_info", "While the target is down: the farthest hop that answered its newest path snapshot (hop empty when none did); always 1.", gaugeT, nil}
+	famPathMTU        = family{idPathMTU, "icmp_path_mtu_bytes", "Path MTU to the target found by the last path MTU search.", gaugeT, nil}
+	famPathMTUChanges = family{idPathMTUChanges, "icmp_path_mtu_changes_total", "Path MTU searches whose result differed from the one before.", counterT, nil}
 )
 
 // targetFamilies are the per-target families indexed by famID.
@@ -84,6 +95,7 @@ var targetFamilies = [numFamilies]*family{
 	&famRTT, &famOutageDur, &famLastStart, &famLastEnd, &famLastDur,
 	&famVantageCaused,
 	&famLossRuns, &famIPDV, &famJitter, &famReordered,
+	&famPathHops, &famPathChanges, &famPathLastHop, &famPathMTU, &famPathMTUChanges,
 }
 
 // Engine families, one series each unless they have labels.
@@ -101,6 +113,9 @@ var (
 	famRepliesByTS = family{-1, "icmp_engine_replies_total", "Replies by the timestamp source their RTT was computed from.", counterT, []string{"timestamp_source"}}
 	famSchedLag    = family{-1, "icmp_engine_schedule_lag_seconds", "Largest delay of a send batch behind its schedule over the last 5 to 10 seconds.", gaugeT, nil}
 	famTargets     = family{-1, "icmp_engine_targets", "Targets the engine probes.", gaugeT, nil}
+	famPathProbes  = family{-1, "icmp_engine_path_probes_sent_total", "TTL-limited probes of path snapshots built (within engine.path_pps and max_pps).", counterT, nil}
+	famPathSnaps   = family{-1, "icmp_engine_path_snapshots_total", "Path snapshots finished.", counterT, nil}
+	famPathPending = family{-1, "icmp_engine_path_snapshots_pending", "Path snapshots waiting to start (queued or in their target's cooldown) or running.", gaugeT, nil}
 )
 
 // Family describes one metric family a Collector writes.
@@ -136,5 +151,6 @@ func engineFamilies() []*family {
 	return append([]*family{
 		&famEngineInfo, &famSourceInfo, &famPktSent, &famPktRecv, &famForeign, &famInvalid, &famSendErrors,
 		&famKernelDrops, &famRingFreezes, &famEngSkipped, &famRepliesByTS, &famSchedLag, &famTargets,
+		&famPathProbes, &famPathSnaps, &famPathPending,
 	}, vantageFamilies()...)
 }

@@ -123,6 +123,10 @@ func fixtureSnapshot() *probe.Snapshot {
 	}
 	down.Errors[probe.ErrTimeExceeded] = 1
 	down.Errors[probe.ErrSend] = 3
+	// Path snapshots and MTU: down past the second hop of a 4-hop baseline.
+	down.Spec.Path = probe.PathSpec{Enabled: true, MaxHops: 30, MTU: probe.MTUSpec{Enabled: true, Max: 1500, Interval: time.Minute}}
+	down.Path = probe.PathSummary{Enabled: true, HopCount: 4, Changes: 1, Snapshots: 2, HasDownHop: true,
+		DownHop: netip.MustParseAddr("10.0.1.2"), DownHopTTL: 2, MTU: probe.MTUInfo{MTU: 1400, Changes: 1}}
 	// dns: a host name that never resolved (classic), one that did (both),
 	// with two completed outages.
 	unresolved := probe.TargetSnapshot{
@@ -202,6 +206,7 @@ func fixtureSnapshot() *probe.Snapshot {
 			Skipped: 2, ScheduleLag: time.Millisecond, MaxScheduleLag: 1500 * time.Microsecond,
 			RepliesByTimestamp: [probe.NumTimestampSources]uint64{0, 200, 17},
 			Targets:            9, StartTime: t0,
+			Path: probe.PathStats{ProbesSent: 12, Snapshots: 2, Queued: 1, Active: 1},
 		},
 		Targets: []probe.TargetSnapshot{up, down, unresolved, resolved, edge0, edge1, lan0, lan1, quiet},
 	}

@@ -87,6 +87,7 @@ func newDescSet(labels []probe.Label) *descSet {
 		return desc
 	}
 	withType := append(slices.Clip(tl), errorTypeLabel)
+	withHop := append(slices.Clip(tl), pathHopLabels[:]...)
 	ds := &descSet{}
 	for _, f := range histFamilies {
 		ds.group[f.id] = d(f.name, f.help, gl)
@@ -95,6 +96,9 @@ func newDescSet(labels []probe.Label) *descSet {
 		l := tl
 		if f == &famErrors {
 			l = withType
+		}
+		if f == &famPathLastHop {
+			l = withHop
 		}
 		ds.desc[f.id] = d(f.name, f.help, l)
 	}
@@ -120,6 +124,8 @@ type targetEntry struct {
 	pairs []*dto.LabelPair
 	// errPairs add the type label for icmp_errors_total, built on first use.
 	errPairs [probe.NumErrorTypes][]*dto.LabelPair
+	// hop caches the labels of icmp_path_last_hop_info (path.go).
+	hop hopPairs
 	// classic holds a copy of the classic bucket bounds last seen; the
 	// written buckets point into it.
 	classic []float64

@@ -130,6 +130,25 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(ds.desc[idLastEnd], end)
 			gauge(ds.desc[idLastDur], o.Duration(s.Time).Seconds())
 		}
+		if p := t.Path; p.HopCount > 0 {
+			gauge(ds.desc[idPathHops], float64(p.HopCount))
+		}
+		if t.Path.Enabled {
+			counter(ds.desc[idPathChanges], t.Path.Changes)
+		}
+		if p := t.Path; p.HasDownHop {
+			hop := ""
+			if p.DownHop.IsValid() {
+				hop = p.DownHop.String()
+			}
+			ch <- prometheus.MustNewConstMetric(ds.desc[idPathLastHop], prometheus.GaugeValue, 1, append(lv, hop, fmt.Sprint(p.DownHopTTL))...)
+		}
+		if t.Path.MTU.MTU > 0 {
+			gauge(ds.desc[idPathMTU], float64(t.Path.MTU.MTU))
+		}
+		if t.Spec.Path.MTU.Enabled {
+			counter(ds.desc[idPathMTUChanges], t.Path.MTU.Changes)
+		}
 	}
 	for _, k := range order {
 		g := groups[k]

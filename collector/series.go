@@ -106,6 +106,13 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 				x.scalar(labels{e: c.ents[i]}, v, s.Targets[i].Created)
 			}
 		}
+	case &famPathLastHop:
+		for _, i := range c.emitOrder {
+			t, e := &s.Targets[i], c.ents[i]
+			if t.Path.HasDownHop {
+				x.scalar(labels{e: e, pairs: e.hopPairs(t.Path.DownHop, t.Path.DownHopTTL)}, 1, time.Time{})
+			}
+		}
 	case &famOutageDur:
 		for _, i := range c.emitOrder {
 			t := &s.Targets[i]
@@ -173,6 +180,14 @@ func scalarValue(f *family, t *probe.TargetSnapshot, now time.Time) (float64, bo
 		return t.Jitter, t.Exports(probe.ExportRTT)
 	case &famReordered:
 		return float64(t.Reordered), t.Exports(probe.ExportCounters)
+	case &famPathHops:
+		return float64(t.Path.HopCount), t.Path.HopCount > 0
+	case &famPathChanges:
+		return float64(t.Path.Changes), t.Path.Enabled
+	case &famPathMTU:
+		return float64(t.Path.MTU.MTU), t.Path.MTU.MTU > 0
+	case &famPathMTUChanges:
+		return float64(t.Path.MTU.Changes), t.Spec.Path.MTU.Enabled
 	}
 	o, ok := t.LastOutage()
 	if !ok {

@@ -133,6 +133,8 @@ func (c *checker) engine() {
 	if m := e.MaxTargets; m.Set && (m.Value < 1 || m.Value > MaxTargetsLimit) {
 		c.ps.add(m.Pos, "engine.max_targets", "%d is out of range; want 1 to %d", m.Value, MaxTargetsLimit)
 	}
+	c.intRange(e.PathPPS, "engine.path_pps", 1, MaxPPSLimit, "path probes per second, at most half of max_pps")
+	spec.PathPPS = orDefault(e.PathPPS, 0)
 }
 
 // maxTargets is the bound on the targets of the whole file.
@@ -212,6 +214,7 @@ func (c *checker) settings(s *Settings, path string) {
 			c.ps.add(f.Pos, p("export.per_target"), "%s", err)
 		}
 	}
+	c.pathSettings(&s.Path, p)
 	seen := map[string]Pos{}
 	for _, l := range s.Labels.Items {
 		lp := p("labels." + l.Name)
@@ -400,6 +403,7 @@ func (c *checker) template(g *Group, path string) (probe.TargetSpec, bool) {
 	if f := pick(g.Export.PerTarget, d.Export.PerTarget); f.Set {
 		t.Export, _ = exportOf(f.Value) // checked by settings
 	}
+	t.Path = pathTemplate(&g.Path, &d.Path)
 	labels := map[string]string{}
 	for _, l := range d.Labels.Items {
 		labels[l.Name] = l.Value

@@ -74,6 +74,8 @@ type Engine struct {
 	MaxTargets       Field[int]           `yaml:"max_targets"`
 	// HostsFile is an /etc/hosts-style file the resolver reads first (discovery.go).
 	HostsFile Field[string] `yaml:"hosts_file"`
+	// PathPPS is the path snapshot and path MTU probe budget (probe.PathPPSFor).
+	PathPPS Field[int] `yaml:"path_pps"`
 }
 
 // Settings are the per-group probe settings; `defaults:` holds the same
@@ -95,6 +97,8 @@ type Settings struct {
 	Histogram        Histogram            `yaml:"histogram"`
 	Export           Export               `yaml:"export"`
 	Labels           Labels               `yaml:"labels"`
+	// Path configures path snapshots and path MTU (path.go).
+	Path Path `yaml:"path"`
 }
 
 // Histogram selects the RTT histograms of a group.

@@ -94,6 +94,9 @@ func TestLoadInvalid(t *testing.T) {
 		{"invalid-ip-version-and-protocol.yml", 4, "groups[0].ip_version", "remove ip_protocol"},
 		{"invalid-sd-unknown-key.yml", 5, "groups[0].http_sd_configs[0].refresh", "unknown field; allowed here: authorization, basic_auth"},
 		{"invalid-export.yml", 4, "groups[0].export.per_target", `"latency" is not a kind of per-target series; want up, counters, errors, ttl, rtt, outages`},
+		{"invalid-path-max-hops.yml", 5, "groups[0].path.max_hops", "100 is out of range; want 1 to 64"},
+		{"invalid-path-mtu-max.yml", 6, "groups[0].path.mtu.max", "20 is out of range; want 68 to 9000"},
+		{"invalid-path-pps.yml", 2, "engine.path_pps", "0 is out of range; want 1 to"},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

@@ -69,7 +69,7 @@ func TestDecodeProblems(t *testing.T) {
 		{"key twice", "groups:\n  - name: g\n    ttl: 1\n    ttl: 2\n    targets: [127.0.0.1]\n",
 			[]string{"d.yml:4: groups[0].ttl: set twice in this mapping (first at line 3); keep one"}},
 		{"unknown key inline", "groups:\n  - name: g\n    colour: red\n    targets: [127.0.0.1]\n",
-			[]string{"d.yml:3: groups[0].colour: unknown field; allowed here: allow_broadcast, down_after, export, file_sd_configs, histogram, history_retention, http_sd_configs, interval, ip_protocol, ip_version, labels, name, outage_history, payload_size, relabel_configs, resolve, targets, timeout, tos, ttl, up_after, vantage"}},
+			[]string{"d.yml:3: groups[0].colour: unknown field; allowed here: allow_broadcast, down_after, export, file_sd_configs, histogram, history_retention, http_sd_configs, interval, ip_protocol, ip_version, labels, name, outage_history, path, payload_size, relabel_configs, resolve, targets, timeout, tos, ttl, up_after, vantage"}},
 		{"plain fields", "otlp: {enabled: maybe, interval: 5, headers: [a], tls: {colour: x}}\n" + ok, []string{
 			`d.yml:1: otlp.enabled: want true or false, got the string "maybe"`,
 			`d.yml:1: otlp.interval: want a duration like 1s, got the number "5"`,
@@ -84,7 +84,7 @@ func TestDecodeProblems(t *testing.T) {
 			"d.yml:5: groups[0].targets[1]: want an address, CIDR block or host name, got a list",
 		}},
 		{"merge key", "defaults: &d {interval: 1s}\ngroups:\n  - <<: *d\n    name: a\n    colour: red\n    targets: [127.0.0.1]\n",
-			[]string{"d.yml:5: groups[0].colour: unknown field; allowed here: allow_broadcast, down_after, export, file_sd_configs, histogram, history_retention, http_sd_configs, interval, ip_protocol, ip_version, labels, name, outage_history, payload_size, relabel_configs, resolve, targets, timeout, tos, ttl, up_after, vantage"}},
+			[]string{"d.yml:5: groups[0].colour: unknown field; allowed here: allow_broadcast, down_after, export, file_sd_configs, histogram, history_retention, http_sd_configs, interval, ip_protocol, ip_version, labels, name, outage_history, path, payload_size, relabel_configs, resolve, targets, timeout, tos, ttl, up_after, vantage"}},
 		{"merged value checked", "defaults: &d {ttl: x}\ngroups:\n  - <<: *d\n    name: a\n    targets: [127.0.0.1]\n",
 			[]string{`d.yml:1: defaults.ttl: want a whole number, got "x"`, `d.yml:1: groups[0].ttl: want a whole number, got "x"`}},
 		{"alias of an enclosing value", "groups: &g [*g]\n", []string{"d.yml:1: groups[0]: want a mapping, got a list"}},

@@ -32,6 +32,8 @@ type core struct {
 	onResult  func(Result)
 	onOutage  func(OutageEvent)
 	vant      vantage // vantage health and gaps (vantage.go)
+	onPath    func(PathEvent)
+	path      *pathState // path snapshots and MTU searches (path_engine.go); nil when no target takes them
 }
 
 func (c *core) wall(mono int64) time.Time { return c.epoch.Add(time.Duration(mono)) }
@@ -44,6 +46,7 @@ func (c *core) apply(spec *Spec, now int64) {
 	c.install(p, spec, now)
 	c.repoint(p, spec, 0, len(p.targets), now)
 	c.vantageApply(spec, now)
+	c.pathApply(spec, now)
 }
 
 func (c *core) rebuildAddrs() {
@@ -103,7 +106,7 @@ func (c *core) nextWake() int64 {
 			}
 		}
 	}
-	return next
+	return c.pathNextWake(next)
 }
 
 // collect builds the packets due at now into pkts (up to cap(pkts)),
@@ -155,7 +158,7 @@ func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []
 			c.tokens--
 		}
 	}
-	return pkts, buf
+	return c.collectPath(now, wall, pkts, buf)
 }
 
 // lagWindow is the width of each of the two windows the maximum schedule
@@ -250,7 +253,7 @@ func (c *core) handle(r *Received, now int64) {
 			}
 			return
 		}
-		c.handleError(refineUnreach(et, r.V6, r.ErrCode), r.QuotedDst.Unmap(), r.Buf, r.V6, now)
+		c.handleError(refineUnreach(et, r.V6, r.ErrCode), src, r.QuotedDst.Unmap(), r.Buf, r.V6, r.KernelStamp, now)
 		return
 	}
 	if len(r.Buf) < icmpHeaderLen {
@@ -269,7 +272,7 @@ func (c *core) handle(r *Received, now int64) {
 		case err != nil:
 			c.stats.Foreign++
 		default:
-			c.handleError(et, dst.Unmap(), quoted, r.V6, now)
+			c.handleError(et, src, dst.Unmap(), quoted, r.V6, r.KernelStamp, now)
 		}
 		return
 	}
@@ -288,6 +291,9 @@ func (c *core) handle(r *Received, now int64) {
 			continue
 		}
 		c.reply(t, s, r, now)
+		return
+	}
+	if c.pathReply(src, &e, r, now) {
 		return
 	}
 	// Ours (the tag verified) but no longer in any window: a very late reply.
@@ -356,7 +362,7 @@ func (c *core) reply(t *target, s *slot, r *Received, now int64) {
 	}
 }
 
-func (c *core) handleError(et ErrorType, dst netip.Addr, quoted []byte, v6 bool, now int64) {
+func (c *core) handleError(et ErrorType, src, dst netip.Addr, quoted []byte, v6 bool, kstamp, now int64) {
 	request, _, id := c.echoKind(v6)
 	var e Echo
 	if err := ParseEcho(quoted, request, &e); err != nil || e.ID != id {
@@ -394,6 +400,9 @@ func (c *core) handleError(et ErrorType, dst netip.Addr, quoted []byte, v6 bool,
 			}
 			return
 		}
+	}
+	if c.pathError(et, src, dst, &e, quoted, kstamp, now) {
+		return
 	}
 	c.stats.Foreign++
 }
@@ -441,6 +450,7 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 	o.cur = Outage{Start: c.wall(t.failStart), Ongoing: true, Resolution: res, ProbesLost: uint64(t.failRun)}
 	o.res = res
 	c.vantageDown(t)
+	c.pathOnDown(t, now)
 	if c.logger != nil {
 		c.logger.Info("outage started", "group", t.spec.Group, "target", t.spec.Name, "ip", t.ip.String(),
 			"start", o.cur.Start, "resolution_seconds", res.Seconds(), "probes_lost", o.cur.ProbesLost, vantageLog(&o.cur))
@@ -471,6 +481,7 @@ func (c *core) succeed(t *target, sendMono int64) {
 	wasDown := t.state == stateDown
 	t.state = stateUp
 	t.stateChange = t.okStart
+	c.pathOnUp(t, wasDown, t.okStart)
 	if !wasDown {
 		return
 	}
@@ -500,7 +511,7 @@ func (c *core) succeed(t *target, sendMono int64) {
 	if c.logger != nil {
 		c.logger.Info("outage ended", "group", t.spec.Group, "target", t.spec.Name, "ip", t.ip.String(),
 			"start", o.Start, "end", o.End, "duration_seconds", d, "resolution_seconds", o.Resolution.Seconds(),
-			"probes_lost", o.ProbesLost, vantageLog(&o))
+			"probes_lost", o.ProbesLost, vantageLog(&o), "path", t.pathLogValue())
 	}
 	if c.onOutage != nil {
 		c.onOutage(OutageEvent{Target: t.spec, Outage: o})

@@ -40,6 +40,7 @@ type Engine struct {
 	inOrder   bool
 
 	window atomic.Int64 // send window, ns (sendWindow); set by New and Apply
+	df     dfState      // path MTU probes (pmtu_engine.go)
 
 	wake       chan struct{}
 	resolveNow chan struct{}
@@ -87,11 +88,13 @@ func New(spec Spec, opts Options) (*Engine, error) {
 		logger:   opts.Logger,
 		onResult: opts.OnResult,
 		onOutage: opts.OnOutage,
+		onPath:   opts.OnPath,
 	}
 	e.c.stats.Datapath = e.info.Name
 	e.c.stats.TimestampSource = e.info.TimestampSource
 	e.c.stats.StartTime = now
 	e.c.apply(&e.spec, 0)
+	e.openDF(&e.spec)
 	e.window.Store(sendWindow(&e.spec))
 	e.inOrder = e.info.StampsInOrder
 	e.polled, _ = dp.(polledReceiver)
@@ -142,10 +145,12 @@ func (e *Engine) Apply(spec Spec) error {
 		e.c.repoint(p, &e.spec, from, min(from+chunk, len(p.targets)), e.mono(start))
 		hold = max(hold, time.Since(start))
 	}
-	// Vantage scopes are counted from the repointed targets' groups and
+	// Vantage scopes and path state are set up from the repointed targets' groups and
 	// states (one pass, no allocation per target).
 	start = time.Now()
 	e.c.vantageApply(&e.spec, e.mono(start))
+	e.c.pathApply(&e.spec, e.mono(start))
+	e.openDF(&e.spec)
 	hold = max(hold, time.Since(start))
 	e.c.stats.ApplyLockHold = hold
 	e.mu.Unlock()
@@ -179,6 +184,7 @@ func (e *Engine) Snapshot(dst *Snapshot) *Snapshot {
 	dst.Time = time.Now()
 	dst.Source = e.spec.Source
 	dst.Engine = e.c.stats
+	dst.Engine.Path = e.c.pathStats()
 	if e.info.Drops != nil {
 		dst.Engine.KernelDrops = e.info.Drops()
 	}
@@ -210,6 +216,7 @@ func (e *Engine) Close() error {
 		close(e.stop)
 		e.cancel()
 		<-e.senderDone // no Send in flight when the sockets close
+		e.closeDF()
 		err = e.dp.Close()
 		e.wg.Wait()
 	})

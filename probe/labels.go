@@ -13,9 +13,18 @@ const ErrorTypeLabel = "error_type"
 // reservedLabelNames are the label names a user label cannot take: the
 // exporter sets them itself (source, group, target and ip on every
 // per-target series, error_type on icmp_errors_total, timestamp_source on
-// engine series) or the exposition formats reserve them (le on histogram
-// buckets, quantile on summaries).
-var reservedLabelNames = [...]string{"source", "group", "target", "ip", ErrorTypeLabel, "le", "quantile", "timestamp_source"}
+// engine series, PathHopLabel and PathHopTTLLabel on icmp_path_last_hop_info)
+// or the exposition formats reserve them (le on histogram buckets, quantile
+// on summaries).
+var reservedLabelNames = [...]string{"source", "group", "target", "ip", ErrorTypeLabel, "le", "quantile", "timestamp_source",
+	PathHopLabel, PathHopTTLLabel}
+
+// PathHopLabel and PathHopTTLLabel name the hop (address) and its TTL on
+// icmp_path_last_hop_info.
+const (
+	PathHopLabel    = "hop"
+	PathHopTTLLabel = "hop_ttl"
+)
 
 // ReservedLabelNames returns the label names CheckUserLabel refuses besides
 // those starting with "__", in a fixed order. The slice is a copy.

@@ -125,6 +125,9 @@ func (e *Engine) loop() {
 			e.mu.Lock()
 			e.c.sent(pkts, now)
 			e.mu.Unlock()
+		}
+		e.flushDF()
+		if len(pkts) > 0 {
 			if len(pkts) == cap(pkts) {
 				continue // more may be due: a full batch is no reason to wait
 			}

@@ -21,6 +21,9 @@ type Options struct {
 	// net.DefaultResolver.
 	Resolver Resolver
 	OnOutage func(OutageEvent)
+	// OnPath, when set, is called from the engine goroutine when a path
+	// snapshot finished. It must not block.
+	OnPath func(PathEvent)
 }
 
 // ResultKind says how a probe ended.

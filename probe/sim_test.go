@@ -16,6 +16,9 @@ type sim struct {
 	now     int64
 	step    int64
 	respond func(dst netip.Addr, sent int64) (delay time.Duration, ok bool)
+	// network, when set, replaces respond: it returns what comes back for
+	// a packet sent now (path_test.go's routed network).
+	network func(p Packet) []pendingReply
 	pending []pendingReply
 	sends   []sendRec
 	pkts    []Packet
@@ -71,6 +74,10 @@ func (s *sim) run(until time.Duration) {
 			}
 			for _, p := range pkts {
 				s.sends = append(s.sends, sendRec{p.Dst, s.now})
+				if s.network != nil {
+					s.pending = append(s.pending, s.network(p)...)
+					continue
+				}
 				if d, ok := s.respond(p.Dst, s.now); ok {
 					b := slices.Clone(p.Buf)
 					v6 := p.Dst.Is6()

@@ -138,6 +138,8 @@ type TargetSnapshot struct {
 	// Resolution bounds the error of the outage start and end times: that of
 	// the last outage (see Outage.Resolution), the interval before any.
 	Resolution time.Duration
+	// Path summarizes the target's path snapshots and path MTU.
+	Path PathSummary
 }
 
 // OutageBuckets are the bounds in seconds of the outage duration histogram.
@@ -173,6 +175,8 @@ type EngineStats struct {
 	// lock at a time (the sender may wait that long); zero before the first
 	// Apply.
 	ApplyLockHold time.Duration
+	// Path counts path snapshots (path_engine.go).
+	Path PathStats
 }
 
 // Snapshot is a consistent-enough, read-only copy of the engine state: each

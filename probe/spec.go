@@ -80,6 +80,9 @@ type EngineSpec struct {
 	Interface string
 	// DNSRefresh is how often host names are resolved again; 0 means 1m.
 	DNSRefresh time.Duration
+	// PathPPS is the budget of path snapshot and path MTU probes per
+	// second; 0 is the default (PathPPSFor).
+	PathPPS int
 }
 
 // Label is one user label attached to a target.
@@ -141,6 +144,8 @@ type TargetSpec struct {
 	Histogram     HistogramSpec
 	// Export selects the per-target series the views write; zero: all.
 	Export Export
+	// Path configures path snapshots and path MTU discovery (path.go).
+	Path PathSpec
 }
 
 // Key identifies a target across reloads: a target whose Key is unchanged
@@ -160,7 +165,7 @@ func (t *TargetSpec) Equal(o *TargetSpec) bool {
 		t.TTL == o.TTL && t.TOS == o.TOS && t.DownAfter == o.DownAfter && t.UpAfter == o.UpAfter &&
 		t.OutageHistory == o.OutageHistory && t.Histogram.Mode == o.Histogram.Mode &&
 		t.Histogram.Aggregation == o.Histogram.Aggregation && slices.Equal(t.Histogram.Buckets, o.Histogram.Buckets) &&
-		t.Export == o.Export
+		t.Export == o.Export && t.Path == o.Path
 }
 
 // Limits of TargetSpec fields, checked by Validate (config checks them earlier
@@ -239,5 +244,5 @@ func (t *TargetSpec) validate() error {
 	if !slices.IsSorted(t.Histogram.Buckets) {
 		return fmt.Errorf("histogram buckets must be sorted ascending")
 	}
-	return nil
+	return t.Path.validate()
 }

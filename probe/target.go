@@ -75,6 +75,8 @@ type target struct {
 	// out is allocated at the target's first outage: most targets never
 	// have one, and it is a third of the per-target state.
 	out *outageState
+	// path is allocated with the target's first path snapshot (path_engine.go).
+	path *pathTarget
 }
 
 // outageState is the outage record of a target that had an outage.
@@ -234,6 +236,7 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
 	t.rtt.copyTo(&dst.RTT)
 	t.copyShape(dst)
 	dst.Outages = dst.Outages[:0]
+	t.copyPath(dst)
 	o := t.out
 	dst.Resolution = t.spec.Interval
 	if o == nil {

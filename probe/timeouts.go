@@ -54,4 +54,5 @@ func (c *core) expire(now int64) {
 			}
 		}
 	}
+	c.pathExpire(now)
 }

@@ -387,6 +387,7 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 	}
 	ms = append(ms, p.engineMetrics(s, start, now, sum, igauge, fgauge)...)
 	ms = append(ms, vantageMetrics(s, start, now, sum, igauge)...)
+	ms = append(ms, p.pathMetrics(s, start, now, sum, igauge)...)
 	return ms
 }
 

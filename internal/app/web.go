@@ -39,6 +39,8 @@ type WebOptions struct {
 	Ready func() bool
 	// Probe, when set, serves the blackbox-style /probe (NewProbeHandler).
 	Probe http.Handler
+	// Paths, when set, serves PathPath (NewPathHandler).
+	Paths http.Handler
 	// Version is shown on the landing page.
 	Version string
 	// Status, when set, serves the status pages (Status.Path) and the
@@ -112,6 +114,9 @@ func NewHandler(o WebOptions) (http.Handler, error) {
 	mux.Handle(o.MetricsPath, metrics)
 	if o.Probe != nil {
 		mux.Handle("/probe", o.Probe)
+	}
+	if o.Paths != nil {
+		mux.Handle(PathPath, o.Paths)
 	}
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "Healthy.")

@@ -97,18 +97,7 @@ func New(t testing.TB, opts Options) *Lab {
 	if err := opts.normalize(); err != nil {
 		t.Fatal(err)
 	}
-	removeStale(t)
-
-	id, err := processID()
-	if err != nil {
-		t.Fatalf("lab: %v", err)
-	}
-	var rnd [4]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		t.Fatalf("lab: random name: %v", err)
-	}
-	base := NamePrefix + id + "-" + hex.EncodeToString(rnd[:])
-	l := newLab(base, opts)
+	l := newLab(newBase(t), opts)
 	l.t = t
 	if err := l.checkLink(); err != nil {
 		t.Fatalf("lab: %v", err)
@@ -118,6 +107,23 @@ func New(t testing.TB, opts Options) *Lab {
 		t.Fatalf("lab: %v", err)
 	}
 	return l
+}
+
+// newBase removes stale namespaces and returns the name prefix of a new
+// lab's namespaces: NamePrefix, this process's id (removeStale) and a
+// random part.
+func newBase(t testing.TB) string {
+	t.Helper()
+	removeStale(t)
+	id, err := processID()
+	if err != nil {
+		t.Fatalf("lab: %v", err)
+	}
+	var rnd [4]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		t.Fatalf("lab: random name: %v", err)
+	}
+	return NamePrefix + id + "-" + hex.EncodeToString(rnd[:])
 }
 
 // setup creates namespaces, veth pair, addresses, routes and sysctls.

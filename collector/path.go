@@ -1,0 +1,42 @@
+package collector
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/icmp-exporter/icmp_exporter/probe"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// pathHopLabels are the labels icmp_path_last_hop_info adds to a target's:
+// the hop's address and its TTL.
+var pathHopLabels = [...]string{probe.PathHopLabel, probe.PathHopTTLLabel}
+
+// hopPairs caches a target's labels for icmp_path_last_hop_info; they are
+// rebuilt only when the hop changes (written metrics keep the old slice).
+type hopPairs struct {
+	addr  netip.Addr
+	ttl   int
+	pairs []*dto.LabelPair
+}
+
+// hopPairs returns the entry's labels plus hop and hop_ttl.
+func (e *targetEntry) hopPairs(addr netip.Addr, ttl int) []*dto.LabelPair {
+	h := &e.hop
+	if h.pairs != nil && h.addr == addr && h.ttl == ttl {
+		return h.pairs
+	}
+	a := ""
+	if addr.IsValid() {
+		a = addr.String()
+	}
+	p := make([]*dto.LabelPair, 0, len(e.pairs)+2)
+	p = append(p, e.pairs...)
+	p = append(p, &dto.LabelPair{Name: new(pathHopLabels[0]), Value: new(a)},
+		&dto.LabelPair{Name: new(pathHopLabels[1]), Value: new(strconv.Itoa(ttl))})
+	slices.SortFunc(p, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
+	*h = hopPairs{addr: addr, ttl: ttl, pairs: p}
+	return p
+}
