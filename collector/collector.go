@@ -44,6 +44,7 @@ type Collector struct {
 	engineInfo, sourceInfo                         *prometheus.Desc
 	pktSent, pktRecv, foreign, invalid, sendErrors *prometheus.Desc
 	kernelDrops, ringFreezes, skipped, repliesByTS *prometheus.Desc
+	clockSteps                                     *prometheus.Desc
 	scheduleLag, targets                           *prometheus.Desc
 	vant                                           vantageDescs // vantage.go
 	pathProbes, pathSnaps, pathPending             *prometheus.Desc
@@ -102,6 +103,7 @@ func New(src SnapshotSource, opts Options) *Collector {
 	c.pktSent, c.pktRecv, c.foreign, c.invalid = d(&famPktSent), d(&famPktRecv), d(&famForeign), d(&famInvalid)
 	c.sendErrors, c.kernelDrops, c.ringFreezes = d(&famSendErrors), d(&famKernelDrops), d(&famRingFreezes)
 	c.skipped, c.repliesByTS, c.scheduleLag, c.targets = d(&famEngSkipped), d(&famRepliesByTS), d(&famSchedLag), d(&famTargets)
+	c.clockSteps = d(&famClockSteps)
 	c.vant = newVantageDescs()
 	c.pathProbes, c.pathSnaps, c.pathPending = d(&famPathProbes), d(&famPathSnaps), d(&famPathPending)
 	return c
@@ -166,6 +168,7 @@ func (c *Collector) collectEngine(ch chan<- prometheus.Metric, s *probe.Snapshot
 	for i, name := range probe.TimestampSourceNames {
 		counter(c.repliesByTS, e.RepliesByTimestamp[i], name)
 	}
+	counter(c.clockSteps, e.ClockSteps)
 	ch <- prometheus.MustNewConstMetric(c.scheduleLag, prometheus.GaugeValue, e.MaxScheduleLag.Seconds())
 	ch <- prometheus.MustNewConstMetric(c.targets, prometheus.GaugeValue, float64(e.Targets))
 	c.collectVantage(ch, s)

@@ -111,6 +111,7 @@ var (
 	famRingFreezes = family{-1, "icmp_engine_ring_freezes_total", "Times the afpacket receive ring was full (its queue frozen); 0 for other datapaths.", counterT, nil}
 	famEngSkipped  = family{-1, "icmp_engine_probes_skipped_total", "Probes not sent because the engine could not keep the schedule (overload), over all targets.", counterT, nil}
 	famRepliesByTS = family{-1, "icmp_engine_replies_total", "Replies by the timestamp source their RTT was computed from.", counterT, []string{"timestamp_source"}}
+	famClockSteps  = family{-1, "icmp_engine_clock_step_replies_total", "Replies whose kernel timestamps disagreed with the monotonic clock (the wall clock stepped between send and receive); their RTT comes from the monotonic clock.", counterT, nil}
 	famSchedLag    = family{-1, "icmp_engine_schedule_lag_seconds", "Largest delay of a send batch behind its schedule over the last 5 to 10 seconds.", gaugeT, nil}
 	famTargets     = family{-1, "icmp_engine_targets", "Targets the engine probes.", gaugeT, nil}
 	famPathProbes  = family{-1, "icmp_engine_path_probes_sent_total", "TTL-limited probes of path snapshots built (within engine.path_pps and max_pps).", counterT, nil}
@@ -150,7 +151,7 @@ func Families() []Family {
 func engineFamilies() []*family {
 	return append([]*family{
 		&famEngineInfo, &famSourceInfo, &famPktSent, &famPktRecv, &famForeign, &famInvalid, &famSendErrors,
-		&famKernelDrops, &famRingFreezes, &famEngSkipped, &famRepliesByTS, &famSchedLag, &famTargets,
+		&famKernelDrops, &famRingFreezes, &famEngSkipped, &famRepliesByTS, &famClockSteps, &famSchedLag, &famTargets,
 		&famPathProbes, &famPathSnaps, &famPathPending,
 	}, vantageFamilies()...)
 }

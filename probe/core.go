@@ -340,6 +340,9 @@ func (c *core) reply(t *target, s *slot, r *Received, now int64) {
 				rtt, src = d, 1
 			}
 		}
+		if src == 2 {
+			c.stats.ClockSteps++
+		}
 	}
 	if rtt > int64(t.spec.Timeout) {
 		t.late++

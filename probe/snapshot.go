@@ -165,8 +165,13 @@ type EngineStats struct {
 	// RepliesByTimestamp counts replies by the timestamp source their RTT
 	// came from, indexed like TimestampSourceNames.
 	RepliesByTimestamp [NumTimestampSources]uint64
-	Targets            int
-	StartTime          time.Time
+	// ClockSteps counts replies that carried a kernel stamp the engine did
+	// not use: it disagreed with the monotonic clock (the wall clock stepped
+	// between the send and the receive), so the RTT came from the monotonic
+	// clock (they are among RepliesByTimestamp's userspace replies).
+	ClockSteps uint64
+	Targets    int
+	StartTime  time.Time
 	// Gaps counts stalls of the prober (vantage.go); GapSeconds adds up
 	// their durations.
 	Gaps       uint64

@@ -40,6 +40,7 @@ func TestPrometheusTranslation(t *testing.T) {
 		"icmp.engine.kernel_drops":         "icmp_engine_kernel_drops_total",
 		"icmp.engine.probes.skipped":       "icmp_engine_probes_skipped_total",
 		"icmp.engine.replies":              "icmp_engine_replies_total",
+		"icmp.engine.clock_step_replies":   "icmp_engine_clock_step_replies_total",
 		"icmp.engine.schedule_lag":         "icmp_engine_schedule_lag_seconds",
 		"icmp.engine.targets":              "icmp_engine_targets",
 		"icmp.engine.gaps":                 "icmp_engine_gaps_total",

@@ -178,6 +178,7 @@ func checkContent(t *testing.T, r received) {
 		"icmp.engine.kernel_drops":         {"sum", "{packet}"},
 		"icmp.engine.probes.skipped":       {"sum", "{probe}"},
 		"icmp.engine.replies":              {"sum", "{reply}"},
+		"icmp.engine.clock_step_replies":   {"sum", "{reply}"},
 		"icmp.engine.schedule_lag":         {"gauge", "s"},
 		"icmp.engine.targets":              {"gauge", "{target}"},
 		"icmp.engine.gaps":                 {"sum", "{gap}"},

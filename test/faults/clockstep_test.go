@@ -35,8 +35,9 @@ func (n *steppedNetwork) Recv(msgs []probe.Received) (int, error) {
 // TestWallClockStep steps the wall clock back and forward by an hour
 // between send and receive stamps on the fake datapath. The engine must
 // not record a negative or absurd RTT nor count the replies as lost or
-// late: it falls back to the monotonic clock for those replies and counts
-// them under icmp_engine_replies_total{timestamp_source="userspace"}.
+// late: it falls back to the monotonic clock for those replies, counts
+// them under icmp_engine_replies_total{timestamp_source="userspace"}, and
+// counts exactly those in icmp_engine_clock_step_replies_total.
 func TestWallClockStep(t *testing.T) {
 	const (
 		interval = 10 * time.Millisecond
@@ -99,6 +100,12 @@ func TestWallClockStep(t *testing.T) {
 	}
 	if stepped < 20 {
 		t.Errorf("%d replies with stepped stamps counted (timestamp_source userspace), want about 100", stepped)
+	}
+	if steps := s1.ClockSteps - s0.ClockSteps; steps != stepped {
+		t.Errorf("clock-step replies counted %d, want the %d replies timed by the monotonic clock", steps, stepped)
+	}
+	if s0.ClockSteps != 0 || s2.ClockSteps != s1.ClockSteps {
+		t.Errorf("clock-step replies counted outside the step: %d before, %d after", s0.ClockSteps, s2.ClockSteps-s1.ClockSteps)
 	}
 	if s0.RepliesByTimestamp[userspace] != 0 {
 		t.Errorf("%d userspace-timed replies before the step", s0.RepliesByTimestamp[userspace])
