@@ -19,7 +19,11 @@
 #   bench/scale.sh [--n 1000,5000,10000,50000,100000] [--datapaths icmp,afpacket]
 #                  [--duration 30] [--warmup 10] [--histogram native]
 #                  [--runs 3] [--nice N] [--no-fping] [--no-strace] [--perf] [--bin PATH] [--out DIR]
-#                  [--interval 1] [--ipv6] [--per-target up,counters,...]
+#                  [--interval 1] [--ipv6] [--per-target up,counters,...] [--reload PCT]
+#   --reload PCT: during the window, two reloads (POST /-/reload): the first
+#                 adds PCT% of N new targets as a second group, the second
+#                 removes them again; their durations are reported, and the
+#                 window's skipped, lost and schedule lag show any gap they make.
 #   bench/scale.sh --n 1048576 --interval 10 --ipv6 --per-target up,counters --datapaths afpacket --no-fping
 #                                # one million targets (multiples of 65536 as /112 blocks above 130048)
 #   bench/scale.sh --smoke       # N=1000, 10 s, icmp only, 1 round: proves the script works
@@ -43,6 +47,7 @@ port=10427
 interval=1
 ipv6=0
 per_target=""
+reload_pct=0
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit "${1:-2}"; }
 while [ $# -gt 0 ]; do
@@ -62,6 +67,7 @@ while [ $# -gt 0 ]; do
     --interval) interval=$2; shift 2 ;;
     --ipv6) ipv6=1; shift ;;
     --per-target) per_target=$2; shift 2 ;;
+    --reload) reload_pct=$2; shift 2 ;;
     --smoke) smoke=1; ns_list=1000; datapaths=icmp; duration=10; warmup=3; runs=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "scale.sh: unknown argument $1" >&2; usage 2 ;;
@@ -76,9 +82,13 @@ for tool in ip curl awk; do command -v "$tool" >/dev/null || die "needs $tool (r
 [[ $runs =~ ^[0-9]+$ && $runs -ge 1 ]] || die "--runs must be a count >= 1"
 [[ $interval =~ ^[0-9]+$ && $interval -ge 1 ]] || die "--interval must be whole seconds >= 1"
 [[ -z $per_target || $per_target =~ ^[a-z]+(,[a-z]+)*$ ]] || die "--per-target must be a comma-separated list like up,counters"
+[[ $reload_pct =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v p="$reload_pct" 'BEGIN { exit !(p >= 0 && p <= 50) }' \
+  || die "--reload must be a percentage from 0 to 50"
 [[ $nice =~ ^-?[0-9]+$ && $nice -ge -20 && $nice -le 19 ]] || die "--nice must be a niceness from -20 to 19"
 case "$histmode" in native|classic|both|none) ;; *) die "--histogram must be native, classic, both or none" ;; esac
 IFS=, read -r -a NS <<<"$ns_list"
+# added_count N: how many targets --reload adds to N.
+added_count() { awk -v n="$1" -v p="$reload_pct" 'BEGIN { printf "%d", n * p / 100 }'; }
 IFS=, read -r -a DPS <<<"$datapaths"
 maxn=0
 for n in "${NS[@]}"; do
@@ -88,6 +98,13 @@ for n in "${NS[@]}"; do
       || die "--n: $n is not a count from 1 to 130048, or a multiple of 65536 up to 16777216 (with --ipv6)"
   else
     [[ $n =~ ^[0-9]+$ && $n -ge 1 && $n -le 130048 ]] || die "--n: $n is not a count from 1 to 130048 (the lab prefix)"
+  fi
+  # --reload: the added targets follow the N in the lab prefix.
+  extra=$(added_count "$n")
+  if [ "$n" -le 130048 ]; then
+    [ $((n + extra)) -le 130048 ] || die "--reload: $n targets plus $extra added do not fit the lab prefix (130048)"
+  else
+    [ "$extra" -lt 65536 ] || die "--reload: $extra added targets; at most 65535 above 130048 targets"
   fi
   [ "$n" -gt "$maxn" ] && maxn=$n
 done
@@ -116,14 +133,15 @@ P="$LAB-p"
 T="$LAB-t"
 exp_pid=""
 aux_pid=""
+lag_pid=""
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  for pid in $exp_pid $aux_pid; do
+  for pid in $exp_pid $aux_pid $lag_pid; do
     kill -KILL "$pid" 2>/dev/null || true
   done
-  for pid in $exp_pid $aux_pid; do
+  for pid in $exp_pid $aux_pid $lag_pid; do
     wait "$pid" 2>/dev/null || true
   done
   if [ -x "$work/labnet" ]; then
@@ -178,15 +196,25 @@ routes=$(ip -n "$P" -4 route show | sort)
 [ -z "$(ip -n "$P" -6 route show | grep -v '^fd00:210::/64 via fd00:250::2 \|^fd00:250::/64 dev veth0 \|^fe80::/64\|^multicast\|^ff00::/8')" ] \
   || die "probe namespace has unexpected IPv6 routes: $(ip -n "$P" -6 route show)"
 
+tmax=$((maxn + $(added_count "$maxn")))
 # Targets: 10.210.0.1 .. skipping .0 and .255 of every /24 (130048 at most);
 # with --ipv6 fd00:210::1 on (the target namespace answers the whole /64).
 if [ "$ipv6" = 1 ]; then
-  awk -v n="$maxn" 'BEGIN { for (c = 1; c <= n && c <= 130048; c++) printf "fd00:210::%x:%x\n", int(c / 65536), c % 65536 }' >"$work/targets"
+  awk -v n="$tmax" 'BEGIN { for (c = 1; c <= n && c <= 130048; c++) printf "fd00:210::%x:%x\n", int(c / 65536), c % 65536 }' >"$work/targets"
 else
-  awk -v n="$maxn" 'BEGIN { c = 0
+  awk -v n="$tmax" 'BEGIN { c = 0
     for (b = 210; b <= 211 && c < n; b++) for (x = 0; x < 256 && c < n; x++) for (y = 1; y <= 254 && c < n; y++) { print "10." b "." x "." y; c++ } }' >"$work/targets"
 fi
 first_target=$(head -1 "$work/targets")
+# extra_targets N K: the K targets a --reload adds to N: the next ones of the
+# list, or (above 130048: IPv6 /112 blocks) the start of the block after the last.
+extra_targets() {
+  if [ "$1" -le 130048 ]; then
+    sed -n "$(($1 + 1)),$(($1 + $2))p" "$work/targets"
+  else
+    awk -v b="$(($1 / 65536 + 1))" -v k="$2" 'BEGIN { for (j = 1; j <= k; j++) printf "fd00:210::%x:%x\n", b, j }'
+  fi
+}
 
 # True RTT of the lab, idle: iputils ping from the probe namespace.
 true_rtt="NA"
@@ -216,7 +244,8 @@ url="http://127.0.0.1:$port/metrics"
 # pcurl ARGS: curl inside the probe namespace.
 pcurl() { ip netns exec "$P" curl -s --max-time 120 "$@"; }
 
-# write_config N DATAPATH FILE
+# write_config N DATAPATH FILE [ADDED]: ADDED > 0 adds a group "added" with
+# that many more targets (--reload).
 write_config() {
   {
     echo "source:"
@@ -241,6 +270,11 @@ write_config() {
     else # --ipv6 only: /112 blocks of fd00:210::/64 from fd00:210::1:0 on
       awk -v b="$(($1 / 65536))" 'BEGIN { for (i = 1; i <= b; i++) printf "      - \"fd00:210::%x:0/112\"\n", i }'
     fi
+    if [ "${4:-0}" -gt 0 ]; then
+      echo "  - name: added"
+      echo "    targets:"
+      extra_targets "$1" "$4" | sed 's/^/      - /'
+    fi
   } >"$3"
 }
 
@@ -259,10 +293,19 @@ stop_exporter() {
 
 rows=()
 fping_rows=()
+reload_rows=()
 declare -A cpu_by   # "dp/N/round" -> exporter CPU µs per probe
 declare -A series   # "metric dp/N" -> values of the rounds, space-separated
 # note KEY VALUE: remember a figure of one round for the summary.
 note() { series[$1]+="$2 "; }
+
+# reload_once TAG CHANGE: POST /-/reload; prints CHANGE:HTTP-CODE:SECONDS.
+reload_once() {
+  local r
+  r=$(pcurl -o /dev/null -w '%{http_code} %{time_total}' -X POST "http://127.0.0.1:$port/-/reload" || echo "000 NA")
+  log "$1: reload $2 targets: HTTP ${r% *} after ${r#* } s"
+  echo "$2:${r% *}:${r#* }"
+}
 
 # run_exporter N DATAPATH ROUND: one measured exporter run; appends a row.
 run_exporter() {
@@ -271,7 +314,9 @@ run_exporter() {
   write_config "$n" "$dp" "$cfg"
   log "$tag: starting the exporter"
   local t_start; t_start=$(now)
-  ip netns exec "$P" nice -n "$nice" "$bin" --config.file="$cfg" --web.listen-address="127.0.0.1:$port" --log.level=warn >"$lg" 2>&1 &
+  local lifecycle=()
+  [ "$(added_count "$n")" -gt 0 ] && lifecycle=(--web.enable-lifecycle)
+  ip netns exec "$P" nice -n "$nice" "$bin" --config.file="$cfg" --web.listen-address="127.0.0.1:$port" --log.level=warn "${lifecycle[@]}" >"$lg" 2>&1 &
   exp_pid=$!
   local ready=0
   for _ in $(seq 1 1200); do
@@ -293,7 +338,33 @@ run_exporter() {
   icmp_mib "$P" >"$work/mibp0"; icmp_mib "$T" >"$work/mibt0"
   c0=$(cpu_ticks "$exp_pid"); t0=$(now); w0=$(runq_wait_ns "$exp_pid")
   log "$tag: measuring ${duration}s"
-  nap "$duration"
+  local reloads=""
+  if [ "$(added_count "$n")" -gt 0 ]; then
+    # Two reloads inside the window: add the targets, then remove them.
+    local k third; k=$(added_count "$n"); third=$(fcalc "sprintf(\"%.1f\", $duration / 3)")
+    # The schedule lag gauge holds the largest delay of the last 5 to 10 s:
+    # read it every 4 s through the window so no reload's lag is missed.
+    : >"$work/lag-$tag"
+    while :; do
+      pcurl "$url?name[]=icmp_engine_schedule_lag_seconds" | awk '$1 == "icmp_engine_schedule_lag_seconds" { print $2 }' >>"$work/lag-$tag" || true
+      sleep 4
+    done &
+    lag_pid=$!
+    write_config "$n" "$dp" "$cfg.added" "$k"
+    nap "$third"
+    cp "$cfg.added" "$cfg"
+    reloads=$(reload_once "$tag" "+$k")
+    nap "$third"
+    write_config "$n" "$dp" "$cfg"
+    reloads+=" $(reload_once "$tag" "-$k")"
+    nap "$(fcalc "$t0 + $duration - $(now)")"
+    kill "$lag_pid" 2>/dev/null || true
+    wait "$lag_pid" 2>/dev/null || true
+    lag_pid=""
+    reloads+=" lag_max_ms:$(awk '{ if ($1 > m) m = $1 } END { printf "%.1f", m * 1000 }' "$work/lag-$tag")"
+  else
+    nap "$duration"
+  fi
   c1=$(cpu_ticks "$exp_pid"); t1=$(now); w1=$(runq_wait_ns "$exp_pid")
   icmp_mib "$P" >"$work/mibp1"; icmp_mib "$T" >"$work/mibt1"
   local rss_kb load; rss_kb=$(status_kb "$exp_pid" VmRSS); load=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -347,6 +418,7 @@ run_exporter() {
     # Time the exporter's threads were runnable but waiting for a CPU
     # (schedstat), as % of the window: > 0 means other load starved it.
     echo "runqueue_wait_percent=$(fcalc "sprintf(\"%.1f\", ($w1 - $w0) / 1e9 / ($t1 - $t0) * 100)")"
+    echo "reloads=${reloads:-none}"
     echo "strace_syscalls=${sc_calls:-NA}"
     echo "strace_probes=${sc_probes:-NA}"
     if [[ ${sc_calls:-} =~ ^[0-9]+$ && ${sc_probes:-} =~ ^[0-9]+$ && ${sc_probes:-0} -gt 0 ]]; then
@@ -370,6 +442,10 @@ run_exporter() {
   note "sysc $k" "${r[syscalls_per_probe]}"; note "p50 $k" "${r[rtt_p50_us]}"; note "p99 $k" "${r[rtt_p99_us]}"
   note "load $k" "${r[loadavg]%% *}"; note "rqwait $k" "${r[runqueue_wait_percent]}"
   rows+=("| $dp | $n | $round | ${r[pps]} | ${r[lost]} | ${r[skipped]} | ${r[rtt_p50_us]} / ${r[rtt_p99_us]} | ${r[cpu_percent]} | $(fcalc "sprintf(\"%.1f\", ${r[pps]} > 0 ? ${r[cpu_percent]} / 100 / ${r[pps]} * 1e6 : 0)") | $(fcalc "sprintf(\"%.0f / %.0f\", ${r[rss_kb]}/1024, ${r[hwm_kb]}/1024)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_text_seconds]}, ${r[scrape_text_bytes]}/1048576)") | $(fcalc "sprintf(\"%.2f / %.1f\", ${r[scrape_proto_seconds]}, ${r[scrape_proto_bytes]}/1048576)") | $(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)") | ${r[kernel_drops]} | ${r[mode]}, ${r[replies_by_timestamp_source]} | ${r[loadavg]%% *} | ${r[runqueue_wait_percent]} | ${r[syscalls_per_probe]} |")
+  if [ -n "$reloads" ]; then
+    local rl=${reloads% lag_max_ms:*}
+    reload_rows+=("| $dp | $n | $round | $rl | ${r[skipped]} | ${r[lost]} | $(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)") | ${reloads##*lag_max_ms:} |")
+  fi
   log "$tag: ${r[pps]} probes/s, lost ${r[lost]}, skipped ${r[skipped]}, RTT p50 ${r[rtt_p50_us]} µs p99 ${r[rtt_p99_us]} µs, CPU ${r[cpu_percent]} %, RSS ${r[rss_kb]} kB (peak ${r[hwm_kb]}), text scrape ${text_s}s ${text_bytes} B"
 }
 
@@ -447,7 +523,7 @@ md="$out/results.md"
   echo "- exporter: $version"
   echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2/1048576 }' /proc/meminfo)"
   echo "- load: start \`$(sed 's/^ *//' <<<"$uptime_start")\`, end \`$(sed 's/^ *//' <<<"$uptime_end")\`"
-  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --nice $nice --histogram $histmode --interval $interval$([ "$ipv6" = 1 ] && echo ' --ipv6')${per_target:+ --per-target $per_target}$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
+  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --nice $nice --histogram $histmode --interval $interval$([ "$ipv6" = 1 ] && echo ' --ipv6')${per_target:+ --per-target $per_target}$([ "$reload_pct" != 0 ] && echo " --reload $reload_pct")$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
   echo "- interval $interval s, IPv$([ "$ipv6" = 1 ] && echo 6 || echo 4) targets, per-target series: ${per_target:-all}, histogram mode \`$histmode\`, window ${duration} s after ${warmup} s warm-up"
   echo "- lab true RTT (iputils ping -c 20 -i 0.05 from the probe namespace, idle lab): $true_rtt"
   echo
@@ -473,6 +549,14 @@ md="$out/results.md"
       echo "| $dp | $n | $(spread "pps $k") | $(spread "lost $k") | $(spread "skipped $k") | $(spread "lag $k") | $(spread "cpu $k") | $(spread "ratio $k") | $(spread "sysc $k") | $(spread "rss $k") | $(spread "hwm $k") | $(spread "p50 $k") / $(spread "p99 $k") | $(spread "load $k") | $(spread "rqwait $k") |"
     done
   done
+  if [ "${#reload_rows[@]}" -gt 0 ]; then
+    echo
+    echo "Reloads inside the window (--reload $reload_pct): change (targets added or removed) : HTTP status : seconds until POST /-/reload answered; the window's skipped, lost and largest schedule lag include them."
+    echo
+    echo "| datapath | N | round | reloads | skipped | lost | max schedule lag ms (end of window) | max schedule lag ms (read every 4 s through the window) |"
+    echo "|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${reload_rows[@]}"
+  fi
   if [ -s "$out/memstat.txt" ]; then
     echo
     echo "Memory per target (bench/memstat, N=$maxn, in-memory network, live heap after GC):"
