@@ -3,6 +3,7 @@ package probe
 import (
 	"errors"
 	"net"
+	"runtime"
 	"time"
 )
 
@@ -157,6 +158,15 @@ func (e *Engine) loop() {
 			continue
 		}
 		if wait <= time.Duration(maxWindow) {
+			// Through the scheduler once a window: this goroutine never
+			// parks, and to the runtime's monitor a goroutine on one
+			// scheduling tick for 10 ms looks stuck, so it would preempt
+			// it (a signal) and take its processor back during every
+			// sleep, then poll every 20 µs: thousands of nanosleep, tgkill
+			// and futex calls a second. Measured on loopback at 4 096
+			// targets: 13 400–15 500 syscalls in 5 s before, 6 200–6 900
+			// after, and a third less CPU.
+			runtime.Gosched()
 			threadSleep(wait)
 			continue
 		}
