@@ -126,6 +126,7 @@ func (s *Store) Enabled() bool {
 // until ctx is done. The snapshot is not kept between buckets (at 100k
 // targets it takes tens of megabytes).
 func (s *Store) Run(ctx context.Context, src Snapshotter) {
+	var snap *probe.Snapshot // reused: Record keeps nothing of it
 	for {
 		now := time.Now()
 		next := now.Truncate(s.bucket).Add(s.bucket)
@@ -136,7 +137,8 @@ func (s *Store) Run(ctx context.Context, src Snapshotter) {
 			return
 		case <-t.C:
 		}
-		s.Record(src.Snapshot(nil))
+		snap = src.Snapshot(snap)
+		s.Record(snap)
 	}
 }
 
