@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -34,6 +35,10 @@ type descSet struct {
 	// (pre-UTF-8) scheme, so the streaming encoder may cache the target's
 	// encoded labels regardless of the escaping scheme a scrape negotiates.
 	legacy bool
+	// byName lists a target's label values (targetEntry.value: the
+	// built-in ones, then the user labels) in the order of their names, as
+	// sorted label pairs carry them.
+	byName []int
 }
 
 func labelKey(labels []probe.Label) string {
@@ -102,6 +107,11 @@ func newDescSet(labels []probe.Label) *descSet {
 		}
 		ds.desc[f.id] = d(f.name, f.help, l)
 	}
+	ds.byName = make([]int, len(tl))
+	for i := range ds.byName {
+		ds.byName[i] = i
+	}
+	slices.SortFunc(ds.byName, func(a, b int) int { return strings.Compare(tl[a], tl[b]) })
 	ds.legacy = true
 	for _, l := range labels {
 		if !model.IsValidLegacyMetricName(l.Name) {
@@ -114,18 +124,23 @@ func newDescSet(labels []probe.Label) *descSet {
 
 // targetEntry is the cached label state of one target. Its label pair slices
 // are immutable once built: written metrics of earlier scrapes point to them.
+// The pairs are built only for the paths that need them (the registry, and
+// series with extra labels); the streaming encoder caches the encoded labels
+// instead, so a scrape of the usual kind keeps no pairs per target.
 type targetEntry struct {
 	spec   *probe.TargetSpec
 	ip     netip.Addr
+	ipText string // the ip label's value
 	source string
 	gen    uint64
 	ds     *descSet
-	// pairs are the target's labels sorted by name, shared by all its series.
+	// pairs are the target's labels sorted by name, shared by all its
+	// series; nil until labelPairs builds them.
 	pairs []*dto.LabelPair
 	// errPairs add the type label for icmp_errors_total, built on first use.
-	errPairs [probe.NumErrorTypes][]*dto.LabelPair
+	errPairs *[probe.NumErrorTypes][]*dto.LabelPair
 	// hop caches the labels of icmp_path_last_hop_info (path.go).
-	hop hopPairs
+	hop *hopPairs
 	// classic holds a copy of the classic bucket bounds last seen; the
 	// written buckets point into it.
 	classic []float64
@@ -149,13 +164,54 @@ func (c *Collector) entryFor(t *probe.TargetSnapshot, source string) *targetEntr
 	}
 	e = &targetEntry{spec: t.Spec, ip: t.IP, source: source, gen: c.gen}
 	e.ds = c.descSetFor(t.Spec.Labels)
-	ip := ""
 	if t.IP.IsValid() {
-		ip = t.IP.Unmap().String()
+		e.ipText = t.IP.Unmap().String()
 	}
-	e.pairs = makePairs([]string{source, t.Spec.Group, t.Spec.Name, ip}, targetLabelNames[:], t.Spec.Labels)
 	c.entries[t.Spec] = e
 	return e
+}
+
+// value is the entry's label value number i: source, group, target, ip,
+// then the user labels (the order of targetLabelNames and the spec).
+func (e *targetEntry) value(i int) string {
+	switch i {
+	case 0:
+		return e.source
+	case 1:
+		return e.spec.Group
+	case 2:
+		return e.spec.Name
+	case 3:
+		return e.ipText
+	}
+	return e.spec.Labels[i-len(targetLabelNames)].Value
+}
+
+// labelPairs returns the entry's label pairs, building them on first use.
+func (e *targetEntry) labelPairs() []*dto.LabelPair {
+	if e.pairs == nil {
+		e.pairs = e.newPairs()
+	}
+	return e.pairs
+}
+
+// newPairs builds the entry's label pairs without keeping them.
+func (e *targetEntry) newPairs() []*dto.LabelPair {
+	return makePairs([]string{e.source, e.spec.Group, e.spec.Name, e.ipText}, targetLabelNames[:], e.spec.Labels)
+}
+
+// compareEntries orders targets like comparePairs orders their label
+// pairs, without building them.
+func compareEntries(a, b *targetEntry) int {
+	if len(a.ds.byName) != len(b.ds.byName) {
+		return cmp.Compare(len(a.ds.byName), len(b.ds.byName))
+	}
+	for k, i := range a.ds.byName {
+		if c := strings.Compare(a.value(i), b.value(b.ds.byName[k])); c != 0 {
+			return c
+		}
+	}
+	return 0
 }
 
 // makePairs returns label pairs for the built-in names and values plus the
@@ -174,14 +230,18 @@ func makePairs(values, names []string, user []probe.Label) []*dto.LabelPair {
 
 // errorPairs returns the entry's labels plus type="<name of t>".
 func (c *Collector) errorPairs(e *targetEntry, t probe.ErrorType) []*dto.LabelPair {
+	if e.errPairs == nil {
+		e.errPairs = new([probe.NumErrorTypes][]*dto.LabelPair)
+	}
 	if p := e.errPairs[t]; p != nil {
 		return p
 	}
-	p := make([]*dto.LabelPair, 0, len(e.pairs)+1)
-	i, _ := slices.BinarySearchFunc(e.pairs, errorTypeLabel, func(lp *dto.LabelPair, n string) int { return strings.Compare(lp.GetName(), n) })
-	p = append(p, e.pairs[:i]...)
+	pairs := e.labelPairs()
+	p := make([]*dto.LabelPair, 0, len(pairs)+1)
+	i, _ := slices.BinarySearchFunc(pairs, errorTypeLabel, func(lp *dto.LabelPair, n string) int { return strings.Compare(lp.GetName(), n) })
+	p = append(p, pairs[:i]...)
 	p = append(p, c.typePairs[t])
-	p = append(p, e.pairs[i:]...)
+	p = append(p, pairs[i:]...)
 	e.errPairs[t] = p
 	return p
 }

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -153,4 +154,47 @@ func TestReservedNamesCoverExposition(t *testing.T) {
 
 func hasLabel(m *dto.Metric, name string) bool {
 	return slices.ContainsFunc(m.Label, func(lp *dto.LabelPair) bool { return lp.GetName() == name })
+}
+
+// TestCompareEntriesMatchesPairs checks that targets sort by their entries
+// exactly as by their label pairs (the registry's order), for user label
+// names that sort before, between and after the built-in ones, label sets
+// of different sizes and targets without an address.
+func TestCompareEntriesMatchesPairs(t *testing.T) {
+	c := New(nil, Options{})
+	labelSets := [][]probe.Label{
+		nil,
+		{{Name: "aaa", Value: "1"}},
+		{{Name: "aaa", Value: "2"}},
+		{{Name: "host", Value: "x"}},
+		{{Name: "rack", Value: "b"}, {Name: "zone", Value: "a"}},
+		{{Name: "rack", Value: "a"}, {Name: "zone", Value: "b"}},
+		{{Name: "aaa", Value: "2"}, {Name: "site", Value: "a"}},
+	}
+	var ents []*targetEntry
+	for i, ls := range labelSets {
+		for j, name := range []string{"a", "b", "10.0.0.1"} {
+			for _, group := range []string{"g1", "g2"} {
+				spec := &probe.TargetSpec{Group: group, Name: name, Labels: ls}
+				var ip netip.Addr
+				if (i+j)%3 != 0 {
+					ip = netip.AddrFrom4([4]byte{10, 0, byte(i), byte(j)})
+				}
+				ents = append(ents, c.entryFor(&probe.TargetSnapshot{Spec: spec, IP: ip}, "src"))
+			}
+		}
+	}
+	for _, a := range ents {
+		for _, b := range ents {
+			got, want := compareEntries(a, b), comparePairs(a.newPairs(), b.newPairs())
+			if got != want {
+				t.Fatalf("compareEntries(%v, %v) = %d, comparePairs = %d", a.newPairs(), b.newPairs(), got, want)
+			}
+		}
+	}
+	for _, e := range ents {
+		if e.pairs != nil {
+			t.Fatalf("entry of %s built its label pairs without a caller needing them", e.spec.Name)
+		}
+	}
 }

@@ -24,19 +24,20 @@ type hopPairs struct {
 
 // hopPairs returns the entry's labels plus hop and hop_ttl.
 func (e *targetEntry) hopPairs(addr netip.Addr, ttl int) []*dto.LabelPair {
-	h := &e.hop
-	if h.pairs != nil && h.addr == addr && h.ttl == ttl {
+	h := e.hop
+	if h != nil && h.addr == addr && h.ttl == ttl {
 		return h.pairs
 	}
 	a := ""
 	if addr.IsValid() {
 		a = addr.String()
 	}
-	p := make([]*dto.LabelPair, 0, len(e.pairs)+2)
-	p = append(p, e.pairs...)
+	pairs := e.labelPairs()
+	p := make([]*dto.LabelPair, 0, len(pairs)+2)
+	p = append(p, pairs...)
 	p = append(p, &dto.LabelPair{Name: new(pathHopLabels[0]), Value: new(a)},
 		&dto.LabelPair{Name: new(pathHopLabels[1]), Value: new(strconv.Itoa(ttl))})
 	slices.SortFunc(p, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
-	*h = hopPairs{addr: addr, ttl: ttl, pairs: p}
+	e.hop = &hopPairs{addr: addr, ttl: ttl, pairs: p}
 	return p
 }

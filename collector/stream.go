@@ -166,12 +166,12 @@ func appendLabels(b []byte, l labels, scheme model.EscapingScheme, cache *[]byte
 	if l.pairs != nil || !l.e.ds.legacy {
 		p := l.pairs
 		if p == nil {
-			p = l.e.pairs
+			p = l.e.labelPairs()
 		}
 		return enc(b, p, scheme)
 	}
 	if *cache == nil {
-		*cache = enc(make([]byte, 0, 128), l.e.pairs, model.NoEscaping)
+		*cache = enc(make([]byte, 0, 128), l.e.newPairs(), model.NoEscaping)
 	}
 	return append(b, *cache...)
 }

@@ -162,7 +162,7 @@ func (r *registryEncoder) desc(l labels) (*prometheus.Desc, []*dto.LabelPair) {
 	if l.pairs != nil {
 		return d, l.pairs
 	}
-	return d, l.e.pairs
+	return d, l.e.labelPairs()
 }
 
 func (r *registryEncoder) scalar(l labels, v float64, created time.Time) {
@@ -230,7 +230,7 @@ func (c *Collector) order(s *probe.Snapshot, source string) int {
 			c.emitOrder = append(c.emitOrder, i)
 		}
 	}
-	slices.SortFunc(c.emitOrder, func(i, j int) int { return comparePairs(ents[i].pairs, ents[j].pairs) })
+	slices.SortFunc(c.emitOrder, func(i, j int) int { return compareEntries(ents[i], ents[j]) })
 	return seen
 }
 
