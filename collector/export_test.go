@@ -35,7 +35,7 @@ func TestExportPerTarget(t *testing.T) {
 		ts.Sent, ts.Replies, ts.LastTTL, ts.OutagesTotal = 10, 9, 64, 1
 		ts.Errors[0] = 1
 		if ts.Spec.Path.Enabled {
-			ts.Path = probe.PathSummary{Enabled: true, HopCount: 4, Changes: 1, HasDownHop: true, DownHopTTL: 2,
+			ts.Path = &probe.PathSummary{Enabled: true, HopCount: 4, Changes: 1, HasDownHop: true, DownHopTTL: 2,
 				DownHop: netip.MustParseAddr("10.0.1.2"), MTU: probe.MTUInfo{MTU: 1400}}
 		}
 	}

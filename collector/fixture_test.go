@@ -125,7 +125,7 @@ func fixtureSnapshot() *probe.Snapshot {
 	down.Errors[probe.ErrSend] = 3
 	// Path snapshots and MTU: down past the second hop of a 4-hop baseline.
 	down.Spec.Path = probe.PathSpec{Enabled: true, MaxHops: 30, MTU: probe.MTUSpec{Enabled: true, Max: 1500, Interval: time.Minute}}
-	down.Path = probe.PathSummary{Enabled: true, HopCount: 4, Changes: 1, Snapshots: 2, HasDownHop: true,
+	down.Path = &probe.PathSummary{Enabled: true, HopCount: 4, Changes: 1, Snapshots: 2, HasDownHop: true,
 		DownHop: netip.MustParseAddr("10.0.1.2"), DownHopTTL: 2, MTU: probe.MTUInfo{MTU: 1400, Changes: 1}}
 	// dns: a host name that never resolved (classic), one that did (both),
 	// with two completed outages.

@@ -130,24 +130,26 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(ds.desc[idLastEnd], end)
 			gauge(ds.desc[idLastDur], o.Duration(s.Time).Seconds())
 		}
-		if p := t.Path; p.HopCount > 0 {
-			gauge(ds.desc[idPathHops], float64(p.HopCount))
-		}
-		if t.Path.Enabled {
-			counter(ds.desc[idPathChanges], t.Path.Changes)
-		}
-		if p := t.Path; p.HasDownHop {
-			hop := ""
-			if p.DownHop.IsValid() {
-				hop = p.DownHop.String()
+		if p := t.Path; p != nil {
+			if p.HopCount > 0 {
+				gauge(ds.desc[idPathHops], float64(p.HopCount))
 			}
-			ch <- prometheus.MustNewConstMetric(ds.desc[idPathLastHop], prometheus.GaugeValue, 1, append(lv, hop, fmt.Sprint(p.DownHopTTL))...)
-		}
-		if t.Path.MTU.MTU > 0 {
-			gauge(ds.desc[idPathMTU], float64(t.Path.MTU.MTU))
-		}
-		if t.Spec.Path.MTU.Enabled {
-			counter(ds.desc[idPathMTUChanges], t.Path.MTU.Changes)
+			if p.Enabled {
+				counter(ds.desc[idPathChanges], p.Changes)
+			}
+			if p.HasDownHop {
+				hop := ""
+				if p.DownHop.IsValid() {
+					hop = p.DownHop.String()
+				}
+				ch <- prometheus.MustNewConstMetric(ds.desc[idPathLastHop], prometheus.GaugeValue, 1, append(lv, hop, fmt.Sprint(p.DownHopTTL))...)
+			}
+			if p.MTU.MTU > 0 {
+				gauge(ds.desc[idPathMTU], float64(p.MTU.MTU))
+			}
+			if t.Spec.Path.MTU.Enabled {
+				counter(ds.desc[idPathMTUChanges], p.MTU.Changes)
+			}
 		}
 	}
 	for _, k := range order {

@@ -109,7 +109,7 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 	case &famPathLastHop:
 		for _, i := range c.emitOrder {
 			t, e := &s.Targets[i], c.ents[i]
-			if t.Path.HasDownHop {
+			if t.Path != nil && t.Path.HasDownHop {
 				x.scalar(labels{e: e, pairs: e.hopPairs(t.Path.DownHop, t.Path.DownHopTTL)}, 1, time.Time{})
 			}
 		}
@@ -180,14 +180,8 @@ func scalarValue(f *family, t *probe.TargetSnapshot, now time.Time) (float64, bo
 		return t.Jitter, t.Exports(probe.ExportRTT)
 	case &famReordered:
 		return float64(t.Reordered), t.Exports(probe.ExportCounters)
-	case &famPathHops:
-		return float64(t.Path.HopCount), t.Path.HopCount > 0
-	case &famPathChanges:
-		return float64(t.Path.Changes), t.Path.Enabled
-	case &famPathMTU:
-		return float64(t.Path.MTU.MTU), t.Path.MTU.MTU > 0
-	case &famPathMTUChanges:
-		return float64(t.Path.MTU.Changes), t.Spec.Path.MTU.Enabled
+	case &famPathHops, &famPathChanges, &famPathMTU, &famPathMTUChanges:
+		return pathValue(f, t)
 	}
 	o, ok := t.LastOutage()
 	if !ok {
@@ -203,4 +197,23 @@ func scalarValue(f *family, t *probe.TargetSnapshot, now time.Time) (float64, bo
 		return max(o.Duration(now), 0).Seconds(), true
 	}
 	panic("collector: no scalar value for family " + f.name)
+}
+
+// pathValue is the value of the path family f for t; no series without a
+// path summary.
+func pathValue(f *family, t *probe.TargetSnapshot) (float64, bool) {
+	p := t.Path
+	if p == nil {
+		return 0, false
+	}
+	switch f {
+	case &famPathHops:
+		return float64(p.HopCount), p.HopCount > 0
+	case &famPathChanges:
+		return float64(p.Changes), p.Enabled
+	case &famPathMTU:
+		return float64(p.MTU.MTU), p.MTU.MTU > 0
+	default: // famPathMTUChanges
+		return float64(p.MTU.Changes), t.Spec.Path.MTU.Enabled
+	}
 }

@@ -635,24 +635,29 @@ func (t *target) pathLogValue() string {
 	return t.path.down.String()
 }
 
-// copyPath fills dst.Path (from copyTo).
+// copyPath fills dst.Path (from copyTo), reusing dst's summary.
 func (t *target) copyPath(dst *TargetSnapshot) {
-	pt := t.path
-	if pt == nil {
-		dst.Path = PathSummary{Enabled: t.spec.Path.Enabled}
+	if !t.spec.Path.Enabled && !t.spec.Path.MTU.Enabled {
+		dst.Path = nil
 		return
 	}
-	s := PathSummary{Enabled: t.spec.Path.Enabled, Changes: pt.changes, Snapshots: pt.snapshots}
-	if pt.base != nil {
-		s.HopCount = pt.base.HopCount
+	s := PathSummary{Enabled: t.spec.Path.Enabled}
+	if pt := t.path; pt != nil {
+		s.Changes, s.Snapshots = pt.changes, pt.snapshots
+		if pt.base != nil {
+			s.HopCount = pt.base.HopCount
+		}
+		if t.state == stateDown && pt.down != nil {
+			s.DownHop, s.DownHopTTL, s.HasDownHop = pt.down.LastHop, pt.down.LastHopTTL, true
+		}
+		if pt.mtu != nil {
+			s.MTU = pt.mtu.info
+		}
 	}
-	if t.state == stateDown && pt.down != nil {
-		s.DownHop, s.DownHopTTL, s.HasDownHop = pt.down.LastHop, pt.down.LastHopTTL, true
+	if dst.Path == nil {
+		dst.Path = new(PathSummary)
 	}
-	if pt.mtu != nil {
-		s.MTU = pt.mtu.info
-	}
-	dst.Path = s
+	*dst.Path = s
 }
 
 // pathInfo copies the full path state of t.

@@ -138,8 +138,10 @@ type TargetSnapshot struct {
 	// Resolution bounds the error of the outage start and end times: that of
 	// the last outage (see Outage.Resolution), the interval before any.
 	Resolution time.Duration
-	// Path summarizes the target's path snapshots and path MTU.
-	Path PathSummary
+	// Path summarizes the target's path snapshots and path MTU; nil when
+	// its spec enables neither (most targets: it saves a tenth of a
+	// snapshot).
+	Path *PathSummary
 }
 
 // OutageBuckets are the bounds in seconds of the outage duration histogram.

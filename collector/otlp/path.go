@@ -29,9 +29,12 @@ func (p *producer) pathMetrics(s *probe.Snapshot, start, now time.Time,
 		if t.Spec == nil || !t.Spec.Path.Enabled && !t.Spec.Path.MTU.Enabled {
 			continue
 		}
+		ps := t.Path
+		if ps == nil {
+			continue
+		}
 		some = true
 		a := p.targetSet(t)
-		ps := &t.Path
 		if ps.HopCount > 0 {
 			hops = append(hops, metricdata.DataPoint[int64]{Attributes: a.set, Time: now, Value: int64(ps.HopCount)})
 		}

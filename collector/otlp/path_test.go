@@ -23,7 +23,7 @@ func TestPathMetrics(t *testing.T) {
 	spec := *tg.Spec
 	spec.Path = probe.PathSpec{Enabled: true, MaxHops: 30, MTU: probe.MTUSpec{Enabled: true, Max: 1500, Interval: 60e9}}
 	tg.Spec = &spec
-	tg.Path = probe.PathSummary{Enabled: true, HopCount: 4, Changes: 1, HasDownHop: true, DownHop: netip.MustParseAddr("10.251.1.2"),
+	tg.Path = &probe.PathSummary{Enabled: true, HopCount: 4, Changes: 1, HasDownHop: true, DownHop: netip.MustParseAddr("10.251.1.2"),
 		DownHopTTL: 2, MTU: probe.MTUInfo{MTU: 1400, Changes: 1}}
 	f.snap.Engine.Path = probe.PathStats{ProbesSent: 12, Snapshots: 3, Queued: 1}
 	ms := produce(t, f)
