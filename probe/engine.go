@@ -222,3 +222,11 @@ func (e *Engine) Close() error {
 	})
 	return err
 }
+
+// NumTargets is the number of targets the engine probes (what a Snapshot
+// would hold), without copying them.
+func (e *Engine) NumTargets() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.c.targets)
+}

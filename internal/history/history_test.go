@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -292,4 +293,47 @@ func TestRun(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run did not return after its context was cancelled")
 	}
+}
+
+// countingEngine counts its snapshots and tells its target count.
+type countingEngine struct {
+	clockEngine
+	n         atomic.Int32 // NumTargets
+	snapshots atomic.Int32
+}
+
+func (c *countingEngine) NumTargets() int { return int(c.n.Load()) }
+
+func (c *countingEngine) Snapshot(dst *probe.Snapshot) *probe.Snapshot {
+	c.snapshots.Add(1)
+	return c.clockEngine.Snapshot(dst)
+}
+
+// TestRunTakesNoSnapshotWhileOff checks that Run does not copy the engine
+// while it probes more targets than the history keeps (at a million targets
+// a snapshot is most of a gigabyte), and that it turns the history on again
+// when the count falls.
+func TestRunTakesNoSnapshotWhileOff(t *testing.T) {
+	st := New(Options{Bucket: 20 * time.Millisecond, MaxTargets: 1})
+	eng := &countingEngine{clockEngine: clockEngine{f: newFake("g", "192.0.2.1")}}
+	eng.n.Store(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { st.Run(ctx, eng); close(done) }()
+	defer func() { cancel(); <-done }()
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("not within 30s: %s", what)
+			}
+		}
+	}
+	waitFor("history off", func() bool { return !st.Enabled() })
+	time.Sleep(200 * time.Millisecond) // about 10 buckets
+	if n := eng.snapshots.Load(); n != 0 {
+		t.Fatalf("%d snapshots taken while the engine had more targets than the history keeps, want 0", n)
+	}
+	eng.n.Store(1)
+	waitFor("history on again after the count fell", func() bool { return st.Enabled() && eng.snapshots.Load() > 0 })
 }

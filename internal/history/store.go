@@ -123,10 +123,13 @@ func (s *Store) Enabled() bool {
 }
 
 // Run records a snapshot of src at every bucket boundary of the wall clock
-// until ctx is done. The snapshot is not kept between buckets (at 100k
-// targets it takes tens of megabytes).
+// until ctx is done. While the history is on (at most MaxTargets targets)
+// the snapshot buffer is kept for the next bucket, instead of a new one of
+// up to tens of megabytes each time; while it is off, no snapshot is taken
+// when src can count its targets (TargetCounter), and none is kept.
 func (s *Store) Run(ctx context.Context, src Snapshotter) {
-	var snap *probe.Snapshot // reused: Record keeps nothing of it
+	var snap *probe.Snapshot
+	counter, _ := src.(TargetCounter)
 	for {
 		now := time.Now()
 		next := now.Truncate(s.bucket).Add(s.bucket)
@@ -137,9 +140,41 @@ func (s *Store) Run(ctx context.Context, src Snapshotter) {
 			return
 		case <-t.C:
 		}
+		if counter != nil && s.exceeds(counter.NumTargets()) {
+			s.turnOff(counter.NumTargets())
+			snap = nil
+			continue
+		}
 		snap = src.Snapshot(snap)
 		s.Record(snap)
+		if !s.Enabled() {
+			snap = nil
+		}
 	}
+}
+
+// TargetCounter is implemented by a Snapshotter that can tell how many
+// targets a snapshot would hold without taking one (probe.Engine).
+type TargetCounter interface {
+	NumTargets() int
+}
+
+// exceeds reports whether n targets are more than the history keeps.
+func (s *Store) exceeds(n int) bool { return s.maxTargets >= 0 && n > s.maxTargets }
+
+// turnOff turns the history off for n targets, logging the change.
+func (s *Store) turnOff(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setOff(n)
+}
+
+// setOff is turnOff with s.mu held.
+func (s *Store) setOff(n int) {
+	if !s.off {
+		s.log.Warn("history off: more targets than the limit", "targets", n, "limit", s.maxTargets)
+	}
+	s.off, s.series, s.slab = true, nil, nil
 }
 
 func (s *Store) retentionOf(group string) time.Duration {
@@ -208,11 +243,8 @@ func (s *Store) Record(snap *probe.Snapshot) {
 // history of targets whose Key is unchanged. It returns false while the
 // history is off.
 func (s *Store) sync(snap *probe.Snapshot) bool {
-	if s.maxTargets >= 0 && len(snap.Targets) > s.maxTargets {
-		if !s.off {
-			s.log.Warn("history off: more targets than the limit", "targets", len(snap.Targets), "limit", s.maxTargets)
-		}
-		s.off, s.series, s.slab = true, nil, nil
+	if s.exceeds(len(snap.Targets)) {
+		s.setOff(len(snap.Targets))
 		return false
 	}
 	if s.off {
