@@ -45,7 +45,7 @@ func TestSlowAndConcurrentScrapes(t *testing.T) {
 	const n = 100_000
 	cfg := writeConfig(t, "", "", group{name: "g", interval: 10 * time.Second, targets: addrStrings(l.Addrs(n, false))})
 	f := start(t, l, cfg)
-	f.wait(3*time.Minute, "all targets probed and up", func(mfs mfsT) (bool, string) {
+	f.waitNamed(3*time.Minute, "all targets probed and up", []string{"icmp_up"}, func(mfs mfsT) (bool, string) {
 		up := sum(mfs, "icmp_up", "g")
 		return up == n, fmt.Sprintf("%v of %d up", up, n)
 	})

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -191,6 +192,17 @@ func (x *Exporter) Scrape(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	return Scrape(ctx, x.Client, x.URL("/metrics"))
+}
+
+// MetricsNamed scrapes only the named families (/metrics?name[]=...) and
+// parses them: at 100 000 targets a full scrape is about 200 MB of text,
+// and parsing it takes long enough on a loaded machine to outlast a wait.
+func (x *Exporter) MetricsNamed(ctx context.Context, names ...string) (map[string]*dto.MetricFamily, error) {
+	if err := x.Exited(); err != nil {
+		return nil, err
+	}
+	q := url.Values{"name[]": names}
+	return ScrapeMetrics(ctx, x.Client, x.URL("/metrics?"+q.Encode()))
 }
 
 // Metrics scrapes /metrics like Scrape and parses it with ParseMetrics.
