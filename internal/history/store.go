@@ -140,10 +140,12 @@ func (s *Store) Run(ctx context.Context, src Snapshotter) {
 			return
 		case <-t.C:
 		}
-		if counter != nil && s.exceeds(counter.NumTargets()) {
-			s.turnOff(counter.NumTargets())
-			snap = nil
-			continue
+		if counter != nil {
+			if n := counter.NumTargets(); s.exceeds(n) {
+				s.turnOff(n)
+				snap = nil
+				continue
+			}
 		}
 		snap = src.Snapshot(snap)
 		s.Record(snap)
