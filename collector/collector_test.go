@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -292,4 +293,58 @@ func TestEmitsInRegistryOrder(t *testing.T) {
 	s.Targets = append(s.Targets[250:], s.Targets[:200]...) // reordered and fewer
 	src.set(s)
 	check("after change")
+}
+
+// TestReloadKeepsUnchangedEntries: a reload gives every target a new spec.
+// A target whose labels did not change keeps its cached entry (no labels
+// encoded again); one whose labels changed is exported with the new ones,
+// in both exposition paths, and no entry of the old specs stays cached.
+func TestReloadKeepsUnchangedEntries(t *testing.T) {
+	src := newFixture()
+	c := New(src, Options{})
+	before := streamEncoded(t, c, expfmt.NewFormat(expfmt.TypeTextPlain))
+	old := map[string]*targetEntry{}
+	for _, e := range c.entries {
+		old[e.spec.Name] = e
+	}
+
+	// The reload: equal copies of every spec, one with a new label value.
+	s := fixtureSnapshot()
+	for i := range s.Targets {
+		ts := *s.Targets[i].Spec
+		ts.Labels = slices.Clone(ts.Labels)
+		if i == 1 {
+			ts.Labels[0].Value = "ber"
+		}
+		s.Targets[i].Spec = &ts
+	}
+	src.set(s)
+	after := streamEncoded(t, c, expfmt.NewFormat(expfmt.TypeTextPlain))
+
+	changed := s.Targets[1].Spec.Name
+	for i := range s.Targets {
+		name := s.Targets[i].Spec.Name
+		e := c.entries[s.Targets[i].Spec]
+		switch {
+		case e == nil:
+			t.Errorf("%s: no entry under its new spec", name)
+		case name == changed && e == old[name]:
+			t.Errorf("%s: labels changed but the old entry was kept", name)
+		case name != changed && e != old[name]:
+			t.Errorf("%s: labels unchanged but the entry was built again", name)
+		}
+	}
+	if len(c.entries) != len(s.Targets) {
+		t.Errorf("%d cached entries after the reload, want %d", len(c.entries), len(s.Targets))
+	}
+	want := strings.ReplaceAll(string(before), `site="fra",source="fra1",target="`+changed+`"`, `site="ber",source="fra1",target="`+changed+`"`)
+	if want == string(before) {
+		t.Fatalf("fixture: target %s has no site=\"fra\" series", changed)
+	}
+	if d := lineDiff(sortedLines(after), sortedLines([]byte(want))); d != "" {
+		t.Errorf("stream after the reload differs from the expected exposition:\n%s", d)
+	}
+	if got := string(gatherText(t, c)); !strings.Contains(got, `site="ber",source="fra1",target="`+changed+`"`) || strings.Contains(got, `site="fra",source="fra1",target="`+changed+`"`) {
+		t.Errorf("registry path after the reload does not carry the new label of %s:\n%s", changed, got)
+	}
 }

@@ -154,13 +154,23 @@ type targetEntry struct {
 }
 
 // entryFor returns the cached entry of t, rebuilding it when the spec, the
-// probed address or the source changed.
-func (c *Collector) entryFor(t *probe.TargetSnapshot, source string) *targetEntry {
+// probed address or the source changed. A reload gives every target a new
+// spec: prev, the entry of the same snapshot slot in the previous scrape,
+// is taken over when its labels are the same, so that a reload which
+// changes nothing for a target does not rebuild its labels.
+func (c *Collector) entryFor(t *probe.TargetSnapshot, source string, prev *targetEntry) *targetEntry {
 	e := c.entries[t.Spec]
 	if e != nil && e.ip == t.IP && e.source == source {
 		e.gen = c.gen
 		e.ds.gen = c.gen
 		return e
+	}
+	if e == nil && prev != nil && prev.gen != c.gen && prev.ip == t.IP && prev.source == source &&
+		c.entries[prev.spec] == prev && sameLabels(prev.spec, t.Spec) {
+		delete(c.entries, prev.spec)
+		prev.spec, prev.gen, prev.ds.gen = t.Spec, c.gen, c.gen
+		c.entries[t.Spec] = prev
+		return prev
 	}
 	e = &targetEntry{spec: t.Spec, ip: t.IP, source: source, gen: c.gen}
 	e.ds = c.descSetFor(t.Spec.Labels)
@@ -169,6 +179,12 @@ func (c *Collector) entryFor(t *probe.TargetSnapshot, source string) *targetEntr
 	}
 	c.entries[t.Spec] = e
 	return e
+}
+
+// sameLabels reports whether two specs give a target the same labels
+// (besides source and ip).
+func sameLabels(a, b *probe.TargetSpec) bool {
+	return a.Group == b.Group && a.Name == b.Name && slices.Equal(a.Labels, b.Labels)
 }
 
 // value is the entry's label value number i: source, group, target, ip,

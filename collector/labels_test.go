@@ -180,7 +180,7 @@ func TestCompareEntriesMatchesPairs(t *testing.T) {
 				if (i+j)%3 != 0 {
 					ip = netip.AddrFrom4([4]byte{10, 0, byte(i), byte(j)})
 				}
-				ents = append(ents, c.entryFor(&probe.TargetSnapshot{Spec: spec, IP: ip}, "src"))
+				ents = append(ents, c.entryFor(&probe.TargetSnapshot{Spec: spec, IP: ip}, "src", nil))
 			}
 		}
 	}

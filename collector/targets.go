@@ -212,7 +212,11 @@ func (c *Collector) order(s *probe.Snapshot, source string) int {
 		t := &s.Targets[i]
 		var e *targetEntry
 		if t.Spec != nil {
-			e = c.entryFor(t, source)
+			var last *targetEntry
+			if i < len(prev) {
+				last = prev[i]
+			}
+			e = c.entryFor(t, source, last)
 			seen++
 		}
 		if !changed && prev[i] != e {
