@@ -140,7 +140,7 @@ func (f *fixture) metrics() map[string]*dto.MetricFamily {
 	return mfs
 }
 
-// waitGroup waits until cond holds for the metrics (polled every 200 ms,
+// wait waits until cond holds for the metrics (polled every 200 ms,
 // at most timeout); it fails the test with the last description.
 func (f *fixture) wait(timeout time.Duration, what string, cond func(map[string]*dto.MetricFamily) (bool, string)) map[string]*dto.MetricFamily {
 	f.t.Helper()
@@ -157,13 +157,7 @@ func (f *fixture) waitNamed(timeout time.Duration, what string, names []string, 
 		if err := f.x.Exited(); err != nil {
 			f.t.Fatal(err)
 		}
-		var mfs map[string]*dto.MetricFamily
-		var err error
-		if len(names) > 0 {
-			mfs, err = f.x.MetricsNamed(f.ctx, names...)
-		} else {
-			mfs, err = f.x.Metrics(f.ctx)
-		}
+		mfs, err := f.x.MetricsNamed(f.ctx, names...)
 		if err != nil {
 			return false, err.Error()
 		}

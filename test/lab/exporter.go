@@ -195,9 +195,13 @@ func (x *Exporter) Scrape(ctx context.Context) ([]byte, error) {
 }
 
 // MetricsNamed scrapes only the named families (/metrics?name[]=...) and
-// parses them: at 100 000 targets a full scrape is about 200 MB of text,
-// and parsing it takes long enough on a loaded machine to outlast a wait.
+// parses them, all of them like Metrics when names is empty: at 100 000
+// targets a full scrape is about 200 MB of text, and parsing it takes long
+// enough on a loaded machine to outlast a wait.
 func (x *Exporter) MetricsNamed(ctx context.Context, names ...string) (map[string]*dto.MetricFamily, error) {
+	if len(names) == 0 {
+		return x.Metrics(ctx)
+	}
 	if err := x.Exited(); err != nil {
 		return nil, err
 	}
