@@ -20,10 +20,16 @@
 #                  [--duration 30] [--warmup 10] [--histogram native]
 #                  [--runs 3] [--nice N] [--no-fping] [--no-strace] [--perf] [--bin PATH] [--out DIR]
 #                  [--interval 1] [--ipv6] [--per-target up,counters,...] [--reload PCT]
+#                  [--target-napi]
 #   --reload PCT: during the window, two reloads (POST /-/reload): the first
 #                 adds PCT% of N new targets as a second group, the second
 #                 removes them again; their durations are reported, and the
 #                 window's skipped, lost and schedule lag show any gap they make.
+#   --target-napi: the target namespace answers in a kernel thread of its own
+#                 (threaded NAPI) instead of inside the exporter's sendmmsg,
+#                 as a remote host would: what the exporter's own work costs.
+#                 Needs ethtool. The one target thread queues each send batch,
+#                 so RTTs grow by up to a batch's processing time.
 #   bench/scale.sh --n 1048576 --interval 10 --ipv6 --per-target up,counters --datapaths afpacket --no-fping
 #                                # one million targets (multiples of 65536 as /112 blocks above 130048)
 #   bench/scale.sh --smoke       # N=1000, 10 s, icmp only, 1 round: proves the script works
@@ -38,6 +44,7 @@ histmode=native
 do_fping=1
 do_perf=0
 do_strace=1
+target_napi=0
 runs=3
 nice=0
 smoke=0
@@ -68,6 +75,7 @@ while [ $# -gt 0 ]; do
     --ipv6) ipv6=1; shift ;;
     --per-target) per_target=$2; shift 2 ;;
     --reload) reload_pct=$2; shift 2 ;;
+    --target-napi) target_napi=1; shift ;;
     --smoke) smoke=1; ns_list=1000; datapaths=icmp; duration=10; warmup=3; runs=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "scale.sh: unknown argument $1" >&2; usage 2 ;;
@@ -116,6 +124,9 @@ if [ "$do_fping" = 1 ] && ! command -v fping >/dev/null; then
 fi
 if [ "$do_strace" = 1 ] && ! command -v strace >/dev/null; then
   echo "scale.sh: strace not installed, no syscall counts (apt-get install strace)" >&2; do_strace=0
+fi
+if [ "$target_napi" = 1 ] && ! command -v ethtool >/dev/null; then
+  die "--target-napi needs ethtool (apt-get install ethtool)"
 fi
 if [ "$do_perf" = 1 ] && ! command -v perf >/dev/null; then
   die "--perf needs perf (apt-get install linux-perf)"
@@ -195,6 +206,23 @@ routes=$(ip -n "$P" -4 route show | sort)
   || die "probe namespace has unexpected routes: $routes"
 [ -z "$(ip -n "$P" -6 route show | grep -v '^fd00:210::/64 via fd00:250::2 \|^fd00:250::/64 dev veth0 \|^fe80::/64\|^multicast\|^ff00::/8')" ] \
   || die "probe namespace has unexpected IPv6 routes: $(ip -n "$P" -6 route show)"
+
+# --target-napi: the target namespace answers in a kernel thread of its own
+# (threaded NAPI on its veth, real-time priority so that it runs at once),
+# not inside the exporter's sendmmsg. On a plain veth the whole answer (the
+# target's receive, its echo reply, our receive of it) runs as softirq work
+# on the sending thread; a remote host does that work on its own CPUs.
+# The veth only queues to NAPI when the sending side has no TSO/GSO.
+if [ "$target_napi" = 1 ]; then
+  ip netns exec "$P" ethtool -K veth0 tso off gso off >/dev/null || die "ethtool -K veth0 tso off gso off in $P"
+  ip netns exec "$T" ethtool -K veth0 gro on >/dev/null || die "ethtool -K veth0 gro on in $T"
+  before=$( (pgrep '^napi/' || true) | sort)
+  ip netns exec "$T" sh -c 'echo 1 >/sys/class/net/veth0/threaded' || die "threaded NAPI on veth0 in $T"
+  napi_pids=$(comm -13 <(echo "$before") <( (pgrep '^napi/' || true) | sort))
+  [ -n "$napi_pids" ] || die "--target-napi: no NAPI thread appeared for veth0 in $T"
+  for pid in $napi_pids; do chrt -f -p 50 "$pid" >/dev/null || die "chrt -f -p 50 $pid"; done
+  log "target namespace answers in NAPI thread(s) $(echo $napi_pids) (SCHED_FIFO 50)"
+fi
 
 tmax=$((maxn + $(added_count "$maxn")))
 # Targets: 10.210.0.1 .. skipping .0 and .255 of every /24 (130048 at most);
@@ -392,6 +420,13 @@ run_exporter() {
       perf report -i "$work/perf-$tag.data" --stdio --no-children -g none --sort dso 2>/dev/null | grep -v '^$' | head -20
       perf report -i "$work/perf-$tag.data" --stdio --no-children -g none --sort dso,symbol --percent-limit 0.5 2>/dev/null \
         | grep -v '^$' | head -80
+      # Where the sending thread's time goes, inclusive of callees: the
+      # sendmmsg, the softirq receive work run inside it (on a plain veth
+      # the target's answer and our receive of it), the target's echo
+      # reply, our ring's copy, our own receive and send code.
+      echo "# inclusive (children) share of the samples"
+      perf report -i "$work/perf-$tag.data" --stdio --children -g none --sort symbol 2>/dev/null \
+        | grep -E '\] (__sys_sendmmsg|raw_sendmsg|rawv6_sendmsg|net_rx_action|process_backlog|icmp_echo|icmpv6_echo_reply|icmp_reply|ip_rcv|ipv6_rcv|tpacket_rcv|dev_queue_xmit_nit|veth_xmit|github.com/icmp-exporter/icmp_exporter/probe\.\(\*Engine\)\.(loop|drain)|github.com/icmp-exporter/icmp_exporter/probe\.\(\*core\)\.(handle|collect|expire)) ' || true
     } >"$out/perf-$tag.txt" || true
   fi
   local hwm_kb threads; hwm_kb=$(status_kb "$exp_pid" VmHWM); threads=$(status_kb "$exp_pid" Threads)
@@ -523,9 +558,10 @@ md="$out/results.md"
   echo "- exporter: $version"
   echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2/1048576 }' /proc/meminfo)"
   echo "- load: start \`$(sed 's/^ *//' <<<"$uptime_start")\`, end \`$(sed 's/^ *//' <<<"$uptime_end")\`"
-  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --nice $nice --histogram $histmode --interval $interval$([ "$ipv6" = 1 ] && echo ' --ipv6')${per_target:+ --per-target $per_target}$([ "$reload_pct" != 0 ] && echo " --reload $reload_pct")$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
+  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --nice $nice --histogram $histmode --interval $interval$([ "$ipv6" = 1 ] && echo ' --ipv6')${per_target:+ --per-target $per_target}$([ "$reload_pct" != 0 ] && echo " --reload $reload_pct")$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')$([ "$target_napi" = 1 ] && echo ' --target-napi')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
   echo "- interval $interval s, IPv$([ "$ipv6" = 1 ] && echo 6 || echo 4) targets, per-target series: ${per_target:-all}, histogram mode \`$histmode\`, window ${duration} s after ${warmup} s warm-up"
   echo "- lab true RTT (iputils ping -c 20 -i 0.05 from the probe namespace, idle lab): $true_rtt"
+  [ "$target_napi" = 1 ] && echo "- the target namespace answered in its own NAPI thread (--target-napi), not on the exporter's sending thread"
   echo
   echo "| datapath | N | round | probes/s | lost | skipped | RTT p50 / p99 µs | CPU % of 1 core | CPU µs / probe | RSS / peak MB | text scrape s / MB | protobuf scrape s / MB | max schedule lag ms | kernel drops | mode, replies by timestamp source | load 1m | run-queue wait % | syscalls / probe |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"

@@ -123,6 +123,9 @@ func (c *core) install(p *applyPlan, spec *Spec, now int64) {
 		c.unindex(t)
 		t.removed = true
 	}
+	// A new table, also when the size stays: it must not keep removed
+	// targets in memory.
+	c.inflight = make([]*target, inflightSize(spec))
 	for _, i := range p.added {
 		t := p.targets[i]
 		t.stateChange, t.created = now, now
@@ -166,9 +169,7 @@ func (c *core) repoint(p *applyPlan, spec *Spec, from, to int, now int64) {
 func (c *core) keepPhase(t *target, e *planEntry, now int64) {
 	if e.moved || t.due < now || t.due > now+int64(t.spec.Interval) {
 		t.due = now + e.phase
-		if t.heapIdx >= 0 {
-			c.sched.reset(t.heapIdx)
-		}
+		c.sched.reschedule(t)
 	}
 }
 
@@ -178,7 +179,7 @@ func (c *core) index(t *target) {
 	if !t.ip.IsValid() {
 		return
 	}
-	if t.heapIdx < 0 {
+	if !t.scheduled {
 		c.sched.push(t)
 	}
 	// Keyed without the zone: packets never carry one (see rebuildAddrs).
@@ -189,9 +190,7 @@ func (c *core) index(t *target) {
 
 // unindex takes t out of the schedule heap and the address index.
 func (c *core) unindex(t *target) {
-	if t.heapIdx >= 0 {
-		c.sched.remove(t.heapIdx)
-	}
+	c.sched.unschedule(t)
 	if !t.ip.IsValid() {
 		return
 	}
@@ -211,27 +210,4 @@ func (c *core) unindex(t *target) {
 		}
 	}
 	t.nextSame = nil
-}
-
-// remove takes h[i] out of the heap.
-func (h *schedHeap) remove(i int) {
-	s := *h
-	last := len(s) - 1
-	t := s[i]
-	if i != last {
-		s.swap(i, last)
-	}
-	s[last] = nil
-	*h = s[:last]
-	t.heapIdx = -1
-	if i != last {
-		h.reset(i)
-	}
-}
-
-// reset restores the heap after h[i].due changed either way.
-func (h schedHeap) reset(i int) {
-	t := h[i]
-	h.up(i)
-	h.fix(t.heapIdx)
 }

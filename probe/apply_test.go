@@ -8,8 +8,9 @@ import (
 )
 
 // checkTable fails unless the schedule heap and the address index hold
-// exactly the targets of core.targets with a valid address, the heap is
-// ordered and its indexes match, and every chain is what rebuildAddrs
+// exactly the targets of core.targets with a valid address (each in one live
+// entry due when the target is), the heap is ordered and its stale entries
+// counted, and every chain is what rebuildAddrs
 // would build (as a set).
 func checkTable(t *testing.T, c *core) {
 	t.Helper()
@@ -21,17 +22,27 @@ func checkTable(t *testing.T, c *core) {
 		live[tg] = true
 	}
 	inHeap := map[*target]bool{}
-	for i, tg := range c.sched {
-		if tg.heapIdx != i {
-			t.Fatalf("heap[%d] has heapIdx %d", i, tg.heapIdx)
-		}
-		if i > 0 && c.sched[(i-1)/2].due > tg.due {
+	stale := 0
+	for i := range c.sched.e {
+		s := &c.sched.e[i]
+		if i > 0 && c.sched.e[(i-1)/schedArity].due > s.due {
 			t.Fatalf("heap order broken at %d", i)
 		}
-		if !live[tg] || !tg.ip.IsValid() {
-			t.Fatalf("heap holds %s, not a live target with an address", tg.spec.Key())
+		if !s.live() {
+			stale++
+			continue
+		}
+		tg := s.t
+		if s.due != tg.due {
+			t.Fatalf("heap entry of %s due at %d, the target at %d", tg.spec.Key(), s.due, tg.due)
+		}
+		if !live[tg] || !tg.ip.IsValid() || inHeap[tg] {
+			t.Fatalf("heap holds %s, not a live target with an address, or twice", tg.spec.Key())
 		}
 		inHeap[tg] = true
+	}
+	if stale != c.sched.stale {
+		t.Fatalf("%d stale heap entries, %d counted", stale, c.sched.stale)
 	}
 	indexed := map[*target]bool{}
 	for k, head := range c.byAddr {
@@ -46,8 +57,8 @@ func checkTable(t *testing.T, c *core) {
 		}
 	}
 	for _, tg := range c.targets {
-		if want := tg.ip.IsValid(); inHeap[tg] != want || indexed[tg] != want || (tg.heapIdx >= 0) != want {
-			t.Fatalf("target %s (ip %s): in heap %v, indexed %v, heapIdx %d", tg.spec.Key(), tg.ip, inHeap[tg], indexed[tg], tg.heapIdx)
+		if want := tg.ip.IsValid(); inHeap[tg] != want || indexed[tg] != want || tg.scheduled != want {
+			t.Fatalf("target %s (ip %s): in heap %v, indexed %v, scheduled %v", tg.spec.Key(), tg.ip, inHeap[tg], indexed[tg], tg.scheduled)
 		}
 	}
 	if len(indexed) != len(inHeap) {

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -41,13 +42,19 @@ func BenchmarkParseEcho(b *testing.B) {
 
 // BenchmarkSendReceivePath measures the engine's whole per-probe work
 // without syscalls: schedule, encode, tag, record, then match the reply,
-// verify the tag, compute the RTT, update histogram and FSM, at 10k targets.
-// Steady state must not allocate.
+// verify the tag, compute the RTT, update histogram and FSM, at 10k and
+// 100k targets (where the schedule and the per-target state no longer fit
+// in the CPU caches). Steady state must not allocate.
 func BenchmarkSendReceivePath(b *testing.B) {
-	const n = 10_000
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("targets=%d", n), func(b *testing.B) { benchSendReceive(b, n) })
+	}
+}
+
+func benchSendReceive(b *testing.B, n int) {
 	spec := Spec{}
 	for i := range n {
-		a := netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		spec.Targets = append(spec.Targets, simTarget(a.String(), time.Second, time.Second))
 	}
 	s := newSim(b, spec)
@@ -56,7 +63,7 @@ func BenchmarkSendReceivePath(b *testing.B) {
 	buf := make([]byte, 0, sendBatch*64)
 	recv := make([]Received, sendBatch)
 	now := int64(0)
-	step := int64(time.Second) / n * sendBatch
+	step := int64(time.Second) / int64(n) * sendBatch
 	run := func(iters int) {
 		for done := 0; done < iters; {
 			now += step

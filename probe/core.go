@@ -11,12 +11,17 @@ import (
 // windows, timeouts, reply matching, FSM and outages. It performs no I/O
 // and reads no clock: callers pass the time. Guarded by Engine.mu.
 type core struct {
-	epoch     time.Time // engine start; mono = time since epoch
-	tagger    *Tagger
-	id4, id6  uint16
-	serial    uint32
-	targets   []*target
-	byAddr    map[netip.Addr]*target
+	epoch    time.Time // engine start; mono = time since epoch
+	tagger   *Tagger
+	id4, id6 uint16
+	serial   uint32
+	targets  []*target
+	byAddr   map[netip.Addr]*target
+	// inflight maps the low bits of a probe's serial to the target it was
+	// sent to, so that a reply finds its target without hashing its
+	// address. Only a hint: a later probe may have taken the entry, and
+	// path probes are not in it; a miss falls back to byAddr.
+	inflight  []*target
 	sched     schedHeap
 	fifos     []timeoutFIFO
 	fifoIndex map[time.Duration]int
@@ -74,7 +79,7 @@ func (c *core) setIP(t *target, ip netip.Addr, now int64) {
 	had := t.ip.IsValid()
 	t.ip = ip
 	c.rebuildAddrs()
-	if !had && t.heapIdx < 0 {
+	if !had && !t.scheduled {
 		t.due = now
 		c.sched.push(t)
 	}
@@ -90,13 +95,14 @@ const sendAhead = int64(500 * time.Microsecond)
 // sendDue reports whether a probe is due at now (collect would send it
 // but for max_pps).
 func (c *core) sendDue(now int64) bool {
-	return len(c.sched) > 0 && c.sched[0].due <= now+sendAhead
+	t, due := c.sched.top()
+	return t != nil && due <= now+sendAhead
 }
 
 func (c *core) nextWake() int64 {
 	next := int64(-1)
-	if len(c.sched) > 0 {
-		next = c.sched[0].due - sendAhead
+	if t, due := c.sched.top(); t != nil {
+		next = due - sendAhead
 	}
 	for i := range c.fifos {
 		f := &c.fifos[i]
@@ -118,11 +124,11 @@ func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []
 		c.tokens = min(c.tokens, float64(max(cap(pkts), 1)))
 		c.lastFill = now
 	}
-	for len(pkts) < cap(pkts) && len(c.sched) > 0 && c.sched[0].due <= now+sendAhead {
-		if c.maxPPS > 0 && c.tokens < 1 {
+	for len(pkts) < cap(pkts) {
+		t, due := c.sched.top()
+		if t == nil || due > now+sendAhead || c.maxPPS > 0 && c.tokens < 1 {
 			break
 		}
-		t := c.sched[0]
 		iv := int64(t.spec.Interval)
 		if lag := now - t.due; lag > iv {
 			n := lag / iv
@@ -134,12 +140,13 @@ func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []
 			c.noteLag(time.Duration(max(now-t.due, 0)), now)
 		}
 		t.due += iv
-		c.sched.fix(0)
+		c.sched.advance()
 		if t.removed || !t.ip.IsValid() {
 			continue
 		}
 		c.serial++
 		serial := c.serial
+		c.inflight[serial&uint32(len(c.inflight)-1)] = t
 		_, _, id := c.echoKind(t.ip.Is6())
 		start := len(buf)
 		buf = AppendEcho(buf, c.tagger, t.ip, id, serial, now, t.spec.PayloadSize)
@@ -181,14 +188,17 @@ func (c *core) noteLag(lag time.Duration, now int64) {
 // skipDue skips (counts, reschedules, does not send) up to limit probes due
 // at now: the engine is overloaded and must not add to its backlog.
 func (c *core) skipDue(now int64, limit int) {
-	for i := 0; i < limit && len(c.sched) > 0 && c.sched[0].due <= now; i++ {
-		t := c.sched[0]
+	for range limit {
+		t, due := c.sched.top()
+		if t == nil || due > now {
+			return
+		}
 		iv := int64(t.spec.Interval)
 		n := (now-t.due)/iv + 1
 		t.skipped += uint64(n)
 		c.stats.Skipped += uint64(n)
 		t.due += n * iv
-		c.sched.fix(0)
+		c.sched.advance()
 	}
 }
 
@@ -285,11 +295,7 @@ func (c *core) handle(r *Received, now int64) {
 		c.stats.Foreign++
 		return
 	}
-	for t := c.byAddr[src]; t != nil; t = t.nextSame {
-		s := t.findSlot(e.Serial)
-		if s == nil {
-			continue
-		}
+	if t, s := c.lookup(src, e.Serial); t != nil {
 		c.reply(t, s, r, now)
 		return
 	}
@@ -309,12 +315,43 @@ func (c *core) txStamp(dst netip.Addr, r *Received) {
 	if ParseEcho(r.Buf, request, &e) != nil || !e.Full {
 		return
 	}
-	for t := c.byAddr[dst]; t != nil; t = t.nextSame {
-		if s := t.findSlot(e.Serial); s != nil && s.sendMono == e.Sent {
-			s.txStamp = r.KernelStamp
-			return
+	if _, s := c.lookup(dst, e.Serial); s != nil && s.sendMono == e.Sent {
+		s.txStamp = r.KernelStamp
+	}
+}
+
+// lookup returns the target at address a (without zone) whose window holds
+// the probe with serial, and its slot; nil when none does.
+func (c *core) lookup(a netip.Addr, serial uint32) (*target, *slot) {
+	if len(c.inflight) > 0 {
+		t := c.inflight[serial&uint32(len(c.inflight)-1)]
+		if t != nil && !t.removed && t.ip.WithZone("") == a {
+			if s := t.findSlot(serial); s != nil {
+				return t, s
+			}
 		}
 	}
+	for t := c.byAddr[a]; t != nil; t = t.nextSame {
+		if s := t.findSlot(serial); s != nil {
+			return t, s
+		}
+	}
+	return nil, nil
+}
+
+// inflightSize is the size of core.inflight for spec: a power of two at
+// least twice the probes in flight at their timeouts.
+func inflightSize(spec *Spec) int {
+	var n float64
+	for i := range spec.Targets {
+		ts := &spec.Targets[i]
+		n += float64(int64(ts.Timeout)+grace(ts.Timeout)) / float64(ts.Interval)
+	}
+	size := 1024
+	for float64(size) < 2*n && size < 1<<22 {
+		size <<= 1
+	}
+	return size
 }
 
 func (c *core) reply(t *target, s *slot, r *Received, now int64) {

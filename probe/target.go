@@ -40,8 +40,9 @@ type target struct {
 	removed  bool
 	nextSame *target // next target with the same ip (byAddr chain)
 
-	due     int64 // next send, ns since epoch
-	heapIdx int   // position in the schedule heap, -1 when not scheduled
+	due       int64  // next send, ns since epoch
+	schedGen  uint32 // generation of its schedule heap entry (schedHeap)
+	scheduled bool   // in the schedule heap
 
 	window []slot
 	wpos   int
@@ -132,7 +133,6 @@ func newTarget(spec *TargetSpec) *target {
 	return &target{
 		spec:         spec,
 		ip:           spec.Addr,
-		heapIdx:      -1,
 		window:       make([]slot, windowSize(spec)),
 		lastTTL:      -1,
 		failPrevSend: -1, okPrevSend: -1,
