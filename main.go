@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -40,10 +41,24 @@ import (
 
 const name = "icmp_exporter"
 
+// gcPercent is the exporter's default GOGC. Most of its heap is target
+// state that lives as long as the configuration, and once running it
+// allocates little (nothing per probe, a few MB per full scrape at 100k
+// targets), so collections are rare whatever the setting; what the
+// setting decides is how far the heap grows past the live state before
+// one: with Go's 100 to twice it. Measured at 100 000 targets with a
+// scrape every 2 s for 3 minutes (docs/benchmark.md): RSS 498 MB and still
+// rising with 100, 410 MB with 25, for the same CPU. GOGC in the
+// environment overrides it.
+const gcPercent = 25
+
 func main() { os.Exit(run()) }
 
 func run() int {
 	buildinfo.Complete() // a plain go build or go install still knows its version
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	a := kingpin.New(name, "Continuous ICMP echo prober: RTT, loss, up/down and outages for Prometheus and OpenTelemetry.")
 	a.Command("serve", "Probe the configured targets and serve their metrics (the default command).").Default()
 	measure := downtime.AddCommand(a)

@@ -20,11 +20,15 @@
 #                  [--duration 30] [--warmup 10] [--histogram native]
 #                  [--runs 3] [--nice N] [--no-fping] [--no-strace] [--perf] [--bin PATH] [--out DIR]
 #                  [--interval 1] [--ipv6] [--per-target up,counters,...] [--reload PCT]
-#                  [--target-napi]
+#                  [--target-napi] [--scrape-every S]
 #   --reload PCT: during the window, two reloads (POST /-/reload): the first
 #                 adds PCT% of N new targets as a second group, the second
 #                 removes them again; their durations are reported, and the
 #                 window's skipped, lost and schedule lag show any gap they make.
+#   --scrape-every S: during the window, a full text scrape every S seconds
+#                 (as Prometheus would; the RSS then includes what scrapes
+#                 leave to the garbage collector), and the RSS is sampled
+#                 every second: its maximum over the window is reported.
 #   --target-napi: the target namespace answers in a kernel thread of its own
 #                 (threaded NAPI) instead of inside the exporter's sendmmsg,
 #                 as a remote host would: what the exporter's own work costs.
@@ -45,6 +49,8 @@ do_fping=1
 do_perf=0
 do_strace=1
 target_napi=0
+scrape_every=0
+scrape_pid=""
 runs=3
 nice=0
 smoke=0
@@ -76,6 +82,7 @@ while [ $# -gt 0 ]; do
     --per-target) per_target=$2; shift 2 ;;
     --reload) reload_pct=$2; shift 2 ;;
     --target-napi) target_napi=1; shift ;;
+    --scrape-every) scrape_every=$2; shift 2 ;;
     --smoke) smoke=1; ns_list=1000; datapaths=icmp; duration=10; warmup=3; runs=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "scale.sh: unknown argument $1" >&2; usage 2 ;;
@@ -149,10 +156,10 @@ lag_pid=""
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
-  for pid in $exp_pid $aux_pid $lag_pid; do
+  for pid in $exp_pid $aux_pid $lag_pid $scrape_pid; do
     kill -KILL "$pid" 2>/dev/null || true
   done
-  for pid in $exp_pid $aux_pid $lag_pid; do
+  for pid in $exp_pid $aux_pid $lag_pid $scrape_pid; do
     wait "$pid" 2>/dev/null || true
   done
   if [ -x "$work/labnet" ]; then
@@ -366,6 +373,20 @@ run_exporter() {
   icmp_mib "$P" >"$work/mibp0"; icmp_mib "$T" >"$work/mibt0"
   c0=$(cpu_ticks "$exp_pid"); t0=$(now); w0=$(runq_wait_ns "$exp_pid")
   log "$tag: measuring ${duration}s"
+  : >"$work/rss-$tag"
+  if [ "$scrape_every" != 0 ]; then
+    # Scrapes as Prometheus would make them, RSS sampled every second.
+    (
+      last=0
+      while :; do
+        t=$(date +%s)
+        if [ $((t - last)) -ge "$scrape_every" ]; then pcurl -o /dev/null "$url" || true; last=$t; fi
+        status_kb "$exp_pid" VmRSS >>"$work/rss-$tag" || true
+        sleep 1
+      done
+    ) &
+    scrape_pid=$!
+  fi
   local reloads=""
   if [ "$(added_count "$n")" -gt 0 ]; then
     # Two reloads inside the window: add the targets, then remove them.
@@ -394,6 +415,11 @@ run_exporter() {
     nap "$duration"
   fi
   c1=$(cpu_ticks "$exp_pid"); t1=$(now); w1=$(runq_wait_ns "$exp_pid")
+  if [ -n "$scrape_pid" ]; then
+    kill "$scrape_pid" 2>/dev/null || true
+    wait "$scrape_pid" 2>/dev/null || true
+    scrape_pid=""
+  fi
   icmp_mib "$P" >"$work/mibp1"; icmp_mib "$T" >"$work/mibt1"
   local rss_kb load; rss_kb=$(status_kb "$exp_pid" VmRSS); load=$(cut -d' ' -f1-3 /proc/loadavg)
   ip netns exec "$P" "$work/scrapestat" snap -url "$url" -out "$work/b-$tag.json"
@@ -443,6 +469,7 @@ run_exporter() {
     echo "cpu_percent=$(fcalc "sprintf(\"%.1f\", $cpu_pct)")"
     echo "cpu_window_seconds=$(fcalc "$t1 - $t0")"
     echo "rss_kb=$rss_kb"
+    echo "rss_window_max_kb=$(awk '$1 > m { m = $1 } END { print m + 0 }' "$work/rss-$tag")"
     echo "hwm_kb=$hwm_kb"
     echo "threads=$threads"
     echo "scrape_text_seconds=$text_s"
@@ -481,7 +508,7 @@ run_exporter() {
     local rl=${reloads% lag_max_ms:*}
     reload_rows+=("| $dp | $n | $round | $rl | ${r[skipped]} | ${r[lost]} | $(fcalc "sprintf(\"%.1f\", ${r[schedule_lag_seconds]} * 1000)") | ${reloads##*lag_max_ms:} |")
   fi
-  log "$tag: ${r[pps]} probes/s, lost ${r[lost]}, skipped ${r[skipped]}, RTT p50 ${r[rtt_p50_us]} µs p99 ${r[rtt_p99_us]} µs, CPU ${r[cpu_percent]} %, RSS ${r[rss_kb]} kB (peak ${r[hwm_kb]}), text scrape ${text_s}s ${text_bytes} B"
+  log "$tag: ${r[pps]} probes/s, lost ${r[lost]}, skipped ${r[skipped]}, RTT p50 ${r[rtt_p50_us]} µs p99 ${r[rtt_p99_us]} µs, CPU ${r[cpu_percent]} %, RSS ${r[rss_kb]} kB (peak ${r[hwm_kb]}), text scrape ${text_s}s ${text_bytes} B$([ "$scrape_every" != 0 ] && echo ", RSS max in the window (a scrape every ${scrape_every} s) ${r[rss_window_max_kb]} kB")"
 }
 
 # run_fping N ROUND: fping on the same N targets for the same window.
@@ -558,7 +585,7 @@ md="$out/results.md"
   echo "- exporter: $version"
   echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), kernel $(uname -r), $(awk '/MemTotal/ { printf "%.1f GiB RAM", $2/1048576 }' /proc/meminfo)"
   echo "- load: start \`$(sed 's/^ *//' <<<"$uptime_start")\`, end \`$(sed 's/^ *//' <<<"$uptime_end")\`"
-  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --nice $nice --histogram $histmode --interval $interval$([ "$ipv6" = 1 ] && echo ' --ipv6')${per_target:+ --per-target $per_target}$([ "$reload_pct" != 0 ] && echo " --reload $reload_pct")$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')$([ "$target_napi" = 1 ] && echo ' --target-napi')\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
+  echo "- command: \`bench/scale.sh --n $ns_list --datapaths $datapaths --duration $duration --warmup $warmup --runs $runs --nice $nice --histogram $histmode --interval $interval$([ "$ipv6" = 1 ] && echo ' --ipv6')${per_target:+ --per-target $per_target}$([ "$reload_pct" != 0 ] && echo " --reload $reload_pct")$([ "$do_fping" = 1 ] || echo ' --no-fping')$([ "$do_perf" = 1 ] && echo ' --perf')$([ "$target_napi" = 1 ] && echo ' --target-napi')$([ "$scrape_every" != 0 ] && echo " --scrape-every $scrape_every")\` (total $(fcalc "sprintf(\"%.0f\", ($(now) - $t_all) / 60)") min)"
   echo "- interval $interval s, IPv$([ "$ipv6" = 1 ] && echo 6 || echo 4) targets, per-target series: ${per_target:-all}, histogram mode \`$histmode\`, window ${duration} s after ${warmup} s warm-up"
   echo "- lab true RTT (iputils ping -c 20 -i 0.05 from the probe namespace, idle lab): $true_rtt"
   [ "$target_napi" = 1 ] && echo "- the target namespace answered in its own NAPI thread (--target-napi), not on the exporter's sending thread"

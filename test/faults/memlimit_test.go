@@ -84,3 +84,37 @@ func gcCycles(mfs map[string]*dto.MetricFamily) float64 {
 	}
 	return 0
 }
+
+// TestDefaultGOGC: the exporter runs with its own default GOGC (25, see
+// gcPercent in main.go) unless GOGC is set in its environment.
+func TestDefaultGOGC(t *testing.T) {
+	l := lab.New(t, lab.Options{})
+	cfg := writeConfig(t, "  datapath: icmp\n", "", group{name: "g", interval: time.Second, targets: addrStrings(l.Addrs(10, false))})
+	for _, tc := range []struct {
+		env  string
+		want float64
+	}{{"", 25}, {"GOGC=100", 100}} {
+		ctx, cancel := context.WithCancel(context.Background())
+		wrapper := []string{"env", "-u", "GOGC"}
+		if tc.env != "" {
+			wrapper = append(wrapper, tc.env)
+		}
+		x := l.StartExporter(ctx, lab.ExporterOptions{Config: cfg, Wrapper: wrapper})
+		var mfs map[string]*dto.MetricFamily
+		var err error
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			if mfs, err = x.MetricsNamed(ctx, "go_gc_gogc_percent"); err == nil || x.Exited() != nil || time.Now().After(deadline) {
+				break
+			}
+		}
+		if err != nil {
+			cancel()
+			t.Fatalf("environment %q: scrape: %v", tc.env, err)
+		}
+		if got := sum(mfs, "go_gc_gogc_percent", ""); got != tc.want {
+			t.Errorf("environment %q: go_gc_gogc_percent %v, want %v", tc.env, got, tc.want)
+		}
+		cancel()
+		<-x.Proc.Done() // the next one listens on the same address
+	}
+}
