@@ -49,6 +49,7 @@ type applyPlan struct {
 	added    []int       // indexes of the new targets
 	removed  []*target   // targets of the running table whose key is gone
 	timeouts []time.Duration
+	inflight []*target // the new core.inflight, empty
 }
 
 // plan builds the new target table for spec without changing any state.
@@ -63,6 +64,9 @@ func (c *core) plan(spec *Spec) *applyPlan {
 	p := &applyPlan{
 		targets: make([]*target, len(spec.Targets)), // never reuse: Snapshot may hold the old slice
 		entries: make([]planEntry, len(spec.Targets)),
+		// A new table, also when the size stays: it must not keep removed
+		// targets in memory.
+		inflight: make([]*target, inflightSize(spec)),
 	}
 	perInterval := map[time.Duration]int{}
 	seenTimeout := map[time.Duration]bool{}
@@ -123,9 +127,7 @@ func (c *core) install(p *applyPlan, spec *Spec, now int64) {
 		c.unindex(t)
 		t.removed = true
 	}
-	// A new table, also when the size stays: it must not keep removed
-	// targets in memory.
-	c.inflight = make([]*target, inflightSize(spec))
+	c.inflight = p.inflight
 	for _, i := range p.added {
 		t := p.targets[i]
 		t.stateChange, t.created = now, now
