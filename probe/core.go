@@ -214,18 +214,15 @@ func (c *core) sent(pkts []Packet, now int64) {
 		if !ok {
 			continue
 		}
-		for t := c.byAddr[p.Dst.WithZone("")]; t != nil; t = t.nextSame {
-			s := t.findSlot(serial)
-			if s == nil || s.state != slotOut {
-				continue
-			}
-			c.stats.SendErrors++
-			t.errors[ErrSend]++
-			c.fail(t, s, now, slotError)
-			if c.onResult != nil {
-				c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultError, Sent: c.wall(s.sendMono), Error: ErrSend})
-			}
-			break
+		t, s := c.lookup(p.Dst.WithZone(""), serial)
+		if t == nil || s.state != slotOut {
+			continue
+		}
+		c.stats.SendErrors++
+		t.errors[ErrSend]++
+		c.fail(t, s, now, slotError)
+		if c.onResult != nil {
+			c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultError, Sent: c.wall(s.sendMono), Error: ErrSend})
 		}
 	}
 }

@@ -73,9 +73,6 @@ func (h *schedHeap) advance() {
 	h.down(0)
 }
 
-// len is the number of scheduled targets.
-func (h *schedHeap) len() int { return len(h.e) - h.stale }
-
 func (h *schedHeap) pop() {
 	last := len(h.e) - 1
 	h.e[0] = h.e[last]
