@@ -93,6 +93,7 @@ die() { echo "scale.sh: $*" >&2; exit 1; }
 [ "$(id -u)" -eq 0 ] || die "needs root (network namespaces, raw sockets)"
 for tool in ip curl awk; do command -v "$tool" >/dev/null || die "needs $tool (run scripts/deps.sh)"; done
 [[ $duration =~ ^[0-9]+$ && $duration -ge 5 ]] || die "--duration must be whole seconds >= 5"
+[[ $scrape_every =~ ^[0-9]+$ ]] || die "--scrape-every must be whole seconds (0: no scrapes in the window)"
 [[ $warmup =~ ^[0-9]+$ ]] || die "--warmup must be whole seconds"
 [[ $runs =~ ^[0-9]+$ && $runs -ge 1 ]] || die "--runs must be a count >= 1"
 [[ $interval =~ ^[0-9]+$ && $interval -ge 1 ]] || die "--interval must be whole seconds >= 1"
