@@ -59,7 +59,11 @@ type Collector struct {
 	typePairs     [probe.NumErrorTypes]*dto.LabelPair
 
 	mu       sync.Mutex // guards the fields below
+	// snap is reused by every scrape; its histograms are deferred and read
+	// one chunk at a time into hbuf (eachHist), for the targets in hidx.
 	snap     *probe.Snapshot
+	hbuf     []probe.Histogram
+	hidx     []int
 	gen      uint64
 	entries  map[*probe.TargetSpec]*targetEntry
 	descSets map[string]*descSet
@@ -109,6 +113,16 @@ func New(src SnapshotSource, opts Options) *Collector {
 	return c
 }
 
+// deferred returns the snapshot to take the next scrape into, with its
+// histograms deferred.
+func (c *Collector) deferred() *probe.Snapshot {
+	if c.snap == nil {
+		c.snap = new(probe.Snapshot)
+		c.snap.DeferHistograms()
+	}
+	return c.snap
+}
+
 // Describe sends nothing: the per-target label names depend on the running
 // configuration, so the Collector is unchecked (see the package doc).
 func (c *Collector) Describe(chan<- *prometheus.Desc) {}
@@ -117,7 +131,7 @@ func (c *Collector) Describe(chan<- *prometheus.Desc) {}
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.snap = c.src.Snapshot(c.snap)
+	c.snap = c.src.Snapshot(c.deferred())
 	if c.build != nil {
 		c.build.Collect(ch)
 	}

@@ -33,10 +33,9 @@ func (f *fakeSource) Snapshot(dst *probe.Snapshot) *probe.Snapshot {
 	dst.Targets = dst.Targets[:len(f.snap.Targets)]
 	for i := range f.snap.Targets {
 		src, d := &f.snap.Targets[i], &dst.Targets[i]
-		buckets, classic, outages := d.RTT.Buckets, d.RTT.Classic, d.Outages
+		outages := d.Outages
 		*d = *src
-		d.RTT.Buckets = append(buckets[:0], src.RTT.Buckets...)
-		d.RTT.Classic = append(classic[:0], src.RTT.Classic...)
+		d.RTT, d.IPDV, d.LossRuns = src.RTT.Clone(), src.IPDV.Clone(), src.LossRuns.Clone()
 		d.Outages = append(outages[:0], src.Outages...)
 	}
 	return dst
@@ -103,12 +102,12 @@ func fixtureSnapshot() *probe.Snapshot {
 		Sent: 100, Replies: 97, Lost: 1, Late: 1, Duplicates: 1, Skipped: 2,
 		LastTTL: 64, LastRTT: 2 * time.Millisecond,
 		// Native buckets -79:3 -78:1 -75:2 -71:5 and one zero observation.
-		RTT: probe.Histogram{Count: 12, Sum: 0.05, ZeroCount: 1, Offset: -80,
+		RTT: &probe.Histogram{Count: 12, Sum: 0.05, ZeroCount: 1, Offset: -80,
 			Buckets: []uint64{0, 3, 1, 0, 0, 2, 0, 0, 0, 5, 0}},
 		// Loss runs of 1, 1 and 2 probes; IPDV 0 (twice) and 0.1 ms (schema
 		// 1 bucket -26: (2^-13.5, 2^-13]).
-		LossRuns: probe.Histogram{Count: 3, Sum: 4, Offset: 0, Buckets: []uint64{2, 0, 0, 0, 0, 0, 0, 0, 1}},
-		IPDV:     probe.Histogram{Count: 3, Sum: 0.0001, ZeroCount: 2, Offset: -26, Buckets: []uint64{1}},
+		LossRuns: &probe.Histogram{Count: 3, Sum: 4, Offset: 0, Buckets: []uint64{2, 0, 0, 0, 0, 0, 0, 0, 1}},
+		IPDV:     &probe.Histogram{Count: 3, Sum: 0.0001, ZeroCount: 2, Offset: -26, Buckets: []uint64{1}},
 		Jitter:   0.0004, Reordered: 2,
 	}
 	up.Errors[probe.ErrDestUnreachable] = 2
@@ -116,7 +115,7 @@ func fixtureSnapshot() *probe.Snapshot {
 		Spec: spec("core", "10.0.0.2", "10.0.0.2", "native", "target", lbl("site", "fra")...),
 		IP:   netip.MustParseAddr("10.0.0.2"), Up: false, StateChange: t0.Add(5 * time.Minute),
 		Sent: 100, Replies: 40, Lost: 60, LastTTL: 63,
-		RTT:          probe.Histogram{Count: 40, Sum: 0.4, Offset: -53, Buckets: []uint64{40}},
+		RTT:          &probe.Histogram{Count: 40, Sum: 0.4, Offset: -53, Buckets: []uint64{40}},
 		OutagesTotal: 1,
 		Outages: []probe.Outage{{Start: t0.Add(4*time.Minute + 57*time.Second), Ongoing: true,
 			Resolution: time.Second, ProbesLost: 60}},
@@ -132,19 +131,19 @@ func fixtureSnapshot() *probe.Snapshot {
 	unresolved := probe.TargetSnapshot{
 		Spec: spec("dns", "nowhere.example.test", "nowhere.example.test", "classic", ""),
 		Up:   false, StateChange: t0, DNSErrors: 5, LastTTL: -1,
-		RTT: probe.Histogram{Classic: []uint64{0, 0, 0}, Bounds: []float64{0.001, 0.005, 0.025}},
+		RTT: &probe.Histogram{Classic: []uint64{0, 0, 0}, Bounds: []float64{0.001, 0.005, 0.025}},
 	}
 	resolved := probe.TargetSnapshot{
 		Spec: spec("dns", "www.example.test", "www.example.test", "both", ""),
 		IP:   netip.MustParseAddr("2001:db8::5"), Up: true, StateChange: t0.Add(8 * time.Minute),
 		Created: t0.Add(90*time.Second + 500*time.Millisecond), // added by a reload
 		Sent:    50, Replies: 45, Lost: 5, DNSErrors: 1, LastTTL: 57,
-		RTT: probe.Histogram{Count: 45, Sum: 0.18, Offset: -64, Buckets: []uint64{10, 30, 0, 5},
+		RTT: &probe.Histogram{Count: 45, Sum: 0.18, Offset: -64, Buckets: []uint64{10, 30, 0, 5},
 			Classic: []uint64{0, 40, 45}, Bounds: []float64{0.001, 0.005, 0.025}},
 		// One run of 3 lost probes.
-		LossRuns: probe.Histogram{Count: 1, Sum: 3, Offset: 13, Buckets: []uint64{1},
+		LossRuns: &probe.Histogram{Count: 1, Sum: 3, Offset: 13, Buckets: []uint64{1},
 			Classic: []uint64{0, 0, 1, 1, 1, 1, 1, 1, 1, 1}, Bounds: probe.LossRunBuckets},
-		IPDV: probe.Histogram{Count: 44, Sum: 0.044, Offset: -19, Buckets: []uint64{44},
+		IPDV: &probe.Histogram{Count: 44, Sum: 0.044, Offset: -19, Buckets: []uint64{44},
 			Classic: []uint64{44, 44, 44}, Bounds: []float64{0.001, 0.005, 0.025}},
 		Jitter: 0.001, Reordered: 1,
 		OutagesTotal: 2,
@@ -168,34 +167,34 @@ func fixtureSnapshot() *probe.Snapshot {
 	edge0 := probe.TargetSnapshot{
 		Spec: spec("edge", "10.1.0.0", "10.1.0.0", "native", "group", edgeLabels...),
 		IP:   netip.MustParseAddr("10.1.0.0"), Up: true, StateChange: t0, Sent: 10, Replies: 10, LastTTL: 64,
-		RTT: probe.Histogram{Count: 10, Sum: 0.01, Offset: -80, Buckets: []uint64{4, 6}},
+		RTT: &probe.Histogram{Count: 10, Sum: 0.01, Offset: -80, Buckets: []uint64{4, 6}},
 	}
 	edge1 := probe.TargetSnapshot{
 		Spec: spec("edge", "10.1.0.1", "10.1.0.1", "native", "group", edgeLabels...),
 		IP:   netip.MustParseAddr("10.1.0.1"), Up: true, StateChange: t0, Sent: 10, Replies: 9, Lost: 1, LastTTL: 64,
-		RTT: probe.Histogram{Count: 9, Sum: 0.02, Offset: -82, Buckets: []uint64{1, 0, 3, 5}},
+		RTT: &probe.Histogram{Count: 9, Sum: 0.02, Offset: -82, Buckets: []uint64{1, 0, 3, 5}},
 	}
 	// lan: classic buckets aggregated per group.
 	lan0 := probe.TargetSnapshot{
 		Spec: spec("lan", "192.0.2.1", "192.0.2.1", "classic", "group"),
 		IP:   netip.MustParseAddr("192.0.2.1"), Up: true, StateChange: t0, Sent: 5, Replies: 5, LastTTL: 255,
-		RTT:      probe.Histogram{Count: 5, Sum: 0.004, Classic: []uint64{4, 5, 5}, Bounds: []float64{0.001, 0.005, 0.025}},
-		LossRuns: probe.Histogram{Classic: make([]uint64, len(probe.LossRunBuckets)), Bounds: probe.LossRunBuckets},
-		IPDV:     probe.Histogram{Count: 4, Sum: 0.003, Classic: []uint64{3, 4, 4}, Bounds: []float64{0.001, 0.005, 0.025}},
+		RTT:      &probe.Histogram{Count: 5, Sum: 0.004, Classic: []uint64{4, 5, 5}, Bounds: []float64{0.001, 0.005, 0.025}},
+		LossRuns: &probe.Histogram{Classic: make([]uint64, len(probe.LossRunBuckets)), Bounds: probe.LossRunBuckets},
+		IPDV:     &probe.Histogram{Count: 4, Sum: 0.003, Classic: []uint64{3, 4, 4}, Bounds: []float64{0.001, 0.005, 0.025}},
 	}
 	lan1 := probe.TargetSnapshot{
 		Spec: spec("lan", "192.0.2.2", "192.0.2.2", "classic", "group"),
 		IP:   netip.MustParseAddr("192.0.2.2"), Up: true, StateChange: t0, Sent: 5, Replies: 4, Lost: 1, LastTTL: 255,
-		RTT:      probe.Histogram{Count: 4, Sum: 0.05, Classic: []uint64{0, 1, 3}, Bounds: []float64{0.001, 0.005, 0.025}},
-		LossRuns: probe.Histogram{Count: 1, Sum: 1, Classic: []uint64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, Bounds: probe.LossRunBuckets},
-		IPDV:     probe.Histogram{Count: 3, Sum: 0.04, Classic: []uint64{0, 1, 2}, Bounds: []float64{0.001, 0.005, 0.025}},
+		RTT:      &probe.Histogram{Count: 4, Sum: 0.05, Classic: []uint64{0, 1, 3}, Bounds: []float64{0.001, 0.005, 0.025}},
+		LossRuns: &probe.Histogram{Count: 1, Sum: 1, Classic: []uint64{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, Bounds: probe.LossRunBuckets},
+		IPDV:     &probe.Histogram{Count: 3, Sum: 0.04, Classic: []uint64{0, 1, 2}, Bounds: []float64{0.001, 0.005, 0.025}},
 		Jitter:   0.01,
 	}
 	// quiet: no RTT histogram.
 	quiet := probe.TargetSnapshot{
 		Spec: spec("quiet", "198.51.100.7", "198.51.100.7", "none", ""),
 		IP:   netip.MustParseAddr("198.51.100.7"), Up: true, StateChange: t0, Sent: 7, Replies: 7, LastTTL: 60,
-		RTT: probe.Histogram{Count: 7, Sum: 0.007, Offset: -80, Buckets: []uint64{7}},
+		RTT: &probe.Histogram{Count: 7, Sum: 0.007, Offset: -80, Buckets: []uint64{7}},
 	}
 	return &probe.Snapshot{
 		Time:   tNow,

@@ -18,13 +18,35 @@ func schemaOf(f *family) int32 {
 	return probe.NativeSchema
 }
 
-// histOf returns the histogram of family f (one of histFamilies) in t.
-func histOf(f *family, t *probe.TargetSnapshot) *probe.Histogram {
+// histKind is the probe.HistKind of family f (one of histFamilies).
+func histKind(f *family) probe.HistKind {
 	switch f {
 	case &famIPDV:
-		return &t.IPDV
+		return probe.HistIPDV
 	case &famLossRuns:
-		return &t.LossRuns
+		return probe.HistLossRuns
 	}
-	return &t.RTT
+	return probe.HistRTT
+}
+
+// histChunk is how many histograms eachHist reads at a time: the engine
+// lock is held for one chunk (Snapshot.ReadHistograms).
+const histChunk = 256
+
+// eachHist calls fn with the histogram of family f (one of histFamilies)
+// of each target s.Targets[i], i in the order of idx. The histograms are
+// read in chunks into a buffer reused by the next chunk: fn must not keep h.
+func (c *Collector) eachHist(s *probe.Snapshot, f *family, idx []int, fn func(i int, h *probe.Histogram)) {
+	if len(c.hbuf) < histChunk {
+		c.hbuf = make([]probe.Histogram, histChunk)
+	}
+	k := histKind(f)
+	for len(idx) > 0 {
+		n := min(len(idx), histChunk)
+		s.ReadHistograms(k, idx[:n], c.hbuf[:n])
+		for j, i := range idx[:n] {
+			fn(i, &c.hbuf[j])
+		}
+		idx = idx[n:]
+	}
 }

@@ -160,7 +160,7 @@ func TestClassicOnlyHasNoNativeFields(t *testing.T) {
 func TestNativeEmptyHistogram(t *testing.T) {
 	src := newFixture()
 	s := fixtureSnapshot()
-	s.Targets[0].RTT = probe.Histogram{}
+	s.Targets[0].RTT = &probe.Histogram{}
 	src.set(s)
 	h := findHist(t, New(src, Options{}), "target=10.0.0.1")
 	// The positive zero threshold marks it as native without any span.

@@ -89,7 +89,7 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(ds.desc[idReordered], t.Reordered)
 		rx, hasRTT := t.RTTExport()
 		for _, f := range histFamilies {
-			h := histOf(f, t)
+			h := t.Hist(histKind(f))
 			if hasRTT && rx.Group {
 				k := groupKey{f.id, t.Spec.Group}
 				g := groups[k]
@@ -279,7 +279,7 @@ func syntheticSnapshot(n int, mode, agg string, seed uint64) *probe.Snapshot {
 	}
 	for i := range specs {
 		ts := &specs[i]
-		t := probe.TargetSnapshot{Spec: ts, IP: ts.Addr, Up: rng.IntN(20) != 0, StateChange: t0, LastTTL: 64}
+		t := probe.TargetSnapshot{Spec: ts, IP: ts.Addr, Up: rng.IntN(20) != 0, StateChange: t0, LastTTL: 64, RTT: new(probe.Histogram)}
 		if i%3 != 0 { // added by reloads at different times; a third without created timestamps
 			t.Created = t0.Add(time.Duration(i)*time.Second + 250*time.Millisecond)
 		}
@@ -354,7 +354,7 @@ func syntheticSnapshot(n int, mode, agg string, seed uint64) *probe.Snapshot {
 func syntheticShape(t *probe.TargetSnapshot, rng *rand.Rand, bounds []float64) {
 	classic := t.Spec.Histogram.NeedsClassic()
 	t.Jitter, t.Reordered = rng.Float64()/1e3, uint64(rng.IntN(3))
-	t.IPDV = probe.Histogram{Offset: int32(-29 + rng.IntN(4)), ZeroCount: uint64(rng.IntN(5))}
+	t.IPDV = &probe.Histogram{Offset: int32(-29 + rng.IntN(4)), ZeroCount: uint64(rng.IntN(5))}
 	t.IPDV.Count = t.IPDV.ZeroCount
 	var cls [32]uint64
 	cls[0] = t.IPDV.ZeroCount
@@ -372,7 +372,7 @@ func syntheticShape(t *probe.TargetSnapshot, rng *rand.Rand, bounds []float64) {
 		}
 	}
 	runs := []uint64{uint64(rng.IntN(4)), uint64(rng.IntN(3)), uint64(rng.IntN(2))} // lengths 1, 2, 3
-	t.LossRuns = probe.Histogram{Offset: 0, Buckets: make([]uint64, 14)}
+	t.LossRuns = &probe.Histogram{Offset: 0, Buckets: make([]uint64, 14)}
 	t.LossRuns.Buckets[0], t.LossRuns.Buckets[8], t.LossRuns.Buckets[13] = runs[0], runs[1], runs[2]
 	t.LossRuns.Count = runs[0] + runs[1] + runs[2]
 	t.LossRuns.Sum = float64(runs[0] + 2*runs[1] + 3*runs[2])

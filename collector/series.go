@@ -80,19 +80,24 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 			}
 		}
 	case &famRTT, &famIPDV, &famLossRuns:
+		c.hidx = c.hidx[:0]
 		for _, i := range c.emitOrder {
-			t := &s.Targets[i]
-			if rx, ok := t.RTTExport(); ok && !rx.Group {
-				d := rttData(histOf(f, t), rx)
-				d.schema = schemaOf(f)
-				d.created = t.Created
-				if f == &famLossRuns && rx.Classic {
-					n := min(len(d.cum), len(c.lossRunBounds))
-					d.bounds, d.cum, d.fixedBounds = c.lossRunBounds[:n], d.cum[:n], true
-				}
-				x.hist(labels{e: c.ents[i]}, d)
+			if rx, ok := s.Targets[i].RTTExport(); ok && !rx.Group {
+				c.hidx = append(c.hidx, i)
 			}
 		}
+		c.eachHist(s, f, c.hidx, func(i int, h *probe.Histogram) {
+			t := &s.Targets[i]
+			rx, _ := t.RTTExport()
+			d := rttData(h, rx)
+			d.schema = schemaOf(f)
+			d.created = t.Created
+			if f == &famLossRuns && rx.Classic {
+				n := min(len(d.cum), len(c.lossRunBounds))
+				d.bounds, d.cum, d.fixedBounds = c.lossRunBounds[:n], d.cum[:n], true
+			}
+			x.hist(labels{e: c.ents[i]}, d)
+		})
 		// A group's sum has no created timestamp: its members come and go
 		// with reloads, each with its own.
 		for _, g := range c.groupSeq {

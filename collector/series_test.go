@@ -44,7 +44,7 @@ func TestSeriesPerTarget(t *testing.T) {
 			Interval: time.Second, Timeout: time.Second, PayloadSize: probe.MinPayload, DownAfter: 1, UpAfter: 1,
 			Histogram: probe.HistogramSpec{Mode: mode, Aggregation: agg}}
 		t := probe.TargetSnapshot{Spec: ts, IP: ts.Addr, Up: true, StateChange: t0, Sent: 10, Replies: 10, LastTTL: 64,
-			RTT: probe.Histogram{Count: 10, Sum: 0.01, Offset: -80, Buckets: []uint64{10}}}
+			RTT: &probe.Histogram{Count: 10, Sum: 0.01, Offset: -80, Buckets: []uint64{10}}}
 		if ts.Histogram.NeedsClassic() {
 			t.RTT.Bounds = probe.DefaultClassicBuckets // 15 bounds
 			t.RTT.Classic = make([]uint64, len(t.RTT.Bounds))
@@ -52,8 +52,8 @@ func TestSeriesPerTarget(t *testing.T) {
 				t.RTT.Classic[i] = 10
 			}
 			// Laid out like the engine's: IPDV with the RTT bounds, loss runs with 10.
-			t.IPDV = probe.Histogram{Bounds: t.RTT.Bounds, Classic: make([]uint64, len(t.RTT.Bounds))}
-			t.LossRuns = probe.Histogram{Bounds: probe.LossRunBuckets, Classic: make([]uint64, len(probe.LossRunBuckets))}
+			t.IPDV = &probe.Histogram{Bounds: t.RTT.Bounds, Classic: make([]uint64, len(t.RTT.Bounds))}
+			t.LossRuns = &probe.Histogram{Bounds: probe.LossRunBuckets, Classic: make([]uint64, len(probe.LossRunBuckets))}
 		}
 		return t
 	}

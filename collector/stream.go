@@ -118,7 +118,7 @@ func (c *Collector) WriteMetrics(w io.Writer, f expfmt.Format, include func(name
 	st.sink = sink{w: w, buf: st.sink.buf[:0]}
 	defer func() { st.sink.w = nil }()
 
-	c.snap = c.src.Snapshot(c.snap)
+	c.snap = c.src.Snapshot(c.deferred())
 	mfs, gatherErr := st.small.Gather()
 	if gatherErr != nil {
 		gatherErr = fmt.Errorf("gather engine metrics: %w", gatherErr)

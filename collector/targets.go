@@ -107,16 +107,20 @@ func (c *Collector) prepare(s *probe.Snapshot) {
 	seen := c.order(s, s.Source.Name)
 	// Group sums in snapshot order, so that the floating-point sum does not
 	// depend on the emission order.
+	c.hidx = c.hidx[:0]
 	for i, e := range c.ents {
 		if e == nil || e.ds.err != nil {
 			continue
 		}
-		t := &s.Targets[i]
-		if rx, ok := t.RTTExport(); ok && rx.Group {
-			for _, f := range histFamilies {
-				c.aggregate(f, e, t, rx)
-			}
+		if rx, ok := s.Targets[i].RTTExport(); ok && rx.Group {
+			c.hidx = append(c.hidx, i)
 		}
+	}
+	for _, f := range histFamilies {
+		c.eachHist(s, f, c.hidx, func(i int, h *probe.Histogram) {
+			rx, _ := s.Targets[i].RTTExport()
+			c.aggregate(f, c.ents[i], &s.Targets[i], rx, h)
+		})
 	}
 	c.sweep(seen)
 	for k, g := range c.groups {
@@ -262,8 +266,8 @@ func (g *groupAgg) labelPairs() []*dto.LabelPair {
 	return g.pairs
 }
 
-// aggregate adds one target's histogram of family f to its group's sum.
-func (c *Collector) aggregate(f *family, e *targetEntry, t *probe.TargetSnapshot, rx probe.RTTExport) {
+// aggregate adds one target's histogram h of family f to its group's sum.
+func (c *Collector) aggregate(f *family, e *targetEntry, t *probe.TargetSnapshot, rx probe.RTTExport, h *probe.Histogram) {
 	name := t.Spec.Group
 	k := groupKey{f.id, name}
 	g := c.groups[k]
@@ -271,7 +275,6 @@ func (c *Collector) aggregate(f *family, e *targetEntry, t *probe.TargetSnapshot
 		g = &groupAgg{f: f, name: name}
 		c.groups[k] = g
 	}
-	h := histOf(f, t)
 	if g.gen != c.gen {
 		g.gen = c.gen
 		var bounds []float64

@@ -267,7 +267,7 @@ func TestOutageResolutionWithSkips(t *testing.T) {
 		t.Fatalf("state %d skipped %d", tg.state, tg.skipped)
 	}
 	var snap TargetSnapshot
-	tg.copyTo(&snap, s.c.epoch)
+	tg.copyTo(&snap, s.c.epoch, true)
 	o := snap.Outages[len(snap.Outages)-1]
 	if o.Resolution <= iv || o.Resolution != snap.Resolution {
 		t.Fatalf("outage resolution %v (target %v) with %d probes skipped before it; want the real gap, above %v",
@@ -278,7 +278,7 @@ func TestOutageResolutionWithSkips(t *testing.T) {
 	}
 	s2 := newSim(t, Spec{Targets: []TargetSpec{simTarget("192.0.2.1", iv, 5*time.Millisecond)}})
 	var snap2 TargetSnapshot
-	s2.target("192.0.2.1").copyTo(&snap2, s2.c.epoch)
+	s2.target("192.0.2.1").copyTo(&snap2, s2.c.epoch, true)
 	if snap2.Resolution != iv {
 		t.Errorf("target without outages: resolution %v, want the interval %v", snap2.Resolution, iv)
 	}

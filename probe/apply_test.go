@@ -195,7 +195,7 @@ func TestApplyCreatedTime(t *testing.T) {
 	created := func(name string) time.Time {
 		t.Helper()
 		var snap TargetSnapshot
-		s.target(name).copyTo(&snap, s.c.epoch)
+		s.target(name).copyTo(&snap, s.c.epoch, true)
 		return snap.Created
 	}
 	if got := created("192.0.2.1"); !got.Equal(s.c.epoch) {

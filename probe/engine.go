@@ -198,15 +198,30 @@ func (e *Engine) Snapshot(dst *Snapshot) *Snapshot {
 		dst.Targets = append(dst.Targets[:cap(dst.Targets)], make([]TargetSnapshot, n-cap(dst.Targets))...)
 	}
 	dst.Targets = dst.Targets[:n]
+	lazy := dst.deferHist
+	dst.live, dst.eng = nil, nil
+	if lazy {
+		dst.live, dst.eng = targets, e
+	}
 	for i := 0; i < n; i++ {
 		if i%chunk == 0 && i > 0 {
 			e.mu.Unlock()
 			e.mu.Lock()
 		}
-		targets[i].copyTo(&dst.Targets[i], e.c.epoch)
+		targets[i].copyTo(&dst.Targets[i], e.c.epoch, !lazy)
 	}
 	e.mu.Unlock()
 	return dst
+}
+
+// readHistograms is Snapshot.ReadHistograms for a deferred snapshot whose
+// targets are live.
+func (e *Engine) readHistograms(live []*target, k HistKind, idx []int, dst []Histogram) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for j, i := range idx {
+		live[i].copyHist(k, &dst[j])
+	}
 }
 
 // Close stops probing and closes the datapath. It is safe to call twice.

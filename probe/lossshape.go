@@ -182,28 +182,33 @@ func abs(d int64) int64 {
 	return d
 }
 
-// copyShape fills dst's loss shape fields from t, reusing dst's slices.
-func (t *target) copyShape(dst *TargetSnapshot) {
-	sh := &t.shape
-	dst.Jitter, dst.Reordered = sh.jitter, sh.reordered
+// copyHist copies t's histogram of kind k into dst, reusing dst's slices.
+func (t *target) copyHist(k HistKind, dst *Histogram) {
+	if k == HistRTT {
+		t.rtt.copyTo(dst)
+		return
+	}
 	var h *shapeHists
-	if sh.h != nil {
+	if t.shape.h != nil {
 		h = t.hists() // laid out again if a reload changed the mode; nil for none
 	}
 	// Without a histogram: empty, laid out like the RTT histogram.
-	var runBounds []float64
-	if len(t.rtt.bounds) > 0 {
-		runBounds = LossRunBuckets
-	}
-	if h == nil {
-		dst.IPDV.reset(t.rtt.bounds)
-	} else {
-		h.ipdv.copyTo(&dst.IPDV)
+	if k == HistIPDV {
+		if h == nil {
+			dst.reset(t.rtt.bounds)
+		} else {
+			h.ipdv.copyTo(dst)
+		}
+		return
 	}
 	if h == nil || h.runs == nil {
-		dst.LossRuns.reset(runBounds)
+		var runBounds []float64
+		if len(t.rtt.bounds) > 0 {
+			runBounds = LossRunBuckets
+		}
+		dst.reset(runBounds)
 	} else {
-		h.runs.copyTo(&dst.LossRuns)
+		h.runs.copyTo(dst)
 	}
 }
 

@@ -24,7 +24,7 @@ func shapeSim(t *testing.T, timeout time.Duration, mode string, until time.Durat
 	}
 	s.run(until)
 	snap := &TargetSnapshot{}
-	s.target("192.0.2.1").copyTo(snap, s.c.epoch)
+	s.target("192.0.2.1").copyTo(snap, s.c.epoch, true)
 	return s, snap
 }
 
@@ -54,7 +54,7 @@ func TestLossRunsInSendOrder(t *testing.T) {
 		t.Errorf("loss run buckets %v %v, want cumulative 1 2 3 3 3 3 3 4 4 4", bounds, cum)
 	}
 	// Native: lengths 1, 2, 3 and 30 each in their own bucket.
-	if r.ZeroCount != 0 || nativeTotal(r.Buckets) != 4 || nativeCount(&r, 1) != 1 || nativeCount(&r, 2) != 1 || nativeCount(&r, 3) != 1 || nativeCount(&r, 30) != 1 {
+	if r.ZeroCount != 0 || nativeTotal(r.Buckets) != 4 || nativeCount(r, 1) != 1 || nativeCount(r, 2) != 1 || nativeCount(r, 3) != 1 || nativeCount(r, 30) != 1 {
 		t.Errorf("native loss run buckets: offset %d %v", r.Offset, r.Buckets)
 	}
 	// Equal RTTs: every IPDV is 0. Pairs of consecutive probes both
@@ -110,8 +110,8 @@ func TestIPDVJitterReordering(t *testing.T) {
 	}
 	// Schema 1, bucket i is (2^((i-1)/2), 2^(i/2)]: 2 ms in bucket -17
 	// (2^-9, 2^-8.5], 3 ms in -16 (2^-8.5, 2^-8], 140 ms in -5 (2^-3, 2^-2.5].
-	if sh := uint(NativeSchema - IPDVSchema); nativeCount(&h, 0.002, sh) != 1 || nativeCount(&h, 0.003, sh) != 1 ||
-		nativeCount(&h, 0.140, sh) != 1 || nativeTotal(h.Buckets) != 3 || h.Offset != -17 {
+	if sh := uint(NativeSchema - IPDVSchema); nativeCount(h, 0.002, sh) != 1 || nativeCount(h, 0.003, sh) != 1 ||
+		nativeCount(h, 0.140, sh) != 1 || nativeTotal(h.Buckets) != 3 || h.Offset != -17 {
 		t.Errorf("IPDV native buckets: offset %d %v", h.Offset, h.Buckets)
 	}
 	_, cum := h.ClassicBuckets() // DefaultClassicBuckets
@@ -164,7 +164,7 @@ func TestLossShapeModeNoneAndErrors(t *testing.T) {
 	}
 	s.run(750 * time.Millisecond)
 	snap = &TargetSnapshot{}
-	tg.copyTo(snap, s.c.epoch)
+	tg.copyTo(snap, s.c.epoch, true)
 	if snap.LossRuns.Count != 2 || snap.LossRuns.Sum != 3 || len(snap.LossRuns.Classic) != 0 {
 		t.Errorf("loss runs count %d sum %v classic %v, want 2, 3, none", snap.LossRuns.Count, snap.LossRuns.Sum, snap.LossRuns.Classic)
 	}
@@ -184,7 +184,7 @@ func TestLossShapeReloadMode(t *testing.T) {
 	ts2.Histogram.Mode = HistogramBoth
 	s.c.apply(&Spec{Targets: []TargetSpec{ts2}}, s.now)
 	snap := &TargetSnapshot{}
-	s.target("192.0.2.3").copyTo(snap, s.c.epoch)
+	s.target("192.0.2.3").copyTo(snap, s.c.epoch, true)
 	if _, cum := snap.LossRuns.ClassicBuckets(); snap.LossRuns.Count != 1 || len(cum) != len(LossRunBuckets) || cum[0] != 0 {
 		t.Errorf("right after the reload: count %d classic %v, want 1 and empty classic buckets", snap.LossRuns.Count, cum)
 	}
@@ -192,7 +192,7 @@ func TestLossShapeReloadMode(t *testing.T) {
 		return time.Millisecond, (sent+int64(50*time.Millisecond))/int64(100*time.Millisecond) != 7
 	}
 	s.run(1050 * time.Millisecond)
-	s.target("192.0.2.3").copyTo(snap, s.c.epoch)
+	s.target("192.0.2.3").copyTo(snap, s.c.epoch, true)
 	_, cum := snap.LossRuns.ClassicBuckets()
 	if snap.LossRuns.Count != 2 || len(cum) != len(LossRunBuckets) || cum[0] != 1 {
 		t.Errorf("after reload: count %d classic %v, want 2 and 1 run in le=1 since the reload", snap.LossRuns.Count, cum)

@@ -160,7 +160,7 @@ func TestPathSnapshotCutAndRestore(t *testing.T) {
 				t.Errorf("down snapshot %+v: want last hop %s at TTL 2, 4 probes (the baseline's hop count)", down, fam.routers[1])
 			}
 			var snap TargetSnapshot
-			tg.copyTo(&snap, s.c.epoch)
+			tg.copyTo(&snap, s.c.epoch, true)
 			if !snap.Path.HasDownHop || snap.Path.DownHop != fam.routers[1] || snap.Path.HopCount != 4 || snap.Path.Changes != 1 {
 				t.Errorf("summary while down %+v", snap.Path)
 			}
@@ -174,7 +174,7 @@ func TestPathSnapshotCutAndRestore(t *testing.T) {
 			if up.Reason != PathReasonUp || !up.Reached || up.HopCount != 4 || up.Changed || up.Differs(&base) {
 				t.Errorf("up snapshot %+v", up)
 			}
-			tg.copyTo(&snap, s.c.epoch)
+			tg.copyTo(&snap, s.c.epoch, true)
 			if snap.Path.HasDownHop || snap.Path.Changes != 2 || snap.Path.Snapshots != 3 {
 				t.Errorf("summary after restore %+v", snap.Path)
 			}
@@ -323,7 +323,7 @@ func TestPathMTUSearch(t *testing.T) {
 			s.runNet(n, 4*time.Second)
 			tg := s.target(fam.target)
 			var snap TargetSnapshot
-			tg.copyTo(&snap, s.c.epoch)
+			tg.copyTo(&snap, s.c.epoch, true)
 			if snap.Path.MTU.MTU != 1300 || snap.Path.MTU.Changes != 0 {
 				t.Fatalf("path MTU %+v, want 1300", snap.Path.MTU)
 			}
@@ -342,7 +342,7 @@ func TestPathMTUSearch(t *testing.T) {
 			// The next cycle finds a larger MTU and counts the change.
 			n.mtu = 1400
 			s.runNet(n, 10*time.Second)
-			tg.copyTo(&snap, s.c.epoch)
+			tg.copyTo(&snap, s.c.epoch, true)
 			if snap.Path.MTU.MTU != 1400 || snap.Path.MTU.Changes != 1 {
 				t.Fatalf("path MTU %+v, want 1400 after one change", snap.Path.MTU)
 			}

@@ -202,7 +202,7 @@ func TestRepliesRTTAndTTL(t *testing.T) {
 			t.Errorf("%s: rtt %v, want 3ms exactly (kernel stamps)", tg.spec.Name, time.Duration(tg.lastRTT))
 		}
 		var snap TargetSnapshot
-		tg.copyTo(&snap, s.c.epoch)
+		tg.copyTo(&snap, s.c.epoch, true)
 		var sum uint64
 		for _, b := range snap.RTT.Buckets {
 			sum += b
@@ -326,7 +326,7 @@ func TestOutagesExact(t *testing.T) {
 			s.run(tc.runFor)
 			tg := s.target("192.0.2.1")
 			var snap TargetSnapshot
-			tg.copyTo(&snap, s.c.epoch)
+			tg.copyTo(&snap, s.c.epoch, true)
 			if int(snap.OutagesTotal) != tc.outages {
 				t.Fatalf("outages %d, want %d (%+v)", snap.OutagesTotal, tc.outages, snap.Outages)
 			}
@@ -443,7 +443,7 @@ func TestLossBeforeOutageNotPartOfIt(t *testing.T) {
 	s.run(400 * time.Millisecond)
 	tg := s.target("192.0.2.1")
 	var snap TargetSnapshot
-	tg.copyTo(&snap, s.c.epoch)
+	tg.copyTo(&snap, s.c.epoch, true)
 	if snap.OutagesTotal != 1 || len(snap.Outages) != 1 {
 		t.Fatalf("outages %d %+v", snap.OutagesTotal, snap.Outages)
 	}
@@ -533,7 +533,7 @@ func TestOutageHistoryShrinkOnReload(t *testing.T) {
 	s.c.apply(&Spec{Targets: []TargetSpec{spec2}}, s.now)
 	s.run(990 * time.Millisecond) // one more outage at 800 ms
 	var snap TargetSnapshot
-	s.target("192.0.2.1").copyTo(&snap, s.c.epoch)
+	s.target("192.0.2.1").copyTo(&snap, s.c.epoch, true)
 	var starts []time.Duration
 	for _, o := range snap.Outages {
 		starts = append(starts, o.Start.Sub(s.c.epoch))

@@ -111,7 +111,10 @@ type TargetSnapshot struct {
 
 	LastTTL int // TTL / hop limit of the last reply; -1 when unknown
 	LastRTT time.Duration
-	RTT     Histogram
+	// RTT, LossRuns and IPDV are nil in a snapshot whose histograms are
+	// deferred (Snapshot.DeferHistograms; read them with ReadHistograms)
+	// and may be nil in one built by hand; Hist treats nil as empty.
+	RTT *Histogram
 
 	// Loss shape and delay variation (see LossRunBuckets): lengths in probes
 	// of completed runs of lost probes, |IPDV| of replies to consecutive
@@ -119,8 +122,8 @@ type TargetSnapshot struct {
 	// IPDV are of schema IPDVSchema), the RFC 3550 smoothed jitter of the
 	// RTT in seconds, and replies that arrived after the reply to a later
 	// probe.
-	LossRuns  Histogram
-	IPDV      Histogram
+	LossRuns  *Histogram
+	IPDV      *Histogram
 	Jitter    float64
 	Reordered uint64
 
@@ -196,6 +199,83 @@ type Snapshot struct {
 	// Vantage is the vantage state of the exporter (first) and of each
 	// group; empty when vantage health is off.
 	Vantage []VantageSnapshot
+
+	// deferHist is set by DeferHistograms; live and eng are the engine's
+	// targets at the time of a deferred snapshot (Engine.Snapshot).
+	deferHist bool
+	live      []*target
+	eng       *Engine
+}
+
+// HistKind names one of a target's histograms.
+type HistKind uint8
+
+// The histograms of a target.
+const (
+	HistRTT HistKind = iota
+	HistIPDV
+	HistLossRuns
+)
+
+// emptyHist is what Hist returns for a histogram that is not there.
+var emptyHist Histogram
+
+// Hist returns the target's histogram of kind k; an empty one when it is
+// nil (deferred, or left out of a snapshot built by hand). Read only.
+func (t *TargetSnapshot) Hist(k HistKind) *Histogram {
+	var h *Histogram
+	switch k {
+	case HistRTT:
+		h = t.RTT
+	case HistIPDV:
+		h = t.IPDV
+	case HistLossRuns:
+		h = t.LossRuns
+	}
+	if h == nil {
+		return &emptyHist
+	}
+	return h
+}
+
+// DeferHistograms makes an Engine.Snapshot into s leave the histograms of
+// its targets nil: a copy of them is most of a snapshot's memory, and a
+// reader that needs them one family at a time (the Prometheus collector)
+// reads them with ReadHistograms instead. Other sources ignore it.
+func (s *Snapshot) DeferHistograms() { s.deferHist = true }
+
+// ReadHistograms copies the histogram of kind k of each target
+// s.Targets[idx[j]] into dst[j], reusing dst's slices (dst needs len(idx)
+// elements and owns its slices afterwards). For a deferred snapshot of an
+// engine they are read from the engine now, under its lock, so they may be
+// newer than the snapshot's counters; otherwise they are copied from
+// s.Targets. Call it with a few hundred targets at a time: it holds the
+// engine lock for the whole call.
+func (s *Snapshot) ReadHistograms(k HistKind, idx []int, dst []Histogram) {
+	if s.eng != nil && len(s.live) == len(s.Targets) {
+		s.eng.readHistograms(s.live, k, idx, dst)
+		return
+	}
+	for j, i := range idx {
+		dst[j].copyFrom(s.Targets[i].Hist(k))
+	}
+}
+
+// Clone returns a copy of h with its own slices; nil for nil.
+func (h *Histogram) Clone() *Histogram {
+	if h == nil {
+		return nil
+	}
+	c := new(Histogram)
+	c.copyFrom(h)
+	return c
+}
+
+// copyFrom makes h a copy of src in h's own slices.
+func (h *Histogram) copyFrom(src *Histogram) {
+	h.Count, h.Sum, h.ZeroCount, h.Offset, h.Bounds = src.Count, src.Sum, src.ZeroCount, src.Offset, src.Bounds
+	h.Buckets = append(h.Buckets[:0], src.Buckets...)
+	h.Classic = append(h.Classic[:0], src.Classic...)
 }
 
 // Which series a target has. The Prometheus collector (both its registry and

@@ -223,8 +223,9 @@ func (t *target) findSlot(serial uint32) *slot {
 	return nil
 }
 
-// copyTo fills dst with t's state, reusing dst's slices.
-func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
+// copyTo fills dst with t's state, reusing dst's slices; with hists false
+// it leaves dst's histograms nil (a deferred snapshot).
+func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time, hists bool) {
 	dst.Spec = t.spec
 	dst.IP = t.ip
 	dst.Up = t.state == stateUp
@@ -233,8 +234,17 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time) {
 	dst.Sent, dst.Replies, dst.Lost, dst.Late = t.sent, t.replies, t.lost, t.late
 	dst.Duplicates, dst.Skipped, dst.Errors, dst.DNSErrors = t.dups, t.skipped, t.errors, t.dnsErrors
 	dst.LastTTL, dst.LastRTT = t.lastTTL, time.Duration(t.lastRTT)
-	t.rtt.copyTo(&dst.RTT)
-	t.copyShape(dst)
+	dst.Jitter, dst.Reordered = t.shape.jitter, t.shape.reordered
+	if hists {
+		for k, h := range [...]**Histogram{HistRTT: &dst.RTT, HistIPDV: &dst.IPDV, HistLossRuns: &dst.LossRuns} {
+			if *h == nil {
+				*h = new(Histogram)
+			}
+			t.copyHist(HistKind(k), *h)
+		}
+	} else {
+		dst.RTT, dst.IPDV, dst.LossRuns = nil, nil, nil
+	}
 	dst.Outages = dst.Outages[:0]
 	t.copyPath(dst)
 	o := t.out

@@ -47,7 +47,7 @@ func (s *sim) vantage(group string) VantageSnapshot {
 
 func (s *sim) snap(name string) TargetSnapshot {
 	var ts TargetSnapshot
-	s.target(name).copyTo(&ts, s.c.epoch)
+	s.target(name).copyTo(&ts, s.c.epoch, true)
 	return ts
 }
 

@@ -316,9 +316,9 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		if rx, ok := t.RTTExport(); ok {
 			// A target's own points start at its start; group sums at the
 			// engine start (histPoints.metrics).
-			rtt.add(t, set, &t.RTT, rx, tstart, now)
-			ipdv.add(t, set, &t.IPDV, rx, tstart, now)
-			lossRuns.add(t, set, &t.LossRuns, rx, tstart, now)
+			rtt.add(t, set, t.Hist(probe.HistRTT), rx, tstart, now)
+			ipdv.add(t, set, t.Hist(probe.HistIPDV), rx, tstart, now)
+			lossRuns.add(t, set, t.Hist(probe.HistLossRuns), rx, tstart, now)
 		}
 	}
 

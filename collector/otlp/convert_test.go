@@ -110,7 +110,7 @@ func TestHistogramModes(t *testing.T) {
 		specs[i] = *tg.Spec
 		specs[i].Group, specs[i].Histogram = groups[i], modes[i]
 		tg.Spec = &specs[i]
-		tg.RTT = probe.Histogram{Count: uint64(i + 1), Sum: float64(i), Offset: int32(-80 + i), Buckets: []uint64{uint64(i + 1)}}
+		tg.RTT = &probe.Histogram{Count: uint64(i + 1), Sum: float64(i), Offset: int32(-80 + i), Buckets: []uint64{uint64(i + 1)}}
 		if modes[i].NeedsClassic() {
 			tg.RTT.Bounds, tg.RTT.Classic = modes[i].Buckets, []uint64{uint64(i), uint64(i + 1)}
 		}

@@ -293,7 +293,7 @@ func (f *fakeSource) Snapshot(dst *probe.Snapshot) *probe.Snapshot {
 	dst.Targets = append(targets, f.snap.Targets...)
 	for i := range dst.Targets {
 		t := &dst.Targets[i]
-		t.RTT.Buckets = append([]uint64(nil), t.RTT.Buckets...)
+		t.RTT, t.IPDV, t.LossRuns = t.RTT.Clone(), t.IPDV.Clone(), t.LossRuns.Clone()
 		t.Outages = append([]probe.Outage(nil), t.Outages...)
 	}
 	return dst
@@ -359,7 +359,7 @@ func newFakeSource(n int) *fakeSource {
 		t.DNSErrors = 2
 		// RTTs 1 ms (x3) and 2 ms (x1): native schema-3 indexes of 0.001 and 0.002.
 		i1, i2 := nativeIdx(0.001), nativeIdx(0.002)
-		t.RTT = probe.Histogram{Count: 5, Sum: 0.005, ZeroCount: 1, Offset: int32(i1), Buckets: make([]uint64, i2-i1+1)}
+		t.RTT = &probe.Histogram{Count: 5, Sum: 0.005, ZeroCount: 1, Offset: int32(i1), Buckets: make([]uint64, i2-i1+1)}
 		t.RTT.Buckets[0] = 3
 		t.RTT.Buckets[i2-i1] = 1
 	}
@@ -367,9 +367,9 @@ func newFakeSource(n int) *fakeSource {
 		t := &f.snap.Targets[1]
 		t.Jitter, t.Reordered = 0.0005, 3
 		r1, r2 := nativeIdx(1), nativeIdx(2)
-		t.LossRuns = probe.Histogram{Count: 3, Sum: 4, Offset: int32(r1), Buckets: make([]uint64, r2-r1+1)}
+		t.LossRuns = &probe.Histogram{Count: 3, Sum: 4, Offset: int32(r1), Buckets: make([]uint64, r2-r1+1)}
 		t.LossRuns.Buckets[0], t.LossRuns.Buckets[r2-r1] = 2, 1
-		t.IPDV = probe.Histogram{Count: 1, Sum: 0.001, Offset: -19, Buckets: []uint64{1}} // schema 1: (2^-10, 2^-9.5]
+		t.IPDV = &probe.Histogram{Count: 1, Sum: 0.001, Offset: -19, Buckets: []uint64{1}} // schema 1: (2^-10, 2^-9.5]
 	}
 	return f
 }

@@ -52,7 +52,7 @@ func testSnapshot() *probe.Snapshot {
 			spec.Histogram.Buckets = []float64{0.001, 0.01}
 			h.Bounds, h.Classic = spec.Histogram.Buckets, []uint64{4, 10}
 		}
-		t := probe.TargetSnapshot{Spec: spec, IP: addr, Up: i != 3, StateChange: t0, Sent: 12, Replies: 10, Lost: 2, LastTTL: 64, RTT: h}
+		t := probe.TargetSnapshot{Spec: spec, IP: addr, Up: i != 3, StateChange: t0, Sent: 12, Replies: 10, Lost: 2, LastTTL: 64, RTT: &h}
 		if i == 3 {
 			t.OutagesTotal = 1
 			t.Outages = []probe.Outage{{Start: t0, Ongoing: true, Resolution: time.Second}}

@@ -20,7 +20,7 @@ func benchSnapshot(n int) *probe.Snapshot {
 		a = a.Next()
 		spec := &probe.TargetSpec{Group: fmt.Sprintf("g%d", i%10), Name: a.String(), Addr: a}
 		s.Targets = append(s.Targets, probe.TargetSnapshot{Spec: spec, Up: true,
-			RTT: probe.Histogram{Offset: -90, Buckets: make([]uint64, 12)}})
+			RTT: &probe.Histogram{Offset: -90, Buckets: make([]uint64, 12)}})
 	}
 	return s
 }

@@ -78,7 +78,10 @@ func newFake(group, name string) *fake {
 
 // probe records replies with RTTs at native index idx and lost probes.
 func (f *fake) probe(replies map[int]uint64, lost uint64) {
-	h := &f.snap.RTT
+	if f.snap.RTT == nil {
+		f.snap.RTT = new(probe.Histogram)
+	}
+	h := f.snap.RTT
 	for idx, n := range replies {
 		if len(h.Buckets) == 0 {
 			h.Offset = int32(idx)
@@ -103,7 +106,7 @@ func snapshot(at time.Time, fs ...*fake) *probe.Snapshot {
 	s := &probe.Snapshot{Time: at}
 	for _, f := range fs {
 		s.Targets = append(s.Targets, f.snap)
-		s.Targets[len(s.Targets)-1].RTT.Buckets = append([]uint64(nil), f.snap.RTT.Buckets...)
+		s.Targets[len(s.Targets)-1].RTT = f.snap.RTT.Clone()
 	}
 	return s
 }

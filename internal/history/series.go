@@ -34,7 +34,7 @@ func (sr *series) delta(t *probe.TargetSnapshot) counts {
 		return zero.delta(t)
 	}
 	c := counts{n: t.Replies - sr.replies + failed - sr.failed, failed: failed - sr.failed}
-	h := &t.RTT
+	h := t.Hist(probe.HistRTT)
 	prev := func(i int) uint32 {
 		if j := i - int(sr.hoff); j >= 0 && j < len(sr.hist) {
 			return sr.hist[j]
@@ -90,13 +90,14 @@ func quantiles(zero uint64, lo, hi int, count func(i int) uint64, qs []float64, 
 // advance makes t the base of the next delta, reusing the series' buffer.
 func (sr *series) advance(t *probe.TargetSnapshot) {
 	sr.replies, sr.failed = t.Replies, failedOf(t)
-	sr.zero = uint32(t.RTT.ZeroCount)
-	sr.hoff = t.RTT.Offset
-	if cap(sr.hist) < len(t.RTT.Buckets) {
-		sr.hist = make([]uint32, len(t.RTT.Buckets))
+	h := t.Hist(probe.HistRTT)
+	sr.zero = uint32(h.ZeroCount)
+	sr.hoff = h.Offset
+	if cap(sr.hist) < len(h.Buckets) {
+		sr.hist = make([]uint32, len(h.Buckets))
 	}
-	sr.hist = sr.hist[:len(t.RTT.Buckets)]
-	for i, v := range t.RTT.Buckets {
+	sr.hist = sr.hist[:len(h.Buckets)]
+	for i, v := range h.Buckets {
 		sr.hist[i] = uint32(v)
 	}
 }

@@ -23,7 +23,7 @@ func benchEngine(b *testing.B, n int) (*fakeEngine, *history.Store) {
 		spec := &probe.TargetSpec{Group: fmt.Sprintf("group-%02d", i%100), Name: a.String(), Addr: a,
 			Interval: time.Second, Timeout: time.Second, Labels: []probe.Label{{Name: "site", Value: "dc1"}}}
 		t := probe.TargetSnapshot{Spec: spec, IP: a, Up: i%100 != 0, StateChange: t0,
-			RTT: probe.Histogram{Offset: -90, Buckets: make([]uint64, 12)}}
+			RTT: &probe.Histogram{Offset: -90, Buckets: make([]uint64, 12)}}
 		if !t.Up {
 			t.Outages = []probe.Outage{{Start: t0.Add(30 * time.Minute), Ongoing: true, Resolution: time.Second}}
 		}

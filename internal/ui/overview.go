@@ -185,7 +185,7 @@ func (h *Handler) agg(i int) AggRow {
 		failed += e
 	}
 	a := history.Agg{Probes: int(t.Replies + failed), Failed: int(failed),
-		P50: history.HistogramQuantile(&t.RTT, 0.5), P90: history.HistogramQuantile(&t.RTT, 0.9)}
+		P50: history.HistogramQuantile(t.Hist(probe.HistRTT), 0.5), P90: history.HistogramQuantile(t.Hist(probe.HistRTT), 0.9)}
 	return AggRow{Now: a, Hour: a}
 }
 

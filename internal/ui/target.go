@@ -135,8 +135,8 @@ func (h *Handler) target(r *http.Request) view {
 	}
 	d.Counters = append(d.Counters,
 		counter{"last RTT", fmtSeconds(t.LastRTT.Seconds())},
-		counter{"RTT median since start", fmtSeconds(history.HistogramQuantile(&t.RTT, 0.5))},
-		counter{"RTT 90th percentile since start", fmtSeconds(history.HistogramQuantile(&t.RTT, 0.9))},
+		counter{"RTT median since start", fmtSeconds(history.HistogramQuantile(t.Hist(probe.HistRTT), 0.5))},
+		counter{"RTT 90th percentile since start", fmtSeconds(history.HistogramQuantile(t.Hist(probe.HistRTT), 0.9))},
 		counter{"outages", t.OutagesTotal})
 	if t.LastTTL >= 0 {
 		d.Counters = append(d.Counters, counter{"last reply TTL", t.LastTTL})

@@ -73,10 +73,10 @@ func fixture(t *testing.T) (*fakeEngine, *history.Store) {
 			case i == 1 && m == 4: // 6 lost in minute 3
 				tg.Lost += 6
 				tg.Replies += 54
-				tg.RTT = rtt(-56, tg.Replies) // ≈ 7.7 ms
+				tg.RTT = new(rtt(-56, tg.Replies)) // ≈ 7.7 ms
 			default:
 				tg.Replies += 60
-				tg.RTT = rtt(int32(-64+8*i), tg.Replies)
+				tg.RTT = new(rtt(int32(-64+8*i), tg.Replies))
 			}
 		}
 		st.Record(&f.snap)
