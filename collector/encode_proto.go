@@ -29,7 +29,11 @@ const (
 
 // protoEncoder writes one MetricFamily message per family, length-delimited
 // like protodelim.MarshalTo. The length comes first, so every family is
-// encoded twice: a size pass, then the write pass. Fields are written in
+// encoded twice: a size pass, then the write pass; except the histogram
+// families, whose histograms are read from the engine while they are
+// emitted (Collector.eachHist) and so may differ between two passes: their
+// Metric fields are encoded once into a buffer, then written after the
+// length. Fields are written in
 // field number order with the presence the Collector's dto objects have
 // (every scalar field set, even when zero), so a decoder gets messages that
 // proto.Equal the gathered ones.
@@ -40,10 +44,15 @@ type protoEncoder struct {
 	sizing bool
 	size   int // size pass: bytes of the Metric fields of the family
 	count  int // size pass: series of the family
+	// buffered: the Metric fields of a histogram family go to fam in one
+	// pass.
+	buffered bool
+	fam      []byte
 }
 
 func (x *protoEncoder) family(f *family, emit func(seriesEncoder)) {
 	x.f, x.sizing, x.size, x.count = f, true, 0, 0
+	x.buffered, x.fam = isHistFamily(f), x.fam[:0]
 	emit(x)
 	if x.count == 0 {
 		return
@@ -61,7 +70,11 @@ func (x *protoEncoder) family(f *family, emit func(seriesEncoder)) {
 	b = protowire.AppendVarint(b, uint64(f.typ))
 	x.st.sink.buf = b
 	x.sizing = false
-	emit(x)
+	if x.buffered {
+		x.st.sink.writeDirect(x.fam)
+	} else {
+		emit(x)
+	}
 	x.st.sink.maybeFlush()
 }
 
@@ -70,6 +83,10 @@ func (x *protoEncoder) metric(body []byte) {
 	if x.sizing {
 		x.size += protowire.SizeTag(fFamMetric) + protowire.SizeBytes(len(body))
 		x.count++
+		if x.buffered {
+			x.fam = protowire.AppendTag(x.fam, fFamMetric, protowire.BytesType)
+			x.fam = protowire.AppendBytes(x.fam, body)
+		}
 		return
 	}
 	b := protowire.AppendTag(x.st.sink.buf, fFamMetric, protowire.BytesType)

@@ -1,6 +1,8 @@
 package collector
 
 import (
+	"bytes"
+	"io"
 	"net/netip"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/icmp-exporter/icmp_exporter/probe/probetest"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 )
 
 var _ SnapshotSource = (*probe.Engine)(nil)
@@ -120,5 +123,66 @@ func TestWithEngine(t *testing.T) {
 				t.Errorf("icmp_engine_info datapath %q, want %q", lp.GetValue(), eng.Info().Name)
 			}
 		}
+	}
+}
+
+// TestProtobufOfLiveEngine scrapes a busy engine in the protobuf format
+// many times: its histograms are read while their families are written
+// (deferred snapshot histograms), so each family must be written from one
+// reading; every scrape must decode, and every RTT histogram must hold as
+// many native observations as its count.
+func TestProtobufOfLiveEngine(t *testing.T) {
+	var spec probe.Spec
+	for i := range 2000 {
+		a := netip.AddrFrom4([4]byte{10, 8, byte(i >> 8), byte(i)})
+		spec.Targets = append(spec.Targets, probe.TargetSpec{Group: "g", Name: a.String(), Addr: a,
+			Interval: 5 * time.Millisecond, Timeout: 50 * time.Millisecond, PayloadSize: probe.MinPayload,
+			DownAfter: 3, UpAfter: 1, OutageHistory: 2, Histogram: probe.HistogramSpec{Mode: probe.HistogramNative}})
+	}
+	// RTTs spread over many buckets, different on every probe.
+	network := &probetest.Network{Respond: func(dst netip.Addr, sent time.Time) (time.Duration, bool) {
+		return time.Duration(100+sent.UnixNano()%3000) * time.Microsecond, true
+	}}
+	eng, err := probe.New(spec, probe.Options{Datapath: network})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	c := New(eng, Options{})
+	format := expfmt.NewFormat(expfmt.TypeProtoDelim)
+	var hists int
+	for round := range 40 {
+		var buf bytes.Buffer
+		if err := c.WriteMetrics(&buf, format, nil); err != nil {
+			t.Fatal(err)
+		}
+		dec := expfmt.NewDecoder(&buf, format)
+		for {
+			var mf dto.MetricFamily
+			if err := dec.Decode(&mf); err == io.EOF {
+				break
+			} else if err != nil {
+				t.Fatalf("scrape %d: decode: %v", round, err)
+			}
+			if mf.GetName() != "icmp_rtt_seconds" {
+				continue
+			}
+			for _, m := range mf.GetMetric() {
+				h := m.GetHistogram()
+				var native, cur int64
+				for _, d := range h.GetPositiveDelta() {
+					cur += d
+					native += cur
+				}
+				if uint64(native)+h.GetZeroCount() != h.GetSampleCount() {
+					t.Fatalf("scrape %d: native buckets hold %d + zero %d, sample count %d", round, native, h.GetZeroCount(), h.GetSampleCount())
+				}
+				hists++
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if hists == 0 {
+		t.Fatal("no RTT histograms scraped")
 	}
 }

@@ -18,6 +18,16 @@ func schemaOf(f *family) int32 {
 	return probe.NativeSchema
 }
 
+// isHistFamily reports whether f is one of histFamilies.
+func isHistFamily(f *family) bool {
+	for _, h := range histFamilies {
+		if f == h {
+			return true
+		}
+	}
+	return false
+}
+
 // histKind is the probe.HistKind of family f (one of histFamilies).
 func histKind(f *family) probe.HistKind {
 	switch f {

@@ -59,6 +59,15 @@ func (s *sink) maybeFlush() {
 	}
 }
 
+// writeDirect writes what is buffered, then p, without copying p into the
+// buffer.
+func (s *sink) writeDirect(p []byte) {
+	s.flush()
+	if s.err == nil && len(p) > 0 {
+		_, s.err = s.w.Write(p)
+	}
+}
+
 func (s *sink) flush() {
 	if s.err == nil && len(s.buf) > 0 {
 		_, s.err = s.w.Write(s.buf)
