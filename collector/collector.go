@@ -58,7 +58,7 @@ type Collector struct {
 	lossRunBounds []float64
 	typePairs     [probe.NumErrorTypes]*dto.LabelPair
 
-	mu       sync.Mutex // guards the fields below
+	mu sync.Mutex // guards the fields below
 	// snap is reused by every scrape; its histograms are deferred and read
 	// one chunk at a time into hbuf (eachHist), for the targets in hidx.
 	snap     *probe.Snapshot

@@ -29,12 +29,12 @@ const (
 
 // protoEncoder writes one MetricFamily message per family, length-delimited
 // like protodelim.MarshalTo. The length comes first, so every family is
-// encoded twice: a size pass, then the write pass; except the histogram
-// families, whose histograms are read from the engine while they are
-// emitted (Collector.eachHist) and so may differ between two passes: their
-// Metric fields are encoded once into a buffer, then written after the
-// length. Fields are written in
-// field number order with the presence the Collector's dto objects have
+// encoded twice: a size pass, then the write pass. The histograms of the
+// histogram families are read from the engine while they are emitted
+// (Collector.eachHist) and may change between the passes, so the size pass
+// keeps their encoded Histogram messages (streamState.hists, a few dozen
+// bytes a series) and the write pass replays them instead of reading again.
+// Fields are written infield number order with the presence the Collector's dto objects have
 // (every scalar field set, even when zero), so a decoder gets messages that
 // proto.Equal the gathered ones.
 type protoEncoder struct {
@@ -44,15 +44,15 @@ type protoEncoder struct {
 	sizing bool
 	size   int // size pass: bytes of the Metric fields of the family
 	count  int // size pass: series of the family
-	// buffered: the Metric fields of a histogram family go to fam in one
-	// pass.
-	buffered bool
-	fam      []byte
+	// kept: the histograms of this family are kept by the size pass and
+	// replayed by the write pass, from offset next of st.hists.
+	kept bool
+	next int
 }
 
 func (x *protoEncoder) family(f *family, emit func(seriesEncoder)) {
 	x.f, x.sizing, x.size, x.count = f, true, 0, 0
-	x.buffered, x.fam = isHistFamily(f), x.fam[:0]
+	x.kept, x.next, x.st.hists = isHistFamily(f), 0, x.st.hists[:0]
 	emit(x)
 	if x.count == 0 {
 		return
@@ -70,23 +70,19 @@ func (x *protoEncoder) family(f *family, emit func(seriesEncoder)) {
 	b = protowire.AppendVarint(b, uint64(f.typ))
 	x.st.sink.buf = b
 	x.sizing = false
-	if x.buffered {
-		x.st.sink.writeDirect(x.fam)
-	} else {
-		emit(x)
-	}
+	emit(x)
 	x.st.sink.maybeFlush()
 }
+
+// replaying reports whether the histograms of the current family come from
+// the size pass: the emitter need not read them again.
+func (x *protoEncoder) replaying() bool { return x.kept && !x.sizing }
 
 // metric adds one Metric message (its fields in body) to the family.
 func (x *protoEncoder) metric(body []byte) {
 	if x.sizing {
 		x.size += protowire.SizeTag(fFamMetric) + protowire.SizeBytes(len(body))
 		x.count++
-		if x.buffered {
-			x.fam = protowire.AppendTag(x.fam, fFamMetric, protowire.BytesType)
-			x.fam = protowire.AppendBytes(x.fam, body)
-		}
 		return
 	}
 	b := protowire.AppendTag(x.st.sink.buf, fFamMetric, protowire.BytesType)
@@ -166,6 +162,27 @@ func appendTimestamp(b []byte, f protowire.Number, t time.Time) []byte {
 
 func (x *protoEncoder) hist(l labels, h histData) {
 	st := x.st
+	var hb []byte
+	if x.replaying() {
+		n, k := protowire.ConsumeVarint(st.hists[x.next:])
+		hb = st.hists[x.next+k : x.next+k+int(n)]
+		x.next += k + int(n)
+	} else {
+		hb = x.encodeHist(h)
+		if x.kept {
+			st.hists = protowire.AppendBytes(st.hists, hb)
+		}
+	}
+	b := x.labels(st.scratch[:0], l)
+	b = protowire.AppendTag(b, fMetricHistogram, protowire.BytesType)
+	b = protowire.AppendBytes(b, hb)
+	st.scratch = b
+	x.metric(b)
+}
+
+// encodeHist returns the fields of the Histogram message of h, in st.hbuf.
+func (x *protoEncoder) encodeHist(h histData) []byte {
+	st := x.st
 	hb := st.hbuf[:0]
 	hb = protowire.AppendTag(hb, fHistCount, protowire.VarintType)
 	hb = protowire.AppendVarint(hb, h.count)
@@ -208,9 +225,5 @@ func (x *protoEncoder) hist(l labels, h histData) {
 	}
 	hb = appendTimestamp(hb, fHistCreated, h.created)
 	st.hbuf = hb
-	b := x.labels(st.scratch[:0], l)
-	b = protowire.AppendTag(b, fMetricHistogram, protowire.BytesType)
-	b = protowire.AppendBytes(b, hb)
-	st.scratch = b
-	x.metric(b)
+	return hb
 }

@@ -134,6 +134,19 @@ type targetEntry struct {
 	source string
 	gen    uint64
 	ds     *descSet
+	// text and pb cache the pairs encoded for the streaming encoder (text:
+	// `{name="value",...` without the closing brace; pb: the repeated
+	// LabelPair fields of a Metric message); built on first use when
+	// ds.legacy.
+	text, pb string
+	// more holds what only some targets or some paths need; nil until then.
+	more *entryMore
+}
+
+// entryMore is the part of a targetEntry that the usual scrape of the
+// usual target does not need: one per target would be a tenth of the
+// collector's memory.
+type entryMore struct {
 	// pairs are the target's labels sorted by name, shared by all its
 	// series; nil until labelPairs builds them.
 	pairs []*dto.LabelPair
@@ -144,13 +157,14 @@ type targetEntry struct {
 	// classic holds a copy of the classic bucket bounds last seen; the
 	// written buckets point into it.
 	classic []float64
-	// group is the entry's group aggregate (aggregation "group").
-	group *groupAgg
-	// text and pb cache pairs encoded for the streaming encoder (text:
-	// `{name="value",...` without the closing brace; pb: the repeated
-	// LabelPair fields of a Metric message); built on first use when
-	// ds.legacy.
-	text, pb []byte
+}
+
+// extra returns e.more, allocating it on first use.
+func (e *targetEntry) extra() *entryMore {
+	if e.more == nil {
+		e.more = new(entryMore)
+	}
+	return e.more
 }
 
 // entryFor returns the cached entry of t, rebuilding it when the spec, the
@@ -205,10 +219,11 @@ func (e *targetEntry) value(i int) string {
 
 // labelPairs returns the entry's label pairs, building them on first use.
 func (e *targetEntry) labelPairs() []*dto.LabelPair {
-	if e.pairs == nil {
-		e.pairs = e.newPairs()
+	m := e.extra()
+	if m.pairs == nil {
+		m.pairs = e.newPairs()
 	}
-	return e.pairs
+	return m.pairs
 }
 
 // newPairs builds the entry's label pairs without keeping them.
@@ -246,10 +261,11 @@ func makePairs(values, names []string, user []probe.Label) []*dto.LabelPair {
 
 // errorPairs returns the entry's labels plus type="<name of t>".
 func (c *Collector) errorPairs(e *targetEntry, t probe.ErrorType) []*dto.LabelPair {
-	if e.errPairs == nil {
-		e.errPairs = new([probe.NumErrorTypes][]*dto.LabelPair)
+	m := e.extra()
+	if m.errPairs == nil {
+		m.errPairs = new([probe.NumErrorTypes][]*dto.LabelPair)
 	}
-	if p := e.errPairs[t]; p != nil {
+	if p := m.errPairs[t]; p != nil {
 		return p
 	}
 	pairs := e.labelPairs()
@@ -258,17 +274,18 @@ func (c *Collector) errorPairs(e *targetEntry, t probe.ErrorType) []*dto.LabelPa
 	p = append(p, pairs[:i]...)
 	p = append(p, c.typePairs[t])
 	p = append(p, pairs[i:]...)
-	e.errPairs[t] = p
+	m.errPairs[t] = p
 	return p
 }
 
 // classicBounds returns an immutable copy of bounds, reusing the entry's
 // previous copy when unchanged.
 func (e *targetEntry) classicBounds(bounds []float64) []float64 {
-	if !slices.Equal(e.classic, bounds) {
-		e.classic = slices.Clone(bounds)
+	m := e.extra()
+	if !slices.Equal(m.classic, bounds) {
+		m.classic = slices.Clone(bounds)
 	}
-	return e.classic
+	return m.classic
 }
 
 // sweep drops cache entries that the current scrape did not use.

@@ -193,7 +193,7 @@ func TestCompareEntriesMatchesPairs(t *testing.T) {
 		}
 	}
 	for _, e := range ents {
-		if e.pairs != nil {
+		if e.more != nil && e.more.pairs != nil {
 			t.Fatalf("entry of %s built its label pairs without a caller needing them", e.spec.Name)
 		}
 	}

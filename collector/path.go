@@ -24,7 +24,7 @@ type hopPairs struct {
 
 // hopPairs returns the entry's labels plus hop and hop_ttl.
 func (e *targetEntry) hopPairs(addr netip.Addr, ttl int) []*dto.LabelPair {
-	h := e.hop
+	h := e.extra().hop
 	if h != nil && h.addr == addr && h.ttl == ttl {
 		return h.pairs
 	}
@@ -38,6 +38,6 @@ func (e *targetEntry) hopPairs(addr netip.Addr, ttl int) []*dto.LabelPair {
 	p = append(p, &dto.LabelPair{Name: new(pathHopLabels[0]), Value: new(a)},
 		&dto.LabelPair{Name: new(pathHopLabels[1]), Value: new(strconv.Itoa(ttl))})
 	slices.SortFunc(p, func(a, b *dto.LabelPair) int { return strings.Compare(a.GetName(), b.GetName()) })
-	e.hop = &hopPairs{addr: addr, ttl: ttl, pairs: p}
+	e.extra().hop = &hopPairs{addr: addr, ttl: ttl, pairs: p}
 	return p
 }

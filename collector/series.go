@@ -86,18 +86,26 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 				c.hidx = append(c.hidx, i)
 			}
 		}
-		c.eachHist(s, f, c.hidx, func(i int, h *probe.Histogram) {
-			t := &s.Targets[i]
-			rx, _ := t.RTTExport()
-			d := rttData(h, rx)
-			d.schema = schemaOf(f)
-			d.created = t.Created
-			if f == &famLossRuns && rx.Classic {
-				n := min(len(d.cum), len(c.lossRunBounds))
-				d.bounds, d.cum, d.fixedBounds = c.lossRunBounds[:n], d.cum[:n], true
+		if r, ok := x.(interface{ replaying() bool }); ok && r.replaying() {
+			// The encoder kept these histograms in its size pass: the
+			// same series in the same order, without reading them again.
+			for _, i := range c.hidx {
+				x.hist(labels{e: c.ents[i]}, histData{})
 			}
-			x.hist(labels{e: c.ents[i]}, d)
-		})
+		} else {
+			c.eachHist(s, f, c.hidx, func(i int, h *probe.Histogram) {
+				t := &s.Targets[i]
+				rx, _ := t.RTTExport()
+				d := rttData(h, rx)
+				d.schema = schemaOf(f)
+				d.created = t.Created
+				if f == &famLossRuns && rx.Classic {
+					n := min(len(d.cum), len(c.lossRunBounds))
+					d.bounds, d.cum, d.fixedBounds = c.lossRunBounds[:n], d.cum[:n], true
+				}
+				x.hist(labels{e: c.ents[i]}, d)
+			})
+		}
 		// A group's sum has no created timestamp: its members come and go
 		// with reloads, each with its own.
 		for _, g := range c.groupSeq {

@@ -35,8 +35,11 @@ type streamState struct {
 	sink    sink
 	scratch []byte // one Metric message (protobuf)
 	hbuf    []byte // one Histogram message (protobuf)
-	spans   []span
-	deltas  []int64
+	// hists are the Histogram messages of one histogram family, each
+	// length-prefixed, from the size pass to the write pass (protoEncoder).
+	hists  []byte
+	spans  []span
+	deltas []int64
 }
 
 // sink buffers the exposition and writes it to w in chunks of about
@@ -56,15 +59,6 @@ func (s *sink) Write(p []byte) (int, error) {
 func (s *sink) maybeFlush() {
 	if len(s.buf) >= flushAt {
 		s.flush()
-	}
-}
-
-// writeDirect writes what is buffered, then p, without copying p into the
-// buffer.
-func (s *sink) writeDirect(p []byte) {
-	s.flush()
-	if s.err == nil && len(p) > 0 {
-		_, s.err = s.w.Write(p)
 	}
 }
 
@@ -170,7 +164,7 @@ func labelName(name string, scheme model.EscapingScheme) string {
 // appendLabels appends the labels of l encoded by enc. A target's own
 // labels are encoded once into *cache and reused when every name is valid
 // in the legacy scheme (no escaping scheme can change them then).
-func appendLabels(b []byte, l labels, scheme model.EscapingScheme, cache *[]byte,
+func appendLabels(b []byte, l labels, scheme model.EscapingScheme, cache *string,
 	enc func(b []byte, pairs []*dto.LabelPair, scheme model.EscapingScheme) []byte) []byte {
 	if l.pairs != nil || !l.e.ds.legacy {
 		p := l.pairs
@@ -179,8 +173,12 @@ func appendLabels(b []byte, l labels, scheme model.EscapingScheme, cache *[]byte
 		}
 		return enc(b, p, scheme)
 	}
-	if *cache == nil {
-		*cache = enc(make([]byte, 0, 128), l.e.newPairs(), model.NoEscaping)
+	if *cache == "" {
+		// Encoded after b, then kept in a string of its own size.
+		n := len(b)
+		b = enc(b, l.e.newPairs(), model.NoEscaping)
+		*cache = string(b[n:])
+		return b
 	}
 	return append(b, *cache...)
 }
