@@ -24,7 +24,7 @@ func inFlight(t *target) uint64 {
 func accounted(tb testing.TB, tg *target, when string) {
 	tb.Helper()
 	var errs uint64
-	for _, n := range tg.errors {
+	for _, n := range tg.errorCounts() {
 		errs += n
 	}
 	if got := tg.replies + tg.lost + errs + inFlight(tg); got != tg.sent {
@@ -214,8 +214,8 @@ func TestRedirectAndSourceQuenchDoNotFail(t *testing.T) {
 			}
 			st := s.c.stats
 			s.c.handle(&r, s.now)
-			if tg.window[0].state != slotOut || tg.errors != [NumErrorTypes]uint64{} {
-				t.Errorf("type %d (error queue %v): probe state %d errors %v, want still in flight", typ, errq, tg.window[0].state, tg.errors)
+			if tg.window[0].state != slotOut || tg.errorCounts() != [NumErrorTypes]uint64{} {
+				t.Errorf("type %d (error queue %v): probe state %d errors %v, want still in flight", typ, errq, tg.window[0].state, tg.errorCounts())
 			}
 			if s.c.stats.Foreign != st.Foreign || s.c.stats.Invalid != st.Invalid {
 				t.Errorf("type %d (error queue %v): counted as foreign or invalid", typ, errq)
@@ -245,8 +245,8 @@ func TestEightByteQuoteNeedsChecksum(t *testing.T) {
 		t.Fatalf("forged 8-byte quote: state %d foreign %d, want in flight and 1 foreign", tg.window[0].state, s.c.stats.Foreign)
 	}
 	s.c.handle(&Received{Src: netip.MustParseAddr("192.0.2.254"), Buf: echoError(icmpv4Unreach, 1, tg.ip, req[:8])}, s.now)
-	if tg.window[0].state != slotError || tg.errors[ErrDestUnreachable] != 1 {
-		t.Fatalf("genuine 8-byte quote: state %d errors %v, want the probe failed as unreachable", tg.window[0].state, tg.errors)
+	if tg.window[0].state != slotError || tg.errorCounts()[ErrDestUnreachable] != 1 {
+		t.Fatalf("genuine 8-byte quote: state %d errors %v, want the probe failed as unreachable", tg.window[0].state, tg.errorCounts())
 	}
 }
 
@@ -301,7 +301,7 @@ func TestFindSlotMatchesLinearScan(t *testing.T) {
 			serial += 1 + uint32(rng.IntN(5)) // other targets' sends in between
 			s := &tg.window[tg.wpos]
 			*s = slot{serial: serial, state: slotState(1 + rng.IntN(4))}
-			tg.wpos = (tg.wpos + 1) % len(tg.window)
+			tg.wpos = int32((int(tg.wpos) + 1) % len(tg.window))
 			if i == sends/2 && round%2 == 0 {
 				spec2 := spec
 				spec2.Timeout = time.Duration(1+rng.IntN(300)) * time.Millisecond
@@ -349,4 +349,12 @@ func TestDuplicateAfterReloadIsDuplicate(t *testing.T) {
 	if tg.dups != dups+1 || tg.late != late {
 		t.Errorf("duplicate after a reload: dups %d→%d, late %d→%d; want one more duplicate", dups, tg.dups, late, tg.late)
 	}
+}
+
+// errorCounts returns tg's errors by type.
+func (tg *target) errorCounts() [NumErrorTypes]uint64 {
+	if tg.errs == nil {
+		return [NumErrorTypes]uint64{}
+	}
+	return tg.errs.byType
 }

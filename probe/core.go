@@ -157,7 +157,7 @@ func (c *core) collect(now, wall int64, pkts []Packet, buf []byte) ([]Packet, []
 			c.fail(t, s, now, slotLost)
 		}
 		*s = slot{serial: serial, state: slotOut, sendMono: now, sendWall: wall}
-		t.wpos = (t.wpos + 1) % len(t.window)
+		t.wpos = int32((int(t.wpos) + 1) % len(t.window))
 		t.sent++
 		f := &c.fifos[c.fifoIndex[t.spec.Timeout]]
 		f.push(deadline{at: now + int64(t.spec.Timeout) + grace(t.spec.Timeout), t: t, serial: serial})
@@ -219,7 +219,7 @@ func (c *core) sent(pkts []Packet, now int64) {
 			continue
 		}
 		c.stats.SendErrors++
-		t.errors[ErrSend]++
+		t.countError(ErrSend, false)
 		c.fail(t, s, now, slotError)
 		if c.onResult != nil {
 			c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultError, Sent: c.wall(s.sendMono), Error: ErrSend})
@@ -390,7 +390,7 @@ func (c *core) reply(t *target, s *slot, r *Received, now int64) {
 	t.replies++
 	t.lastRTT = rtt
 	if r.TTL >= 0 {
-		t.lastTTL = r.TTL
+		t.lastTTL = int32(r.TTL)
 	}
 	t.rtt.observe(float64(rtt) / 1e9)
 	c.succeed(t, s.sendMono)
@@ -430,7 +430,7 @@ func (c *core) handleError(et ErrorType, src, dst netip.Addr, quoted []byte, v6 
 			if !match || s.state != slotOut {
 				continue
 			}
-			t.errors[et]++
+			t.countError(et, false)
 			c.fail(t, s, now, slotError)
 			if c.onResult != nil {
 				c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultError, Sent: c.wall(s.sendMono), Error: et})

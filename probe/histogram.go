@@ -41,20 +41,33 @@ type hist struct {
 	sum         float64
 	offset      int32
 	buckets     []uint64
-	classic     []uint64 // non-cumulative, len(bounds)
-	bounds      []float64
+	cl          *classicCounts // nil unless the mode needs classic buckets (most targets)
+}
+
+// classicCounts are the classic buckets of a hist.
+type classicCounts struct {
+	counts []uint64 // non-cumulative, len(bounds)
+	bounds []float64
 }
 
 func newHist(h HistogramSpec) hist {
 	var out hist
 	if h.NeedsClassic() {
-		out.bounds = h.Buckets
-		if len(out.bounds) == 0 {
-			out.bounds = DefaultClassicBuckets
+		b := h.Buckets
+		if len(b) == 0 {
+			b = DefaultClassicBuckets
 		}
-		out.classic = make([]uint64, len(out.bounds))
+		out.cl = &classicCounts{counts: make([]uint64, len(b)), bounds: b}
 	}
 	return out
+}
+
+// classicBounds returns the classic bucket bounds of h; nil without.
+func (h *hist) classicBounds() []float64 {
+	if h.cl == nil {
+		return nil
+	}
+	return h.cl.bounds
 }
 
 func (h *hist) observe(v float64) { h.observeAt(v, 0) }
@@ -65,10 +78,12 @@ func (h *hist) observe(v float64) { h.observeAt(v, 0) }
 func (h *hist) observeAt(v float64, shift uint) {
 	h.count++
 	h.sum += v
-	for i, b := range h.bounds {
-		if v <= b {
-			h.classic[i]++
-			break
+	if cl := h.cl; cl != nil {
+		for i, b := range cl.bounds {
+			if v <= b {
+				cl.counts[i]++
+				break
+			}
 		}
 	}
 	if v <= NativeZeroThreshold {
@@ -79,18 +94,23 @@ func (h *hist) observeAt(v float64, shift uint) {
 	idx = (idx-1)>>shift + 1 // Prometheus' downscaling: bucket ceil(idx/2^shift)
 	if len(h.buckets) == 0 {
 		h.offset = int32(idx)
-		h.buckets = make([]uint64, 1, 8)
+		h.buckets = make([]uint64, 1, 4)
 	}
+	// The window grows to the new bucket plus 2 spare on that side, not
+	// by doubling: RTTs settle within a few dozen buckets, and 100k
+	// targets' worth of unused capacity is megabytes.
 	lo, hi := int(h.offset), int(h.offset)+len(h.buckets)-1
 	switch {
 	case idx < lo:
-		nb := make([]uint64, hi-idx+1, hi-idx+5)
+		nb := make([]uint64, hi-idx+1, hi-idx+3)
 		copy(nb[lo-idx:], h.buckets)
 		h.buckets, h.offset = nb, int32(idx)
+	case idx > hi && idx-lo < cap(h.buckets):
+		h.buckets = h.buckets[:idx-lo+1]
 	case idx > hi:
-		for len(h.buckets) < idx-lo+1 {
-			h.buckets = append(h.buckets, 0)
-		}
+		nb := make([]uint64, idx-lo+1, idx-lo+3)
+		copy(nb, h.buckets)
+		h.buckets = nb
 	}
 	h.buckets[idx-int(h.offset)]++
 }
@@ -99,10 +119,13 @@ func (h *hist) observeAt(v float64, shift uint) {
 func (h *hist) copyTo(dst *Histogram) {
 	dst.Count, dst.Sum, dst.ZeroCount, dst.Offset = h.count, h.sum, h.zero, h.offset
 	dst.Buckets = append(dst.Buckets[:0], h.buckets...)
-	dst.Bounds = h.bounds
+	dst.Bounds = h.classicBounds()
 	dst.Classic = dst.Classic[:0]
+	if h.cl == nil {
+		return
+	}
 	var cum uint64
-	for _, c := range h.classic {
+	for _, c := range h.cl.counts {
 		cum += c
 		dst.Classic = append(dst.Classic, cum)
 	}

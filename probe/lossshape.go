@@ -195,7 +195,7 @@ func (t *target) copyHist(k HistKind, dst *Histogram) {
 	// Without a histogram: empty, laid out like the RTT histogram.
 	if k == HistIPDV {
 		if h == nil {
-			dst.reset(t.rtt.bounds)
+			dst.reset(t.rtt.classicBounds())
 		} else {
 			h.ipdv.copyTo(dst)
 		}
@@ -203,7 +203,7 @@ func (t *target) copyHist(k HistKind, dst *Histogram) {
 	}
 	if h == nil || h.runs == nil {
 		var runBounds []float64
-		if len(t.rtt.bounds) > 0 {
+		if t.rtt.cl != nil {
 			runBounds = LossRunBuckets
 		}
 		dst.reset(runBounds)

@@ -233,9 +233,9 @@ func BenchmarkLossShapeBytes(b *testing.B) {
 				var heap float64
 				for _, t := range s.c.targets {
 					if h := t.shape.h; h != nil {
-						heap += float64(unsafe.Sizeof(*h) + 8*uintptr(cap(h.ipdv.buckets)+cap(h.ipdv.classic)))
+						heap += float64(unsafe.Sizeof(*h)) + histHeap(&h.ipdv)
 						if r := h.runs; r != nil {
-							heap += float64(unsafe.Sizeof(*r) + 8*uintptr(cap(r.buckets)+cap(r.classic)))
+							heap += float64(unsafe.Sizeof(*r)) + histHeap(r)
 						}
 					}
 				}
@@ -244,4 +244,13 @@ func BenchmarkLossShapeBytes(b *testing.B) {
 			}
 		})
 	}
+}
+
+// histHeap is the heap h's buckets take besides h itself.
+func histHeap(h *hist) float64 {
+	n := float64(8 * cap(h.buckets))
+	if h.cl != nil {
+		n += float64(unsafe.Sizeof(*h.cl) + 8*uintptr(cap(h.cl.counts)))
+	}
+	return n
 }

@@ -286,8 +286,8 @@ func TestForeignAndMalformedCounted(t *testing.T) {
 func TestICMPErrorQuotingProbe(t *testing.T) {
 	s, tg, req := oneProbeOut(t)
 	s.c.handle(&Received{Src: netip.MustParseAddr("192.0.2.254"), Buf: echoError(icmpv4TimeExceed, 0, tg.ip, req)}, s.now)
-	if tg.errors[ErrTimeExceeded] != 1 || tg.window[0].state != slotError {
-		t.Fatalf("errors %v state %d", tg.errors, tg.window[0].state)
+	if tg.errorCounts()[ErrTimeExceeded] != 1 || tg.window[0].state != slotError {
+		t.Fatalf("errors %v state %d", tg.errorCounts(), tg.window[0].state)
 	}
 }
 

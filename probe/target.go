@@ -37,26 +37,27 @@ const (
 type target struct {
 	spec     *TargetSpec
 	ip       netip.Addr
-	removed  bool
 	nextSame *target // next target with the same ip (byAddr chain)
 
 	due       int64  // next send, ns since epoch
 	schedGen  uint32 // generation of its schedule heap entry (schedHeap)
 	scheduled bool   // in the schedule heap
+	removed   bool
+	state     int8
 
-	window []slot
-	wpos   int
+	window  []slot
+	wpos    int32
+	lastTTL int32
 
 	sent, replies, lost, late, dups, skipped uint64
-	errors                                   [NumErrorTypes]uint64
-	dnsErrors                                uint64
-	lastTTL                                  int
-	lastRTT                                  int64
-	rtt                                      hist
+	// errs is allocated at the target's first error: most targets never
+	// have one.
+	errs    *targetErrors
+	lastRTT int64
+	rtt     hist
 
 	created int64 // mono time the target was first probed (its key new); 0 = engine start
 
-	state       int8
 	failRun     int
 	okRun       int
 	failStart   int64 // send time (mono) of the first failed probe of the current run
@@ -78,6 +79,25 @@ type target struct {
 	out *outageState
 	// path is allocated with the target's first path snapshot (path_engine.go).
 	path *pathTarget
+}
+
+// targetErrors counts a target's errors.
+type targetErrors struct {
+	byType [NumErrorTypes]uint64
+	dns    uint64 // failed resolutions of its host name
+}
+
+// countError counts one error of type et (ErrorType) or, with dns, one
+// failed resolution.
+func (t *target) countError(et ErrorType, dns bool) {
+	if t.errs == nil {
+		t.errs = new(targetErrors)
+	}
+	if dns {
+		t.errs.dns++
+	} else {
+		t.errs.byType[et]++
+	}
 }
 
 // outageState is the outage record of a target that had an outage.
@@ -162,7 +182,7 @@ func (t *target) respec(spec *TargetSpec) {
 		// a duplicate, not a late reply.
 		var keep []slot
 		for i := range t.window {
-			if s := t.window[(t.wpos+i)%len(t.window)]; s.state != slotFree {
+			if s := t.window[(int(t.wpos)+i)%len(t.window)]; s.state != slotFree {
 				keep = append(keep, s)
 			}
 		}
@@ -171,7 +191,7 @@ func (t *target) respec(spec *TargetSpec) {
 		}
 		w := make([]slot, max(n, len(keep)+1))
 		copy(w, keep)
-		t.window, t.wpos = w, len(keep)
+		t.window, t.wpos = w, int32(len(keep))
 		// The loss shape's cursor: the oldest kept probe it has not
 		// accounted yet, or the next slot to be sent when it has them all.
 		t.shape.next = int32(len(keep))
@@ -208,7 +228,7 @@ func (t *target) findSlot(serial uint32) *slot {
 	lo, hi := 0, n
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
-		s := &t.window[(t.wpos+mid)%n]
+		s := &t.window[(int(t.wpos)+mid)%n]
 		if s.state == slotFree || int32(s.serial-serial) < 0 {
 			lo = mid + 1
 		} else {
@@ -216,7 +236,7 @@ func (t *target) findSlot(serial uint32) *slot {
 		}
 	}
 	if lo < n {
-		if s := &t.window[(t.wpos+lo)%n]; s.serial == serial && s.state != slotFree {
+		if s := &t.window[(int(t.wpos)+lo)%n]; s.serial == serial && s.state != slotFree {
 			return s
 		}
 	}
@@ -232,8 +252,12 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time, hists bool) {
 	dst.StateChange = epoch.Add(time.Duration(t.stateChange))
 	dst.Created = epoch.Add(time.Duration(t.created))
 	dst.Sent, dst.Replies, dst.Lost, dst.Late = t.sent, t.replies, t.lost, t.late
-	dst.Duplicates, dst.Skipped, dst.Errors, dst.DNSErrors = t.dups, t.skipped, t.errors, t.dnsErrors
-	dst.LastTTL, dst.LastRTT = t.lastTTL, time.Duration(t.lastRTT)
+	dst.Duplicates, dst.Skipped = t.dups, t.skipped
+	dst.Errors, dst.DNSErrors = [NumErrorTypes]uint64{}, 0
+	if e := t.errs; e != nil {
+		dst.Errors, dst.DNSErrors = e.byType, e.dns
+	}
+	dst.LastTTL, dst.LastRTT = int(t.lastTTL), time.Duration(t.lastRTT)
 	dst.Jitter, dst.Reordered = t.shape.jitter, t.shape.reordered
 	if hists {
 		for k, h := range [...]**Histogram{HistRTT: &dst.RTT, HistIPDV: &dst.IPDV, HistLossRuns: &dst.LossRuns} {

@@ -83,12 +83,24 @@ func measure(n int, interval, run time.Duration, profile string) error {
 	h2 := live()
 
 	col := collector.New(eng, collector.Options{})
-	for range 2 { // the second scrape reuses the caches the first built
-		if err := col.WriteMetrics(io.Discard, expfmt.NewFormat(expfmt.TypeTextPlain), nil); err != nil {
+	for _, ft := range []expfmt.FormatType{expfmt.TypeTextPlain, expfmt.TypeProtoDelim} { // build the caches of both formats
+		if err := col.WriteMetrics(io.Discard, expfmt.NewFormat(ft), nil); err != nil {
 			return err
 		}
 	}
 	h3 := live()
+	// What one more scrape of each format allocates (garbage: the caches
+	// are built).
+	var scrapeAlloc [2]uint64
+	for i, ft := range []expfmt.FormatType{expfmt.TypeTextPlain, expfmt.TypeProtoDelim} {
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		if err := col.WriteMetrics(io.Discard, expfmt.NewFormat(ft), nil); err != nil {
+			return err
+		}
+		runtime.ReadMemStats(&m1)
+		scrapeAlloc[i] = m1.TotalAlloc - m0.TotalAlloc
+	}
 	snap := eng.Snapshot(nil)
 	var replies, lost uint64
 	for _, t := range snap.Targets {
@@ -100,6 +112,7 @@ func measure(n int, interval, run time.Duration, profile string) error {
 	fmt.Printf("targets=%d\ninterval=%s\nreplies=%d\nlost=%d\nskipped=%d\n", n, interval, replies, lost, snap.Engine.Skipped)
 	fmt.Printf("spec_bytes_per_target=%s\nengine_bytes_per_target=%s\ncollector_bytes_per_target=%s\ntotal_live_heap_mb=%.1f\n",
 		per(h1-h0), per(h2-h1), per(h3-h2), float64(h3)/(1<<20))
+	fmt.Printf("text_scrape_alloc_mb=%.1f\nprotobuf_scrape_alloc_mb=%.1f\n", float64(scrapeAlloc[0])/(1<<20), float64(scrapeAlloc[1])/(1<<20))
 	if st, err := os.ReadFile("/proc/self/status"); err == nil {
 		for _, l := range strings.Split(string(st), "\n") {
 			if f := strings.Fields(l); len(f) >= 2 && (f[0] == "VmRSS:" || f[0] == "VmHWM:") {
