@@ -43,14 +43,16 @@ const name = "icmp_exporter"
 
 // gcPercent is the exporter's default GOGC. Most of its heap is target
 // state that lives as long as the configuration, and once running it
-// allocates little (nothing per probe, a few MB per full scrape at 100k
+// allocates little (nothing per probe, 14-20 MB per full scrape at 100k
 // targets), so collections are rare whatever the setting; what the
 // setting decides is how far the heap grows past the live state before
-// one: with Go's 100 to twice it. Measured at 100 000 targets with a
-// scrape every 2 s for 3 minutes (docs/benchmark.md): RSS 498 MB and still
-// rising with 100, 410 MB with 25, for the same CPU. GOGC in the
+// one: with Go's 100 to twice it. Measured at 100 000 targets
+// (docs/benchmark.md, "Memory under scrapes"): with a full scrape every
+// 2 s for 3 minutes RSS reached 498 MB and kept rising with 100, 410 MB
+// with 25; with today's smaller state and a scrape every 5 s, 320 MB with
+// 25 and 290 MB with 10, for 4% of a core more (96 and 100%). GOGC in the
 // environment overrides it.
-const gcPercent = 25
+const gcPercent = 10
 
 func main() { os.Exit(run()) }
 

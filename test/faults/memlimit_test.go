@@ -85,7 +85,7 @@ func gcCycles(mfs map[string]*dto.MetricFamily) float64 {
 	return 0
 }
 
-// TestDefaultGOGC: the exporter runs with its own default GOGC (25, see
+// TestDefaultGOGC: the exporter runs with its own default GOGC (10, see
 // gcPercent in main.go) unless GOGC is set in its environment.
 func TestDefaultGOGC(t *testing.T) {
 	l := lab.New(t, lab.Options{})
@@ -93,7 +93,7 @@ func TestDefaultGOGC(t *testing.T) {
 	for _, tc := range []struct {
 		env  string
 		want float64
-	}{{"", 25}, {"GOGC=100", 100}} {
+	}{{"", 10}, {"GOGC=100", 100}} {
 		ctx, cancel := context.WithCancel(context.Background())
 		wrapper := []string{"env", "-u", "GOGC"}
 		if tc.env != "" {
