@@ -351,10 +351,10 @@ func TestDuplicateAfterReloadIsDuplicate(t *testing.T) {
 	}
 }
 
-// errorCounts returns tg's errors by type.
-func (tg *target) errorCounts() [NumErrorTypes]uint64 {
-	if tg.errs == nil {
+// errorCounts returns t's errors by type.
+func (t *target) errorCounts() [NumErrorTypes]uint64 {
+	if t.errs == nil {
 		return [NumErrorTypes]uint64{}
 	}
-	return tg.errs.byType
+	return t.errs.byType
 }
