@@ -132,6 +132,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.snap = c.src.Snapshot(c.deferred())
+	defer c.snap.ReleaseEngine()
 	if c.build != nil {
 		c.build.Collect(ch)
 	}

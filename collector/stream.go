@@ -122,6 +122,7 @@ func (c *Collector) WriteMetrics(w io.Writer, f expfmt.Format, include func(name
 	defer func() { st.sink.w = nil }()
 
 	c.snap = c.src.Snapshot(c.deferred())
+	defer c.snap.ReleaseEngine()
 	mfs, gatherErr := st.small.Gather()
 	if gatherErr != nil {
 		gatherErr = fmt.Errorf("gather engine metrics: %w", gatherErr)

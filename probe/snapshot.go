@@ -271,6 +271,16 @@ func (h *Histogram) Clone() *Histogram {
 	return c
 }
 
+// ReleaseEngine drops a deferred snapshot's hold on the engine's targets,
+// so that those a reload removed can be freed; ReadHistograms then reads
+// only what the snapshot holds (empty histograms for a deferred one). Call
+// it when done reading; the next Engine.Snapshot into s takes hold again.
+func (s *Snapshot) ReleaseEngine() {
+	if s != nil {
+		s.live, s.eng = nil, nil
+	}
+}
+
 // copyFrom makes h a copy of src in h's own slices.
 func (h *Histogram) copyFrom(src *Histogram) {
 	h.Count, h.Sum, h.ZeroCount, h.Offset, h.Bounds = src.Count, src.Sum, src.ZeroCount, src.Offset, src.Bounds

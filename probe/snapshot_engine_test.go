@@ -109,6 +109,11 @@ func TestDeferredHistograms(t *testing.T) {
 			}
 		}
 	}
+	def.ReleaseEngine() // reads what it holds now: nothing
+	def.ReadHistograms(probe.HistRTT, idx[:1], got[:1])
+	if got[0].Count != 0 || len(got[0].Buckets) != 0 {
+		t.Fatalf("after ReleaseEngine: RTT histogram %+v, want empty", got[0])
+	}
 	if runs == 0 || ipdv == 0 || classic == 0 {
 		t.Fatalf("loss runs %d, IPDV samples %d, classic buckets %d: the test needs all three", runs, ipdv, classic)
 	}
