@@ -43,8 +43,8 @@ const name = "icmp_exporter"
 
 // gcPercent is the exporter's default GOGC. Most of its heap is target
 // state that lives as long as the configuration, and once running it
-// allocates little (nothing per probe, 14-20 MB per full scrape at 100k
-// targets), so collections are rare whatever the setting; what the
+// allocates little (nothing per probe, about 0.1 MB per full scrape at 100k
+// targets: bench/memstat), so collections are rare whatever the setting; what the
 // setting decides is how far the heap grows past the live state before
 // one: with Go's 100 to twice it. Measured at 100 000 targets
 // (docs/benchmark.md, "Memory under scrapes"): with a full scrape every
