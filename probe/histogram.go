@@ -41,7 +41,7 @@ type hist struct {
 	sum         float64
 	offset      int32
 	buckets     []uint64
-	cl          *classicCounts // nil unless the mode needs classic buckets (most targets)
+	cl          *classicCounts // classic buckets; nil unless the mode needs them (most targets do not)
 }
 
 // classicCounts are the classic buckets of a hist.
@@ -96,8 +96,8 @@ func (h *hist) observeAt(v float64, shift uint) {
 		h.offset = int32(idx)
 		h.buckets = make([]uint64, 1, 4)
 	}
-	// The window grows to the new bucket plus 2 spare on that side, not
-	// by doubling: RTTs settle within a few dozen buckets, and 100k
+	// The window grows to reach the new bucket, with 2 spare at its top,
+	// not by doubling: RTTs settle within a few dozen buckets, and 100k
 	// targets' worth of unused capacity is megabytes.
 	lo, hi := int(h.offset), int(h.offset)+len(h.buckets)-1
 	switch {
