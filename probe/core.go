@@ -219,7 +219,7 @@ func (c *core) sent(pkts []Packet, now int64) {
 			continue
 		}
 		c.stats.SendErrors++
-		t.countError(ErrSend, false)
+		t.errors().byType[ErrSend]++
 		c.fail(t, s, now, slotError)
 		if c.onResult != nil {
 			c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultError, Sent: c.wall(s.sendMono), Error: ErrSend})
@@ -430,7 +430,7 @@ func (c *core) handleError(et ErrorType, src, dst netip.Addr, quoted []byte, v6 
 			if !match || s.state != slotOut {
 				continue
 			}
-			t.countError(et, false)
+			t.errors().byType[et]++
 			c.fail(t, s, now, slotError)
 			if c.onResult != nil {
 				c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultError, Sent: c.wall(s.sendMono), Error: et})

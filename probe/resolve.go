@@ -70,7 +70,7 @@ func (e *Engine) resolveAll(ctx context.Context, r Resolver) {
 		}
 		e.mu.Lock()
 		if err != nil {
-			j.t.countError(0, true)
+			j.t.errors().dns++
 			e.log.Debug("resolve failed", "target", j.host, "err", err)
 		} else {
 			e.c.setIP(j.t, ip, e.mono(time.Now()))

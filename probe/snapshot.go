@@ -215,6 +215,7 @@ const (
 	HistRTT HistKind = iota
 	HistIPDV
 	HistLossRuns
+	numHistKinds
 )
 
 // emptyHist is what Hist returns for a histogram that is not there.
@@ -223,19 +224,21 @@ var emptyHist Histogram
 // Hist returns the target's histogram of kind k; an empty one when it is
 // nil (deferred, or left out of a snapshot built by hand). Read only.
 func (t *TargetSnapshot) Hist(k HistKind) *Histogram {
-	var h *Histogram
+	if h := *t.histField(k); h != nil {
+		return h
+	}
+	return &emptyHist
+}
+
+// histField is the field of t that holds its histogram of kind k.
+func (t *TargetSnapshot) histField(k HistKind) **Histogram {
 	switch k {
-	case HistRTT:
-		h = t.RTT
 	case HistIPDV:
-		h = t.IPDV
+		return &t.IPDV
 	case HistLossRuns:
-		h = t.LossRuns
+		return &t.LossRuns
 	}
-	if h == nil {
-		return &emptyHist
-	}
-	return h
+	return &t.RTT
 }
 
 // DeferHistograms makes an Engine.Snapshot into s leave the histograms of

@@ -87,17 +87,12 @@ type targetErrors struct {
 	dns    uint64 // failed resolutions of its host name
 }
 
-// countError counts one error of type et (ErrorType) or, with dns, one
-// failed resolution.
-func (t *target) countError(et ErrorType, dns bool) {
+// errors returns t's error counters, allocating them at the first error.
+func (t *target) errors() *targetErrors {
 	if t.errs == nil {
 		t.errs = new(targetErrors)
 	}
-	if dns {
-		t.errs.dns++
-	} else {
-		t.errs.byType[et]++
-	}
+	return t.errs
 }
 
 // outageState is the outage record of a target that had an outage.
@@ -260,11 +255,12 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time, hists bool) {
 	dst.LastTTL, dst.LastRTT = int(t.lastTTL), time.Duration(t.lastRTT)
 	dst.Jitter, dst.Reordered = t.shape.jitter, t.shape.reordered
 	if hists {
-		for k, h := range [...]**Histogram{HistRTT: &dst.RTT, HistIPDV: &dst.IPDV, HistLossRuns: &dst.LossRuns} {
+		for k := range numHistKinds {
+			h := dst.histField(k)
 			if *h == nil {
 				*h = new(Histogram)
 			}
-			t.copyHist(HistKind(k), *h)
+			t.copyHist(k, *h)
 		}
 	} else {
 		dst.RTT, dst.IPDV, dst.LossRuns = nil, nil, nil
