@@ -34,9 +34,9 @@ const (
 // (Collector.eachHist) and may change between the passes, so the size pass
 // keeps their encoded Histogram messages (streamState.hists, a few dozen
 // bytes a series) and the write pass replays them instead of reading again.
-// Fields are written infield number order with the presence the Collector's dto objects have
-// (every scalar field set, even when zero), so a decoder gets messages that
-// proto.Equal the gathered ones.
+// Fields are written in field number order with the presence the
+// Collector's dto objects have (every scalar field set, even when zero), so
+// a decoder gets messages that proto.Equal the gathered ones.
 type protoEncoder struct {
 	st     *streamState
 	scheme model.EscapingScheme
