@@ -565,7 +565,7 @@ done
 # Memory per target (spec, engine, collector) at the largest N, without the
 # lab: bench/memstat probes an in-memory network.
 log "memstat: bytes per target at N=$maxn"
-(cd "$root" && "$GO" run ./bench/memstat -n "$maxn" -profile "$out/heap-memstat.pprof") >"$out/memstat.txt" 2>&1 || log "memstat failed (see $out/memstat.txt)"
+(cd "$root" && "$GO" run ./bench/memstat -n "$maxn" -per-target "$per_target" -profile "$out/heap-memstat.pprof") >"$out/memstat.txt" 2>&1 || log "memstat failed (see $out/memstat.txt)"
 "$GO" tool pprof -top -sample_index=inuse_space "$out/heap-memstat.pprof" 2>/dev/null | sed -n '6,20p' | cut -c1-140 >"$out/memstat-heap-top.txt" || true
 uptime_end=$(uptime)
 

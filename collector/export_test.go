@@ -32,8 +32,8 @@ func TestExportPerTarget(t *testing.T) {
 	s := snapshotOf(spec)
 	for i := range s.Targets {
 		ts := &s.Targets[i]
-		ts.Sent, ts.Replies, ts.LastTTL, ts.OutagesTotal = 10, 9, 64, 1
-		ts.Errors[0] = 1
+		ts.Sent, ts.Replies, ts.LastTTL, ts.EditOutages().Total = 10, 9, 64, 1
+		ts.EditErrors().ByType[0] = 1
 		if ts.Spec.Path.Enabled {
 			ts.Path = &probe.PathSummary{Enabled: true, HopCount: 4, Changes: 1, HasDownHop: true, DownHopTTL: 2,
 				DownHop: netip.MustParseAddr("10.0.1.2"), MTU: probe.MTUInfo{MTU: 1400}}

@@ -33,10 +33,13 @@ func (f *fakeSource) Snapshot(dst *probe.Snapshot) *probe.Snapshot {
 	dst.Targets = dst.Targets[:len(f.snap.Targets)]
 	for i := range f.snap.Targets {
 		src, d := &f.snap.Targets[i], &dst.Targets[i]
-		outages := d.Outages
 		*d = *src
 		d.RTT, d.IPDV, d.LossRuns = src.RTT.Clone(), src.IPDV.Clone(), src.LossRuns.Clone()
-		d.Outages = append(outages[:0], src.Outages...)
+		d.Outs = src.Outs.Clone()
+		if src.Errs != nil {
+			e := *src.Errs
+			d.Errs = &e
+		}
 	}
 	return dst
 }
@@ -110,18 +113,17 @@ func fixtureSnapshot() *probe.Snapshot {
 		IPDV:     &probe.Histogram{Count: 3, Sum: 0.0001, ZeroCount: 2, Offset: -26, Buckets: []uint64{1}},
 		Jitter:   0.0004, Reordered: 2,
 	}
-	up.Errors[probe.ErrDestUnreachable] = 2
+	up.EditErrors().ByType[probe.ErrDestUnreachable] = 2
 	down := probe.TargetSnapshot{
 		Spec: spec("core", "10.0.0.2", "10.0.0.2", "native", "target", lbl("site", "fra")...),
 		IP:   netip.MustParseAddr("10.0.0.2"), Up: false, StateChange: t0.Add(5 * time.Minute),
 		Sent: 100, Replies: 40, Lost: 60, LastTTL: 63,
-		RTT:          &probe.Histogram{Count: 40, Sum: 0.4, Offset: -53, Buckets: []uint64{40}},
-		OutagesTotal: 1,
-		Outages: []probe.Outage{{Start: t0.Add(4*time.Minute + 57*time.Second), Ongoing: true,
-			Resolution: time.Second, ProbesLost: 60}},
+		RTT: &probe.Histogram{Count: 40, Sum: 0.4, Offset: -53, Buckets: []uint64{40}},
+		Outs: &probe.OutageRecord{Total: 1, Recent: []probe.Outage{{Start: t0.Add(4*time.Minute + 57*time.Second), Ongoing: true,
+			Resolution: time.Second, ProbesLost: 60}}},
 	}
-	down.Errors[probe.ErrTimeExceeded] = 1
-	down.Errors[probe.ErrSend] = 3
+	down.EditErrors().ByType[probe.ErrTimeExceeded] = 1
+	down.EditErrors().ByType[probe.ErrSend] = 3
 	// Path snapshots and MTU: down past the second hop of a 4-hop baseline.
 	down.Spec.Path = probe.PathSpec{Enabled: true, MaxHops: 30, MTU: probe.MTUSpec{Enabled: true, Max: 1500, Interval: time.Minute}}
 	down.Path = &probe.PathSummary{Enabled: true, HopCount: 4, Changes: 1, Snapshots: 2, HasDownHop: true,
@@ -130,14 +132,14 @@ func fixtureSnapshot() *probe.Snapshot {
 	// with two completed outages.
 	unresolved := probe.TargetSnapshot{
 		Spec: spec("dns", "nowhere.example.test", "nowhere.example.test", "classic", ""),
-		Up:   false, StateChange: t0, DNSErrors: 5, LastTTL: -1,
+		Up:   false, StateChange: t0, Errs: &probe.ErrorCounts{DNS: 5}, LastTTL: -1,
 		RTT: &probe.Histogram{Classic: []uint64{0, 0, 0}, Bounds: []float64{0.001, 0.005, 0.025}},
 	}
 	resolved := probe.TargetSnapshot{
 		Spec: spec("dns", "www.example.test", "www.example.test", "both", ""),
 		IP:   netip.MustParseAddr("2001:db8::5"), Up: true, StateChange: t0.Add(8 * time.Minute),
 		Created: t0.Add(90*time.Second + 500*time.Millisecond), // added by a reload
-		Sent:    50, Replies: 45, Lost: 5, DNSErrors: 1, LastTTL: 57,
+		Sent:    50, Replies: 45, Lost: 5, Errs: &probe.ErrorCounts{DNS: 1}, LastTTL: 57,
 		RTT: &probe.Histogram{Count: 45, Sum: 0.18, Offset: -64, Buckets: []uint64{10, 30, 0, 5},
 			Classic: []uint64{0, 40, 45}, Bounds: []float64{0.001, 0.005, 0.025}},
 		// One run of 3 lost probes.
@@ -146,20 +148,18 @@ func fixtureSnapshot() *probe.Snapshot {
 		IPDV: &probe.Histogram{Count: 44, Sum: 0.044, Offset: -19, Buckets: []uint64{44},
 			Classic: []uint64{44, 44, 44}, Bounds: []float64{0.001, 0.005, 0.025}},
 		Jitter: 0.001, Reordered: 1,
-		OutagesTotal: 2,
-		Outages: []probe.Outage{
+		Outs: &probe.OutageRecord{Total: 2, DurationSum: 123, Recent: []probe.Outage{
 			{Start: t0.Add(time.Minute), End: t0.Add(time.Minute + 3*time.Second), Resolution: time.Second, ProbesLost: 3},
 			{Start: t0.Add(6 * time.Minute), End: t0.Add(8 * time.Minute), Resolution: time.Second, ProbesLost: 120},
-		},
-		OutageDurationSum: 123,
+		}},
 	}
 	// Cumulative over bounds 0.1 0.5 1 5 10 30 60 300 900 ...: 3 s and 120 s.
 	for i, b := range probe.OutageBuckets {
 		if b >= 3 {
-			resolved.OutageDurations[i]++
+			resolved.EditOutages().Durations[i]++
 		}
 		if b >= 120 {
-			resolved.OutageDurations[i]++
+			resolved.EditOutages().Durations[i]++
 		}
 	}
 	// edge: a /31 expanded into two targets, native, aggregated per group.

@@ -189,10 +189,22 @@ func (c *Collector) entryFor(t *probe.TargetSnapshot, source string, prev *targe
 	e = &targetEntry{spec: t.Spec, ip: t.IP, source: source, gen: c.gen}
 	e.ds = c.descSetFor(t.Spec.Labels)
 	if t.IP.IsValid() {
-		e.ipText = t.IP.Unmap().String()
+		e.ipText = ipText(t)
 	}
 	c.entries[t.Spec] = e
 	return e
+}
+
+// ipText is the ip label value of t: its target name when that is the
+// address in canonical form (most targets, which then share the string),
+// else the address formatted.
+func ipText(t *probe.TargetSnapshot) string {
+	ip := t.IP.Unmap()
+	var buf [64]byte
+	if b := ip.AppendTo(buf[:0]); string(b) == t.Spec.Name {
+		return t.Spec.Name
+	}
+	return ip.String()
 }
 
 // sameLabels reports whether two specs give a target the same labels

@@ -73,16 +73,16 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(ds.desc[idSkipped], t.Skipped)
 		for et := range probe.NumErrorTypes {
 			if t.HasError(et) {
-				counter(ds.desc[idErrors], t.Errors[et], probe.ErrorTypeNames[et])
+				counter(ds.desc[idErrors], t.ErrorCounts().ByType[et], probe.ErrorTypeNames[et])
 			}
 		}
 		if t.HasDNSErrors() {
-			counter(ds.desc[idDNS], t.DNSErrors)
+			counter(ds.desc[idDNS], t.ErrorCounts().DNS)
 		}
 		if t.HasTTL() {
 			gauge(ds.desc[idTTL], float64(t.LastTTL))
 		}
-		counter(ds.desc[idOutages], t.OutagesTotal)
+		counter(ds.desc[idOutages], t.OutageRecord().Total)
 		gauge(ds.desc[idResolution], t.OutageResolution().Seconds())
 		gauge(ds.desc[idStateChange], unixSeconds(t.StateChange))
 		gauge(ds.desc[idJitter], t.Jitter)
@@ -118,8 +118,8 @@ func (r *referenceCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 		if t.HasOutageDurations() {
-			ch <- referenceHist(ds.desc[idOutageDur], probe.RTTExport{Classic: true}, 3, t.CompletedOutages(), t.OutageDurationSum,
-				0, nil, classicMap(probe.OutageBuckets[:], t.OutageDurations[:]), t.Created, lv)
+			ch <- referenceHist(ds.desc[idOutageDur], probe.RTTExport{Classic: true}, 3, t.CompletedOutages(), t.OutageRecord().DurationSum,
+				0, nil, classicMap(probe.OutageBuckets[:], t.OutageRecord().Durations[:]), t.Created, lv)
 		}
 		if o, ok := t.LastOutage(); ok {
 			gauge(ds.desc[idLastStart], unixSeconds(o.Start))
@@ -318,10 +318,10 @@ func syntheticSnapshot(n int, mode, agg string, seed uint64) *probe.Snapshot {
 		}
 		syntheticShape(&t, rng, bounds)
 		if rng.IntN(10) == 0 {
-			t.Errors[rng.IntN(int(probe.NumErrorTypes))] = uint64(1 + rng.IntN(3))
+			t.EditErrors().ByType[rng.IntN(int(probe.NumErrorTypes))] = uint64(1 + rng.IntN(3))
 		}
 		if ts.Host != "" {
-			t.DNSErrors = uint64(rng.IntN(3))
+			t.EditErrors().DNS = uint64(rng.IntN(3))
 			if rng.IntN(2) == 0 {
 				t.IP = netip.Addr{}
 			} else {
@@ -329,19 +329,19 @@ func syntheticSnapshot(n int, mode, agg string, seed uint64) *probe.Snapshot {
 			}
 		}
 		if !t.Up || rng.IntN(10) == 0 {
-			t.OutagesTotal = 1
+			t.EditOutages().Total = 1
 			start := t0.Add(time.Duration(rng.IntN(300)) * time.Second)
 			o := probe.Outage{Start: start, Ongoing: !t.Up, Resolution: time.Second}
 			if t.Up {
 				o.End = start.Add(30 * time.Second)
-				t.OutageDurationSum = 30
+				t.EditOutages().DurationSum = 30
 				for k, b := range probe.OutageBuckets {
 					if b >= 30 {
-						t.OutageDurations[k] = 1
+						t.EditOutages().Durations[k] = 1
 					}
 				}
 			}
-			t.Outages = []probe.Outage{o}
+			t.EditOutages().Recent = []probe.Outage{o}
 		}
 		s.Targets = append(s.Targets, t)
 	}

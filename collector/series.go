@@ -75,7 +75,7 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 			t, e := &s.Targets[i], c.ents[i]
 			for et := range probe.NumErrorTypes {
 				if t.HasError(et) {
-					x.scalar(labels{e: e, pairs: c.errorPairs(e, et)}, float64(t.Errors[et]), t.Created)
+					x.scalar(labels{e: e, pairs: c.errorPairs(e, et)}, float64(t.ErrorCounts().ByType[et]), t.Created)
 				}
 			}
 		}
@@ -130,8 +130,8 @@ func (c *Collector) emit(x seriesEncoder, f *family, s *probe.Snapshot, now time
 		for _, i := range c.emitOrder {
 			t := &s.Targets[i]
 			if t.HasOutageDurations() {
-				x.hist(labels{e: c.ents[i]}, histData{created: t.Created, count: t.CompletedOutages(), sum: t.OutageDurationSum,
-					bounds: c.outageBounds, cum: t.OutageDurations[:], fixedBounds: true})
+				x.hist(labels{e: c.ents[i]}, histData{created: t.Created, count: t.CompletedOutages(), sum: t.OutageRecord().DurationSum,
+					bounds: c.outageBounds, cum: t.OutageRecord().Durations[:], fixedBounds: true})
 			}
 		}
 	default:
@@ -182,11 +182,11 @@ func scalarValue(f *family, t *probe.TargetSnapshot, now time.Time) (float64, bo
 	case &famSkipped:
 		return float64(t.Skipped), t.Exports(probe.ExportCounters)
 	case &famDNS:
-		return float64(t.DNSErrors), t.HasDNSErrors()
+		return float64(t.ErrorCounts().DNS), t.HasDNSErrors()
 	case &famTTL:
 		return float64(t.LastTTL), t.HasTTL()
 	case &famOutages:
-		return float64(t.OutagesTotal), t.Exports(probe.ExportOutages)
+		return float64(t.OutageRecord().Total), t.Exports(probe.ExportOutages)
 	case &famResolution:
 		return t.OutageResolution().Seconds(), t.Exports(probe.ExportOutages)
 	case &famJitter:

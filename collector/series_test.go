@@ -78,13 +78,13 @@ func TestSeriesPerTarget(t *testing.T) {
 		}, 1, 14, 14},
 		{"each error type seen adds one", func() probe.TargetSnapshot {
 			t := base(probe.HistogramNone, "")
-			t.Errors[probe.ErrDestUnreachable], t.Errors[probe.ErrSend] = 1, 1
+			t.EditErrors().ByType[probe.ErrDestUnreachable], t.EditErrors().ByType[probe.ErrSend] = 1, 1
 			return t
 		}, 1, 15, 15},
 		{"first outage adds histogram and three gauges", func() probe.TargetSnapshot {
 			t := base(probe.HistogramNone, "")
-			t.OutagesTotal = 1
-			t.Outages = []probe.Outage{{Start: t0, End: t0.Add(time.Minute), Resolution: time.Second}}
+			t.EditOutages().Total = 1
+			t.EditOutages().Recent = []probe.Outage{{Start: t0, End: t0.Add(time.Minute), Resolution: time.Second}}
 			return t
 		}, 1, 13 + 15 + 3, 13 + 15 + 3},
 		{"never answered: no reply_ttl", func() probe.TargetSnapshot {

@@ -79,5 +79,5 @@ func (c *Collector) collectVantage(ch chan<- prometheus.Metric, s *probe.Snapsho
 // vantageCaused is the value of icmp_vantage_caused_outages_total for t,
 // and whether t has it: with vantage health on and outages exported.
 func vantageCaused(s *probe.Snapshot, t *probe.TargetSnapshot) (float64, bool) {
-	return float64(t.VantageOutages), len(s.Vantage) > 0 && t.Exports(probe.ExportOutages)
+	return float64(t.OutageRecord().Vantage), len(s.Vantage) > 0 && t.Exports(probe.ExportOutages)
 }

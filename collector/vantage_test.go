@@ -60,7 +60,7 @@ func vantageSnapshot() *probe.Snapshot {
 	s := snapshotOf(spec)
 	s.Time = time.Unix(1000, 0)
 	s.Engine.Gaps, s.Engine.GapSeconds = 2, 3.5
-	s.Targets[0].OutagesTotal, s.Targets[0].VantageOutages = 3, 2
+	s.Targets[0].EditOutages().Total, s.Targets[0].EditOutages().Vantage = 3, 2
 	s.Vantage = []probe.VantageSnapshot{
 		{Group: "", Up: false, OutagesTotal: 1, Last: probe.Outage{Start: time.Unix(990, 0), Ongoing: true}},
 		{Group: "g", Up: true, OutagesTotal: 2, OutageDurationSum: 12,

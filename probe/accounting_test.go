@@ -268,10 +268,10 @@ func TestOutageResolutionWithSkips(t *testing.T) {
 	}
 	var snap TargetSnapshot
 	tg.copyTo(&snap, s.c.epoch, true)
-	o := snap.Outages[len(snap.Outages)-1]
-	if o.Resolution <= iv || o.Resolution != snap.Resolution {
+	o := snap.OutageRecord().Recent[len(snap.OutageRecord().Recent)-1]
+	if o.Resolution <= iv || o.Resolution != snap.OutageResolution() {
 		t.Fatalf("outage resolution %v (target %v) with %d probes skipped before it; want the real gap, above %v",
-			o.Resolution, snap.Resolution, tg.skipped, iv)
+			o.Resolution, snap.OutageResolution(), tg.skipped, iv)
 	}
 	if want := time.Duration((tg.skipped + 1) * uint64(iv)); o.Resolution != want {
 		t.Errorf("resolution %v, want %v (last answered send to first lost send)", o.Resolution, want)
@@ -279,8 +279,8 @@ func TestOutageResolutionWithSkips(t *testing.T) {
 	s2 := newSim(t, Spec{Targets: []TargetSpec{simTarget("192.0.2.1", iv, 5*time.Millisecond)}})
 	var snap2 TargetSnapshot
 	s2.target("192.0.2.1").copyTo(&snap2, s2.c.epoch, true)
-	if snap2.Resolution != iv {
-		t.Errorf("target without outages: resolution %v, want the interval %v", snap2.Resolution, iv)
+	if snap2.OutageResolution() != iv {
+		t.Errorf("target without outages: resolution %v, want the interval %v", snap2.OutageResolution(), iv)
 	}
 }
 

@@ -66,10 +66,10 @@ func TestAFXDPErrors(t *testing.T) {
 			want := 10
 			got := ts.Replies
 			if ts.Spec.Name != answered[0].String() && ts.Spec.Name != answered[1].String() {
-				got = ts.Errors[probe.ErrDestUnreachable]
+				got = ts.ErrorCounts().ByType[probe.ErrDestUnreachable]
 			}
 			if got < uint64(want) {
-				bad = append(bad, fmt.Sprintf("%s: replies %d errors %v", ts.Spec.Name, ts.Replies, ts.Errors))
+				bad = append(bad, fmt.Sprintf("%s: replies %d errors %v", ts.Spec.Name, ts.Replies, ts.ErrorCounts().ByType))
 			}
 		}
 		return len(bad) == 0, strings.Join(bad, "; ")
@@ -77,8 +77,8 @@ func TestAFXDPErrors(t *testing.T) {
 	for _, ts := range snap.Targets {
 		isAnswered := ts.Spec.Name == answered[0].String() || ts.Spec.Name == answered[1].String()
 		switch {
-		case isAnswered && (ts.Lost != 0 || ts.Errors != [probe.NumErrorTypes]uint64{}):
-			t.Errorf("%s answers but has lost %d errors %v", ts.Spec.Name, ts.Lost, ts.Errors)
+		case isAnswered && (ts.Lost != 0 || ts.ErrorCounts().ByType != [probe.NumErrorTypes]uint64{}):
+			t.Errorf("%s answers but has lost %d errors %v", ts.Spec.Name, ts.Lost, ts.ErrorCounts().ByType)
 		case !isAnswered && ts.Replies != 0:
 			t.Errorf("%s is rejected but has %d replies", ts.Spec.Name, ts.Replies)
 		}

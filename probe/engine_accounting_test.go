@@ -215,6 +215,6 @@ func TestSendFailureReachesOnResult(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		ts := e.Snapshot(nil).Targets[0]
-		t.Fatalf("no result for a failed send within 10 s (target: %d sent, errors %v)", ts.Sent, ts.Errors)
+		t.Fatalf("no result for a failed send within 10 s (target: %d sent, errors %v)", ts.Sent, ts.ErrorCounts().ByType)
 	}
 }

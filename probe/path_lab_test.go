@@ -122,12 +122,12 @@ func testPathCut(t *testing.T, c *lab.Chain, dp string, v6 bool) {
 	})
 	down, _ := evs.find(before, probe.PathReasonDown)
 	s := summary()
-	if s.Up || len(s.Outages) == 0 {
+	if s.Up || len(s.OutageRecord().Recent) == 0 {
 		t.Fatalf("target not down: %+v", s)
 	}
 	// Down is declared DownAfter probes and a timeout after the outage
 	// began; the snapshot starts at once.
-	o := s.Outages[len(s.Outages)-1]
+	o := s.OutageRecord().Recent[len(s.OutageRecord().Recent)-1]
 	if d := down.Time.Sub(o.Start); d > 2*iv+timeout+iv {
 		t.Errorf("down snapshot started %v after the outage (interval %v)", d, iv)
 	}

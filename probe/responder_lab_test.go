@@ -181,7 +181,7 @@ func TestResponderCases(t *testing.T) {
 				w := c.want(ts.Sent, mode, v6)
 				wantForeign += w.foreign
 				wantInvalid += w.invalid
-				got := counters{replies: ts.Replies, lost: ts.Lost, late: ts.Late, dups: ts.Duplicates, errors: ts.Errors}
+				got := counters{replies: ts.Replies, lost: ts.Lost, late: ts.Late, dups: ts.Duplicates, errors: ts.ErrorCounts().ByType}
 				w.foreign, w.invalid = 0, 0
 				if ts.Sent < 30 || got != w {
 					t.Errorf("%s (%s): sent %d: got %s, want %s", c.name, ts.IP, ts.Sent, got, w)

@@ -327,11 +327,11 @@ func TestOutagesExact(t *testing.T) {
 			tg := s.target("192.0.2.1")
 			var snap TargetSnapshot
 			tg.copyTo(&snap, s.c.epoch, true)
-			if int(snap.OutagesTotal) != tc.outages {
-				t.Fatalf("outages %d, want %d (%+v)", snap.OutagesTotal, tc.outages, snap.Outages)
+			if int(snap.OutageRecord().Total) != tc.outages {
+				t.Fatalf("outages %d, want %d (%+v)", snap.OutageRecord().Total, tc.outages, snap.OutageRecord().Recent)
 			}
 			var done []time.Duration
-			for i, o := range snap.Outages {
+			for i, o := range snap.OutageRecord().Recent {
 				if o.Ongoing {
 					continue
 				}
@@ -350,8 +350,8 @@ func TestOutagesExact(t *testing.T) {
 			if snap.Up == tc.ongoing {
 				t.Errorf("up %v, want %v", snap.Up, !tc.ongoing)
 			}
-			if tc.ongoing && (len(snap.Outages) == 0 || !snap.Outages[len(snap.Outages)-1].Ongoing) {
-				t.Errorf("no ongoing outage in %+v", snap.Outages)
+			if tc.ongoing && (len(snap.OutageRecord().Recent) == 0 || !snap.OutageRecord().Recent[len(snap.OutageRecord().Recent)-1].Ongoing) {
+				t.Errorf("no ongoing outage in %+v", snap.OutageRecord().Recent)
 			}
 			if tc.outages == 0 && tg.lost == 0 {
 				t.Errorf("short failing run not counted as loss")
@@ -444,10 +444,10 @@ func TestLossBeforeOutageNotPartOfIt(t *testing.T) {
 	tg := s.target("192.0.2.1")
 	var snap TargetSnapshot
 	tg.copyTo(&snap, s.c.epoch, true)
-	if snap.OutagesTotal != 1 || len(snap.Outages) != 1 {
-		t.Fatalf("outages %d %+v", snap.OutagesTotal, snap.Outages)
+	if snap.OutageRecord().Total != 1 || len(snap.OutageRecord().Recent) != 1 {
+		t.Fatalf("outages %d %+v", snap.OutageRecord().Total, snap.OutageRecord().Recent)
 	}
-	if got := snap.Outages[0].Start.Sub(s.c.epoch); got != time.Duration(outageAt) {
+	if got := snap.OutageRecord().Recent[0].Start.Sub(s.c.epoch); got != time.Duration(outageAt) {
 		t.Errorf("outage start %v, want %v (the earlier single loss at %v is not part of it)", got, time.Duration(outageAt), time.Duration(lossAt))
 	}
 }
@@ -535,10 +535,10 @@ func TestOutageHistoryShrinkOnReload(t *testing.T) {
 	var snap TargetSnapshot
 	s.target("192.0.2.1").copyTo(&snap, s.c.epoch, true)
 	var starts []time.Duration
-	for _, o := range snap.Outages {
+	for _, o := range snap.OutageRecord().Recent {
 		starts = append(starts, o.Start.Sub(s.c.epoch))
 	}
-	if want := []time.Duration{600 * time.Millisecond, 800 * time.Millisecond}; !slices.Equal(starts, want) || snap.OutagesTotal != 5 {
-		t.Fatalf("outage starts %v (total %d), want %v of 5", starts, snap.OutagesTotal, want)
+	if want := []time.Duration{600 * time.Millisecond, 800 * time.Millisecond}; !slices.Equal(starts, want) || snap.OutageRecord().Total != 5 {
+		t.Fatalf("outage starts %v (total %d), want %v of 5", starts, snap.OutageRecord().Total, want)
 	}
 }

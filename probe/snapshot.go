@@ -2,6 +2,7 @@ package probe
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -106,8 +107,6 @@ type TargetSnapshot struct {
 	Late       uint64 // valid replies after the timeout
 	Duplicates uint64 // replies to probes already answered
 	Skipped    uint64 // probes not sent because the engine could not keep the schedule
-	Errors     [NumErrorTypes]uint64
-	DNSErrors  uint64 // failed resolutions of Spec.Host
 
 	LastTTL int // TTL / hop limit of the last reply; -1 when unknown
 	LastRTT time.Duration
@@ -127,24 +126,93 @@ type TargetSnapshot struct {
 	Jitter    float64
 	Reordered uint64
 
-	OutagesTotal uint64
-	// VantageOutages counts the outages (of OutagesTotal) caused by the
-	// vantage (Outage.Cause).
-	VantageOutages uint64
-	// OutageDurations is a classic histogram of completed outage durations
-	// with bounds OutageBuckets; OutageDurationSum is in seconds.
-	OutageDurations   [len(OutageBuckets)]uint64 // cumulative
-	OutageDurationSum float64
-	// Outages are the last completed outages, oldest first, and the ongoing
-	// one last if the target is down.
-	Outages []Outage
-	// Resolution bounds the error of the outage start and end times: that of
-	// the last outage (see Outage.Resolution), the interval before any.
-	Resolution time.Duration
+	// Errs are the error counters, nil while all are zero; Outs the outage
+	// record, nil before the first outage (most targets have neither: the
+	// two are half of a snapshot otherwise). Read them with ErrorCounts and
+	// OutageRecord, which treat nil as zero.
+	Errs *ErrorCounts
+	Outs *OutageRecord
 	// Path summarizes the target's path snapshots and path MTU; nil when
 	// its spec enables neither (most targets: it saves a tenth of a
 	// snapshot).
 	Path *PathSummary
+}
+
+// ErrorCounts are a target's error counters.
+type ErrorCounts struct {
+	ByType [NumErrorTypes]uint64 // by ErrorType
+	DNS    uint64                // failed resolutions of TargetSpec.Host
+}
+
+// OutageRecord is a target's outage record.
+type OutageRecord struct {
+	Total uint64
+	// Vantage counts the outages (of Total) caused by the vantage
+	// (Outage.Cause).
+	Vantage uint64
+	// Durations is a classic histogram of completed outage durations with
+	// bounds OutageBuckets; DurationSum is in seconds.
+	Durations   [len(OutageBuckets)]uint64 // cumulative
+	DurationSum float64
+	// Recent are the last completed outages, oldest first, and the ongoing
+	// one last if the target is down.
+	Recent []Outage
+	// Resolution bounds the error of the outage start and end times: that
+	// of the last outage (see Outage.Resolution); zero means the interval.
+	Resolution time.Duration
+}
+
+// noErrors and noOutages are what ErrorCounts and OutageRecord return for
+// a target without any.
+var (
+	noErrors  ErrorCounts
+	noOutages OutageRecord
+)
+
+// ErrorCounts returns the target's error counters (zero when Errs is nil).
+// Read only.
+func (t *TargetSnapshot) ErrorCounts() *ErrorCounts {
+	if t.Errs != nil {
+		return t.Errs
+	}
+	return &noErrors
+}
+
+// OutageRecord returns the target's outage record (empty when Outs is nil).
+// Read only.
+func (t *TargetSnapshot) OutageRecord() *OutageRecord {
+	if t.Outs != nil {
+		return t.Outs
+	}
+	return &noOutages
+}
+
+// EditErrors returns t.Errs, allocating it when nil: for filling a
+// snapshot by hand.
+func (t *TargetSnapshot) EditErrors() *ErrorCounts {
+	if t.Errs == nil {
+		t.Errs = new(ErrorCounts)
+	}
+	return t.Errs
+}
+
+// EditOutages returns t.Outs, allocating it when nil: for filling a
+// snapshot by hand.
+func (t *TargetSnapshot) EditOutages() *OutageRecord {
+	if t.Outs == nil {
+		t.Outs = new(OutageRecord)
+	}
+	return t.Outs
+}
+
+// Clone returns a copy of o with its own Recent; nil for nil.
+func (o *OutageRecord) Clone() *OutageRecord {
+	if o == nil {
+		return nil
+	}
+	c := *o
+	c.Recent = slices.Clone(o.Recent)
+	return &c
 }
 
 // OutageBuckets are the bounds in seconds of the outage duration histogram.
@@ -303,7 +371,7 @@ func (t *TargetSnapshot) Exports(x Export) bool { return t.Spec.Export.Has(x) }
 // appears with the first error of its type, like a child of a CounterVec
 // (six mostly-zero series per target would double the cardinality).
 func (t *TargetSnapshot) HasError(et ErrorType) bool {
-	return t.Errors[et] > 0 && t.Exports(ExportErrors)
+	return t.ErrorCounts().ByType[et] > 0 && t.Exports(ExportErrors)
 }
 
 // HasDNSErrors reports whether the target has the DNS error series: only
@@ -319,28 +387,31 @@ func (t *TargetSnapshot) HasTTL() bool {
 // HasOutageDurations reports whether the target has the outage duration
 // histogram: from its first outage on.
 func (t *TargetSnapshot) HasOutageDurations() bool {
-	return (t.OutagesTotal > 0 || len(t.Outages) > 0) && t.Exports(ExportOutages)
+	o := t.OutageRecord()
+	return (o.Total > 0 || len(o.Recent) > 0) && t.Exports(ExportOutages)
 }
 
 // LastOutage returns the last outage (the ongoing one if the target is
 // down), and false if the target never had one: the last-outage series
 // exist only then.
 func (t *TargetSnapshot) LastOutage() (Outage, bool) {
-	if len(t.Outages) == 0 || !t.Exports(ExportOutages) {
+	r := t.OutageRecord().Recent
+	if len(r) == 0 || !t.Exports(ExportOutages) {
 		return Outage{}, false
 	}
-	return t.Outages[len(t.Outages)-1], true
+	return r[len(r)-1], true
 }
 
 // CompletedOutages is the count of the outage duration histogram: every
 // outage but the ongoing one. Outages longer than the last bound are only in
 // the count (+Inf), so it is never below the last cumulative bucket.
 func (t *TargetSnapshot) CompletedOutages() uint64 {
-	n := t.OutagesTotal
-	if k := len(t.Outages); k > 0 && t.Outages[k-1].Ongoing && n > 0 {
+	o := t.OutageRecord()
+	n := o.Total
+	if k := len(o.Recent); k > 0 && o.Recent[k-1].Ongoing && n > 0 {
 		n--
 	}
-	return max(n, t.OutageDurations[len(t.OutageDurations)-1])
+	return max(n, o.Durations[len(o.Durations)-1])
 }
 
 // RTTExport says how a target's RTT histogram is exported, from its

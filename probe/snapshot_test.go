@@ -22,11 +22,11 @@ func TestTargetSnapshotSeries(t *testing.T) {
 		{"host name", TargetSnapshot{Spec: host, LastTTL: -1}, true, false, false, 0, nil},
 		{"TTL kept but no reply counted", TargetSnapshot{Spec: addr, LastTTL: 64}, false, false, false, 0, nil},
 		{"answered", TargetSnapshot{Spec: addr, LastTTL: 64, Replies: 1}, false, true, false, 0, nil},
-		{"ongoing first outage", TargetSnapshot{Spec: addr, LastTTL: -1, OutagesTotal: 1, Outages: []Outage{ongoing}},
+		{"ongoing first outage", TargetSnapshot{Spec: addr, LastTTL: -1, Outs: &OutageRecord{Total: 1, Recent: []Outage{ongoing}}},
 			false, false, true, 0, new(true)},
-		{"one completed, one ongoing", TargetSnapshot{Spec: addr, LastTTL: -1, OutagesTotal: 2, Outages: []Outage{completed, ongoing}},
+		{"one completed, one ongoing", TargetSnapshot{Spec: addr, LastTTL: -1, Outs: &OutageRecord{Total: 2, Recent: []Outage{completed, ongoing}}},
 			false, false, true, 1, new(true)},
-		{"history off", TargetSnapshot{Spec: addr, LastTTL: -1, OutagesTotal: 3}, false, false, true, 3, nil},
+		{"history off", TargetSnapshot{Spec: addr, LastTTL: -1, Outs: &OutageRecord{Total: 3}}, false, false, true, 3, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,8 +48,8 @@ func TestTargetSnapshotSeries(t *testing.T) {
 			}
 		})
 	}
-	long := TargetSnapshot{Spec: addr, OutagesTotal: 1}
-	long.OutageDurations[len(long.OutageDurations)-1] = 2 // counts never below the last bucket
+	long := TargetSnapshot{Spec: addr, Outs: &OutageRecord{Total: 1}}
+	long.Outs.Durations[len(long.Outs.Durations)-1] = 2 // counts never below the last bucket
 	if got := long.CompletedOutages(); got != 2 {
 		t.Errorf("completed outages %d, want 2 (the last cumulative bucket)", got)
 	}

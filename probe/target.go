@@ -248,9 +248,13 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time, hists bool) {
 	dst.Created = epoch.Add(time.Duration(t.created))
 	dst.Sent, dst.Replies, dst.Lost, dst.Late = t.sent, t.replies, t.lost, t.late
 	dst.Duplicates, dst.Skipped = t.dups, t.skipped
-	dst.Errors, dst.DNSErrors = [NumErrorTypes]uint64{}, 0
-	if e := t.errs; e != nil {
-		dst.Errors, dst.DNSErrors = e.byType, e.dns
+	if e := t.errs; e == nil {
+		dst.Errs = nil
+	} else {
+		if dst.Errs == nil {
+			dst.Errs = new(ErrorCounts)
+		}
+		*dst.Errs = ErrorCounts{ByType: e.byType, DNS: e.dns}
 	}
 	dst.LastTTL, dst.LastRTT = int(t.lastTTL), time.Duration(t.lastRTT)
 	dst.Jitter, dst.Reordered = t.shape.jitter, t.shape.reordered
@@ -265,39 +269,39 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time, hists bool) {
 	} else {
 		dst.RTT, dst.IPDV, dst.LossRuns = nil, nil, nil
 	}
-	dst.Outages = dst.Outages[:0]
 	t.copyPath(dst)
 	o := t.out
-	dst.Resolution = t.spec.Interval
 	if o == nil {
-		dst.OutagesTotal, dst.OutageDurations, dst.OutageDurationSum = 0, [len(OutageBuckets)]uint64{}, 0
-		dst.VantageOutages = 0
+		dst.Outs = nil
 		return
 	}
-	dst.Resolution = o.res
-	dst.OutagesTotal = o.total
-	dst.VantageOutages = o.vantage
+	if dst.Outs == nil {
+		dst.Outs = new(OutageRecord)
+	}
+	r := dst.Outs
+	r.Resolution, r.Total, r.Vantage = o.res, o.total, o.vantage
 	var cum uint64
 	for i, c := range o.dur {
 		cum += c
-		dst.OutageDurations[i] = cum
+		r.Durations[i] = cum
 	}
-	dst.OutageDurationSum = o.durSum
+	r.DurationSum = o.durSum
+	r.Recent = r.Recent[:0]
 	n := len(o.history)
 	for i := range n {
-		dst.Outages = append(dst.Outages, o.history[(o.histNext+i)%n])
+		r.Recent = append(r.Recent, o.history[(o.histNext+i)%n])
 	}
 	if t.state == stateDown {
-		dst.Outages = append(dst.Outages, o.cur)
+		r.Recent = append(r.Recent, o.cur)
 	}
 }
 
 // OutageResolution is the bound on the error of the target's outage start
-// and end times: Resolution, or the probing interval for a snapshot that
-// does not carry it (built by hand).
+// and end times: the Resolution of its outage record, or the probing
+// interval before any outage (or in a snapshot built by hand).
 func (t *TargetSnapshot) OutageResolution() time.Duration {
-	if t.Resolution > 0 {
-		return t.Resolution
+	if r := t.OutageRecord().Resolution; r > 0 {
+		return r
 	}
 	return t.Spec.Interval
 }

@@ -95,11 +95,11 @@ func TestVantageCorrelatedFailure(t *testing.T) {
 		if tg.ip == lone {
 			want = 2
 		}
-		if ts.OutagesTotal != want || ts.VantageOutages != 1 || ts.Outages[0].Cause != CauseVantage {
-			t.Errorf("%s: outages %d, vantage-caused %d, first cause %v", tg.spec.Name, ts.OutagesTotal, ts.VantageOutages, ts.Outages[0].Cause)
+		if ts.OutageRecord().Total != want || ts.OutageRecord().Vantage != 1 || ts.OutageRecord().Recent[0].Cause != CauseVantage {
+			t.Errorf("%s: outages %d, vantage-caused %d, first cause %v", tg.spec.Name, ts.OutageRecord().Total, ts.OutageRecord().Vantage, ts.OutageRecord().Recent[0].Cause)
 		}
-		if tg.ip == lone && ts.Outages[1].Cause != CauseTarget {
-			t.Errorf("%s: lone outage cause %v, want target", tg.spec.Name, ts.Outages[1].Cause)
+		if tg.ip == lone && ts.OutageRecord().Recent[1].Cause != CauseTarget {
+			t.Errorf("%s: lone outage cause %v, want target", tg.spec.Name, ts.OutageRecord().Recent[1].Cause)
 		}
 	}
 }
@@ -131,8 +131,8 @@ func TestVantageNotTriggered(t *testing.T) {
 			var outages, vantage uint64
 			for _, tg := range s.c.targets {
 				ts := s.snap(tg.spec.Name)
-				outages += ts.OutagesTotal
-				vantage += ts.VantageOutages
+				outages += ts.OutageRecord().Total
+				vantage += ts.OutageRecord().Vantage
 			}
 			if outages < 4 || vantage != 0 {
 				t.Errorf("target outages %d, vantage-caused %d", outages, vantage)
@@ -165,8 +165,8 @@ func TestVantageAnchors(t *testing.T) {
 	}
 	for _, name := range []string{"192.0.2.1", "192.0.2.2"} {
 		ts := s.snap(name)
-		if ts.OutagesTotal != 2 || ts.VantageOutages != 1 || ts.Outages[0].Cause != CauseVantage || ts.Outages[1].Cause != CauseTarget {
-			t.Errorf("%s: outages %d vantage %d %+v (2 members stay below min_targets: the second is theirs)", name, ts.OutagesTotal, ts.VantageOutages, ts.Outages)
+		if ts.OutageRecord().Total != 2 || ts.OutageRecord().Vantage != 1 || ts.OutageRecord().Recent[0].Cause != CauseVantage || ts.OutageRecord().Recent[1].Cause != CauseTarget {
+			t.Errorf("%s: outages %d vantage %d %+v (2 members stay below min_targets: the second is theirs)", name, ts.OutageRecord().Total, ts.OutageRecord().Vantage, ts.OutageRecord().Recent)
 		}
 	}
 	if d := s.vantage("dc"); d.OutagesTotal != 2 {
@@ -194,8 +194,8 @@ func TestVantagePerGroup(t *testing.T) {
 	if a, b, all := s.vantage("a"), s.vantage("b"), s.vantage(""); !a.Up || a.OutagesTotal != 1 || b.OutagesTotal != 0 || all.OutagesTotal != 0 {
 		t.Fatalf("after: a %+v b %+v exporter %+v", a, b, all)
 	}
-	if ts := s.snap("192.0.1.1"); ts.VantageOutages != 1 {
-		t.Errorf("group a target: %+v", ts.Outages)
+	if ts := s.snap("192.0.1.1"); ts.OutageRecord().Vantage != 1 {
+		t.Errorf("group a target: %+v", ts.OutageRecord().Recent)
 	}
 }
 
@@ -241,13 +241,13 @@ func TestGapNotOutage(t *testing.T) {
 			s.run(2 * time.Second)
 			ts := s.snap("192.0.2.1")
 			if !stall {
-				if ts.OutagesTotal != 1 {
-					t.Fatalf("control: outages %d, want 1 (the test cannot fail otherwise)", ts.OutagesTotal)
+				if ts.OutageRecord().Total != 1 {
+					t.Fatalf("control: outages %d, want 1 (the test cannot fail otherwise)", ts.OutageRecord().Total)
 				}
 				return
 			}
-			if ts.OutagesTotal != 0 || !ts.Up {
-				t.Errorf("outages %d up %v: a stall opened an outage", ts.OutagesTotal, ts.Up)
+			if ts.OutageRecord().Total != 0 || !ts.Up {
+				t.Errorf("outages %d up %v: a stall opened an outage", ts.OutageRecord().Total, ts.Up)
 			}
 			if ts.Lost != 1 || ts.Skipped < 140 {
 				t.Errorf("lost %d skipped %d: the probe in flight is counted lost, the stalled ones skipped", ts.Lost, ts.Skipped)
@@ -270,10 +270,10 @@ func TestGapEndsOutage(t *testing.T) {
 	s.stall(1500 * time.Millisecond)
 	s.run(2 * time.Second)
 	ts := s.snap("192.0.2.1")
-	if ts.OutagesTotal != 1 || len(ts.Outages) != 1 || ts.Outages[0].Ongoing {
-		t.Fatalf("outages %+v", ts.Outages)
+	if ts.OutageRecord().Total != 1 || len(ts.OutageRecord().Recent) != 1 || ts.OutageRecord().Recent[0].Ongoing {
+		t.Fatalf("outages %+v", ts.OutageRecord().Recent)
 	}
-	if got := ts.Outages[0].End.Sub(s.c.epoch); got != time.Duration(gapStart) {
+	if got := ts.OutageRecord().Recent[0].End.Sub(s.c.epoch); got != time.Duration(gapStart) {
 		t.Errorf("outage end %v, want the gap start %v", got, time.Duration(gapStart))
 	}
 }
@@ -366,10 +366,10 @@ func TestVantageCauseWindow(t *testing.T) {
 	if v := s.vantage(""); v.OutagesTotal != 1 {
 		t.Fatalf("vantage %+v, want one outage (group g failing together)", v)
 	}
-	if ts := s.snap(early.String()); ts.OutagesTotal != 1 || ts.VantageOutages != 0 || ts.Outages[0].Cause != CauseTarget {
-		t.Errorf("target down 40 intervals before the vantage outage: %+v, want its own cause", ts.Outages)
+	if ts := s.snap(early.String()); ts.OutageRecord().Total != 1 || ts.OutageRecord().Vantage != 0 || ts.OutageRecord().Recent[0].Cause != CauseTarget {
+		t.Errorf("target down 40 intervals before the vantage outage: %+v, want its own cause", ts.OutageRecord().Recent)
 	}
-	if ts := s.snap("192.0.2.2"); ts.VantageOutages != 1 {
-		t.Errorf("target of the correlated failure: %+v", ts.Outages)
+	if ts := s.snap("192.0.2.2"); ts.OutageRecord().Vantage != 1 {
+		t.Errorf("target of the correlated failure: %+v", ts.OutageRecord().Recent)
 	}
 }

@@ -145,12 +145,12 @@ func TestLinkLocalTargets(t *testing.T) {
 					snap := settle(t, eng, spec, 2*time.Second)
 					for _, ts := range snap.Targets {
 						var errs uint64
-						for _, n := range ts.Errors {
+						for _, n := range ts.ErrorCounts().ByType {
 							errs += n
 						}
 						if ts.Sent < 10 || ts.Replies != ts.Sent || ts.Lost != 0 || errs != 0 || ts.Duplicates != 0 || ts.IP.Zone() != l.ProbeIf {
 							t.Errorf("%s (ip %s): sent %d replies %d lost %d errors %v dups %d; want every probe answered",
-								ts.Spec.Name, ts.IP, ts.Sent, ts.Replies, ts.Lost, ts.Errors, ts.Duplicates)
+								ts.Spec.Name, ts.IP, ts.Sent, ts.Replies, ts.Lost, ts.ErrorCounts().ByType, ts.Duplicates)
 						}
 					}
 					if e := snap.Engine; e.Foreign != 0 || e.Invalid != 0 {
@@ -209,7 +209,7 @@ func TestRealKernelErrors(t *testing.T) {
 			var unreach4 uint64
 			for _, ts := range snap.Targets {
 				if ts.IP == rej4 || ts.IP == rt4 {
-					unreach4 += ts.Errors[probe.ErrDestUnreachable]
+					unreach4 += ts.ErrorCounts().ByType[probe.ErrDestUnreachable]
 				}
 			}
 			if unreach4 != unreach {
@@ -217,26 +217,26 @@ func TestRealKernelErrors(t *testing.T) {
 			}
 			for _, ts := range snap.Targets {
 				var errs uint64
-				for _, n := range ts.Errors {
+				for _, n := range ts.ErrorCounts().ByType {
 					errs += n
 				}
 				ok := ts.Sent >= 30 && ts.Lost == 0 && ts.Late == 0 && ts.Duplicates == 0
 				switch ts.IP {
 				case ttl4, ttl6:
-					ok = ok && ts.Errors[probe.ErrTimeExceeded] == ts.Sent && errs == ts.Sent
+					ok = ok && ts.ErrorCounts().ByType[probe.ErrTimeExceeded] == ts.Sent && errs == ts.Sent
 				case rej4, rej6:
-					ok = ok && ts.Errors[probe.ErrDestUnreachable] == ts.Sent && errs == ts.Sent
+					ok = ok && ts.ErrorCounts().ByType[probe.ErrDestUnreachable] == ts.Sent && errs == ts.Sent
 				case rt6: // unreachable, then answered after the route change
-					ok = ok && ts.Errors[probe.ErrDestUnreachable] >= 10 && ts.Replies >= 10 && ts.Errors[probe.ErrDestUnreachable]+ts.Replies == ts.Sent && errs == ts.Errors[probe.ErrDestUnreachable]
+					ok = ok && ts.ErrorCounts().ByType[probe.ErrDestUnreachable] >= 10 && ts.Replies >= 10 && ts.ErrorCounts().ByType[probe.ErrDestUnreachable]+ts.Replies == ts.Sent && errs == ts.ErrorCounts().ByType[probe.ErrDestUnreachable]
 				case rt4: // the same, but the kernel rate-limits these IPv4 errors (per source, shared with
 					// its redirects): the probes without one are lost; the errors match the router's count (above).
 					ok = ts.Sent >= 30 && ts.Late == 0 && ts.Duplicates == 0 && ts.Replies >= 10 &&
-						ts.Errors[probe.ErrDestUnreachable]+ts.Replies+ts.Lost == ts.Sent && errs == ts.Errors[probe.ErrDestUnreachable]
+						ts.ErrorCounts().ByType[probe.ErrDestUnreachable]+ts.Replies+ts.Lost == ts.Sent && errs == ts.ErrorCounts().ByType[probe.ErrDestUnreachable]
 				case redir: // redirected, then dropped: lost, never an error
 					ok = ts.Sent >= 30 && ts.Lost == ts.Sent && errs == 0
 				}
 				if !ok {
-					t.Errorf("%s: sent %d replies %d lost %d late %d dups %d errors %v", ts.IP, ts.Sent, ts.Replies, ts.Lost, ts.Late, ts.Duplicates, ts.Errors)
+					t.Errorf("%s: sent %d replies %d lost %d late %d dups %d errors %v", ts.IP, ts.Sent, ts.Replies, ts.Lost, ts.Late, ts.Duplicates, ts.ErrorCounts().ByType)
 				}
 			}
 			if e := snap.Engine; e.Foreign != 0 || e.Invalid != 0 {

@@ -35,8 +35,9 @@ func main() {
 	interval := flag.Duration("interval", 10*time.Second, "probe interval")
 	run := flag.Duration("run", 15*time.Second, "how long to probe before measuring (at least one interval)")
 	profile := flag.String("profile", "", "write a heap profile (in-use space) to this file")
+	perTarget := flag.String("per-target", "", "export.per_target of the group, comma-separated (empty: all)")
 	flag.Parse()
-	if err := measure(*n, *interval, *run, *profile); err != nil {
+	if err := measure(*n, *interval, *run, *profile, *perTarget); err != nil {
 		fmt.Fprintln(os.Stderr, "memstat:", err)
 		os.Exit(1)
 	}
@@ -51,10 +52,14 @@ func live() uint64 {
 	return m.HeapAlloc
 }
 
-func measure(n int, interval, run time.Duration, profile string) error {
+func measure(n int, interval, run time.Duration, profile, perTarget string) error {
 	debug.SetGCPercent(100)
 	var b strings.Builder
-	fmt.Fprintf(&b, "engine: {max_cidr_addresses: %d, max_targets: %d}\ndefaults: {interval: %s}\ngroups:\n  - name: bench\n    targets:\n", max(n, 65536), max(n, 1000000), interval)
+	fmt.Fprintf(&b, "engine: {max_cidr_addresses: %d, max_targets: %d}\ndefaults: {interval: %s}\ngroups:\n  - name: bench\n", max(n, 65536), max(n, 1000000), interval)
+	if perTarget != "" {
+		fmt.Fprintf(&b, "    export: {per_target: [%s]}\n", perTarget)
+	}
+	b.WriteString("    targets:\n")
 	a := netip.MustParseAddr("10.210.0.0")
 	for range n {
 		a = a.Next()

@@ -291,17 +291,17 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 		}
 		for et := range probe.NumErrorTypes {
 			if t.HasError(et) {
-				errs = append(errs, ipt(withAttr(a.kvs, AttrErrorType.String(probe.ErrorTypeNames[et])), t.Errors[et]))
+				errs = append(errs, ipt(withAttr(a.kvs, AttrErrorType.String(probe.ErrorTypeNames[et])), t.ErrorCounts().ByType[et]))
 			}
 		}
 		if t.HasDNSErrors() {
-			dnsErrs = append(dnsErrs, ipt(set, t.DNSErrors))
+			dnsErrs = append(dnsErrs, ipt(set, t.ErrorCounts().DNS))
 		}
 		if t.HasTTL() {
 			ttl = append(ttl, metricdata.DataPoint[int64]{Attributes: set, Time: now, Value: int64(t.LastTTL)})
 		}
 		if t.Exports(probe.ExportOutages) {
-			outages = append(outages, ipt(set, t.OutagesTotal))
+			outages = append(outages, ipt(set, t.OutageRecord().Total))
 			resolution = append(resolution, fpt(set, t.OutageResolution().Seconds()))
 		}
 		if last, ok := t.LastOutage(); ok {
@@ -311,7 +311,7 @@ func (p *producer) convert(s *probe.Snapshot) []metricdata.Metrics {
 			lastDur = append(lastDur, fpt(set, max(last.Duration(now), 0).Seconds()))
 		}
 		if t.HasOutageDurations() {
-			outageDur = append(outageDur, classicPoint(set, tstart, now, t.CompletedOutages(), t.OutageDurationSum, t.OutageDurations[:], probe.OutageBuckets[:]))
+			outageDur = append(outageDur, classicPoint(set, tstart, now, t.CompletedOutages(), t.OutageRecord().DurationSum, t.OutageRecord().Durations[:], probe.OutageBuckets[:]))
 		}
 		if rx, ok := t.RTTExport(); ok {
 			// A target's own points start at its start; group sums at the

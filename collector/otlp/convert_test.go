@@ -370,7 +370,7 @@ func BenchmarkProduce10k(b *testing.B) {
 func TestOutagePointsOnlyAfterOutage(t *testing.T) {
 	src := newFakeSource(3)
 	tg := &src.snap.Targets[1]
-	tg.OutagesTotal, tg.Outages, tg.OutageDurations, tg.OutageDurationSum = 0, nil, [len(probe.OutageBuckets)]uint64{}, 0
+	tg.Outs = nil
 	ms := produce(t, src)
 	for _, name := range []string{"icmp.outage.duration", "icmp.last_outage.start_timestamp", "icmp.last_outage.end_timestamp", "icmp.last_outage.duration"} {
 		if len(ms[name]) != 1 {

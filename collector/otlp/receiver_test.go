@@ -294,7 +294,11 @@ func (f *fakeSource) Snapshot(dst *probe.Snapshot) *probe.Snapshot {
 	for i := range dst.Targets {
 		t := &dst.Targets[i]
 		t.RTT, t.IPDV, t.LossRuns = t.RTT.Clone(), t.IPDV.Clone(), t.LossRuns.Clone()
-		t.Outages = append([]probe.Outage(nil), t.Outages...)
+		t.Outs = t.Outs.Clone()
+		if t.Errs != nil {
+			e := *t.Errs
+			t.Errs = &e
+		}
 	}
 	return dst
 }
@@ -336,19 +340,19 @@ func newFakeSource(n int) *fakeSource {
 		ts := probe.TargetSnapshot{
 			Spec: &specs[i], IP: ip, Up: i%3 != 0, StateChange: testStart.Add(time.Minute),
 			Sent: 100 + uint64(i), Replies: 90, Lost: 10, Late: 1, Duplicates: 2, Skipped: 3, LastTTL: 64,
-			OutagesTotal: 1,
+			Outs: &probe.OutageRecord{Total: 1},
 		}
-		ts.Errors[probe.ErrDestUnreachable] = 4
+		ts.EditErrors().ByType[probe.ErrDestUnreachable] = 4
 		if i%3 == 0 { // down: ongoing outage
-			ts.Outages = []probe.Outage{{Start: testNow.Add(-30 * time.Second), Ongoing: true, Resolution: time.Second}}
+			ts.EditOutages().Recent = []probe.Outage{{Start: testNow.Add(-30 * time.Second), Ongoing: true, Resolution: time.Second}}
 		} else { // one completed outage of 7 s
-			ts.Outages = []probe.Outage{{Start: testStart.Add(time.Minute), End: testStart.Add(time.Minute + 7*time.Second), Resolution: time.Second}}
+			ts.EditOutages().Recent = []probe.Outage{{Start: testStart.Add(time.Minute), End: testStart.Add(time.Minute + 7*time.Second), Resolution: time.Second}}
 			for j, b := range probe.OutageBuckets {
 				if b >= 7 {
-					ts.OutageDurations[j] = 1
+					ts.EditOutages().Durations[j] = 1
 				}
 			}
-			ts.OutageDurationSum = 7
+			ts.EditOutages().DurationSum = 7
 		}
 		f.snap.Targets = append(f.snap.Targets, ts)
 	}
@@ -356,7 +360,7 @@ func newFakeSource(n int) *fakeSource {
 		t := &f.snap.Targets[0]
 		specs[0].Name, specs[0].Host, specs[0].Addr = "gw.example.test", "gw.example.test", netip.Addr{}
 		t.IP = netip.Addr{}
-		t.DNSErrors = 2
+		t.EditErrors().DNS = 2
 		// RTTs 1 ms (x3) and 2 ms (x1): native schema-3 indexes of 0.001 and 0.002.
 		i1, i2 := nativeIdx(0.001), nativeIdx(0.002)
 		t.RTT = &probe.Histogram{Count: 5, Sum: 0.005, ZeroCount: 1, Offset: int32(i1), Buckets: make([]uint64, i2-i1+1)}

@@ -54,9 +54,9 @@ func testSnapshot() *probe.Snapshot {
 		}
 		t := probe.TargetSnapshot{Spec: spec, IP: addr, Up: i != 3, StateChange: t0, Sent: 12, Replies: 10, Lost: 2, LastTTL: 64, RTT: &h}
 		if i == 3 {
-			t.OutagesTotal = 1
-			t.Outages = []probe.Outage{{Start: t0, Ongoing: true, Resolution: time.Second}}
-			t.Errors[probe.ErrDestUnreachable] = 2
+			t.EditOutages().Total = 1
+			t.EditOutages().Recent = []probe.Outage{{Start: t0, Ongoing: true, Resolution: time.Second}}
+			t.EditErrors().ByType[probe.ErrDestUnreachable] = 2
 		}
 		s.Targets = append(s.Targets, t)
 	}

@@ -178,7 +178,7 @@ func finished(snap *probe.Snapshot, idx []int) bool {
 	for _, i := range idx {
 		t := &snap.Targets[i]
 		n := t.Replies + t.Lost
-		for _, e := range t.Errors {
+		for _, e := range t.ErrorCounts().ByType {
 			n += e
 		}
 		if n == 0 {

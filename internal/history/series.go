@@ -19,7 +19,7 @@ func (c counts) bucket() bucket {
 
 func failedOf(t *probe.TargetSnapshot) uint64 {
 	f := t.Lost
-	for _, e := range t.Errors {
+	for _, e := range t.ErrorCounts().ByType {
 		f += e
 	}
 	return f

@@ -25,7 +25,7 @@ func benchEngine(b *testing.B, n int) (*fakeEngine, *history.Store) {
 		t := probe.TargetSnapshot{Spec: spec, IP: a, Up: i%100 != 0, StateChange: t0,
 			RTT: &probe.Histogram{Offset: -90, Buckets: make([]uint64, 12)}}
 		if !t.Up {
-			t.Outages = []probe.Outage{{Start: t0.Add(30 * time.Minute), Ongoing: true, Resolution: time.Second}}
+			t.EditOutages().Recent = []probe.Outage{{Start: t0.Add(30 * time.Minute), Ongoing: true, Resolution: time.Second}}
 		}
 		f.snap.Targets = append(f.snap.Targets, t)
 	}

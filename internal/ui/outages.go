@@ -23,17 +23,17 @@ func (h *Handler) outages(r *http.Request) view {
 	type ref struct{ t, o int }
 	var refs []ref
 	for i := range snap.Targets {
-		for k := range snap.Targets[i].Outages {
+		for k := range snap.Targets[i].OutageRecord().Recent {
 			refs = append(refs, ref{i, k})
 		}
 	}
 	slices.SortFunc(refs, func(a, b ref) int {
-		oa, ob := &snap.Targets[a.t].Outages[a.o], &snap.Targets[b.t].Outages[b.o]
+		oa, ob := &snap.Targets[a.t].OutageRecord().Recent[a.o], &snap.Targets[b.t].OutageRecord().Recent[b.o]
 		return cmp.Or(cmpBool(oa.Ongoing, ob.Ongoing), ob.Start.Compare(oa.Start), cmp.Compare(a.t, b.t))
 	})
 	d := outagesData{Page: h.page("Outages", snap), Total: len(refs)}
 	for _, rf := range refs {
-		if snap.Targets[rf.t].Outages[rf.o].Ongoing {
+		if snap.Targets[rf.t].OutageRecord().Recent[rf.o].Ongoing {
 			d.Ongoing++
 		}
 	}
@@ -51,7 +51,7 @@ func (h *Handler) outages(r *http.Request) view {
 	}
 	for _, rf := range refs[lo:hi] {
 		t := &snap.Targets[rf.t]
-		d.Rows = append(d.Rows, h.outageRow(t, t.Outages[rf.o], snap.Time))
+		d.Rows = append(d.Rows, h.outageRow(t, t.OutageRecord().Recent[rf.o], snap.Time))
 	}
 	return view{"outages.html", http.StatusOK, d}
 }

@@ -147,7 +147,7 @@ func (h *Handler) overview(r *http.Request) view {
 			bucket := h.o.History.Bucket()
 			pts = h.o.History.Points(snap, i, snap.Time.Add(-time.Hour), pts[:0])
 			span := autoSpan(pts, snap.Time, bucket, time.Hour)
-			row.Spark = graph(pts, t.Outages, snap.Time.Add(-span), snap.Time, bucket, sparkGraph, "last "+shortDuration(span)+" of "+t.Spec.Name)
+			row.Spark = graph(pts, t.OutageRecord().Recent, snap.Time.Add(-span), snap.Time, bucket, sparkGraph, "last "+shortDuration(span)+" of "+t.Spec.Name)
 			if len(matched) <= bigGraphsUpTo {
 				row.Graph = h.bigGraph(snap, i, 0)
 			}
@@ -181,7 +181,7 @@ func (h *Handler) agg(i int) AggRow {
 	}
 	t := &h.snap.Targets[i]
 	failed := t.Lost
-	for _, e := range t.Errors {
+	for _, e := range t.ErrorCounts().ByType {
 		failed += e
 	}
 	a := history.Agg{Probes: int(t.Replies + failed), Failed: int(failed),

@@ -53,7 +53,7 @@ func (h *Handler) bigGraph(snap *probe.Snapshot, i int, span time.Duration) temp
 	if span == 0 {
 		span = autoSpan(pts, snap.Time, st.Bucket(), limit)
 	}
-	return graph(pts, t.Outages, snap.Time.Add(-span), snap.Time, st.Bucket(), bigGraph, t.Spec.Group+" / "+t.Spec.Name)
+	return graph(pts, t.OutageRecord().Recent, snap.Time.Add(-span), snap.Time, st.Bucket(), bigGraph, t.Spec.Group+" / "+t.Spec.Name)
 }
 
 type counter struct {
@@ -118,31 +118,31 @@ func (h *Handler) target(r *http.Request) view {
 		d.Graph = h.bigGraph(snap, i, span)
 	}
 	var errs uint64
-	for _, e := range t.Errors {
+	for _, e := range t.ErrorCounts().ByType {
 		errs += e
 	}
 	d.Counters = []counter{
 		{"probes sent", t.Sent}, {"replies", t.Replies}, {"lost", t.Lost}, {"late replies", t.Late},
 		{"duplicate replies", t.Duplicates}, {"skipped (overload)", t.Skipped}, {"ICMP and send errors", errs},
 	}
-	for k, n := range t.Errors {
+	for k, n := range t.ErrorCounts().ByType {
 		if n > 0 {
 			d.Counters = append(d.Counters, counter{"  " + strings.ReplaceAll(probe.ErrorTypeNames[k], "_", " "), n})
 		}
 	}
 	if t.Spec.Host != "" {
-		d.Counters = append(d.Counters, counter{"DNS errors", t.DNSErrors})
+		d.Counters = append(d.Counters, counter{"DNS errors", t.ErrorCounts().DNS})
 	}
 	d.Counters = append(d.Counters,
 		counter{"last RTT", fmtSeconds(t.LastRTT.Seconds())},
 		counter{"RTT median since start", fmtSeconds(history.HistogramQuantile(t.Hist(probe.HistRTT), 0.5))},
 		counter{"RTT 90th percentile since start", fmtSeconds(history.HistogramQuantile(t.Hist(probe.HistRTT), 0.9))},
-		counter{"outages", t.OutagesTotal})
+		counter{"outages", t.OutageRecord().Total})
 	if t.LastTTL >= 0 {
 		d.Counters = append(d.Counters, counter{"last reply TTL", t.LastTTL})
 	}
-	for k := len(t.Outages) - 1; k >= 0; k-- {
-		d.Outages = append(d.Outages, h.outageRow(t, t.Outages[k], snap.Time))
+	for k := len(t.OutageRecord().Recent) - 1; k >= 0; k-- {
+		d.Outages = append(d.Outages, h.outageRow(t, t.OutageRecord().Recent[k], snap.Time))
 	}
 	return view{"target.html", http.StatusOK, d}
 }

@@ -84,13 +84,13 @@ func fixture(t *testing.T) (*fakeEngine, *history.Store) {
 	f.snap.Time = t0.Add(10*time.Minute + 30*time.Second)
 	down := &f.snap.Targets[1]
 	down.Up, down.StateChange = false, t0.Add(7*time.Minute)
-	down.OutagesTotal = 2
-	down.Outages = []probe.Outage{
+	down.EditOutages().Total = 2
+	down.EditOutages().Recent = []probe.Outage{
 		{Start: t0.Add(2 * time.Minute), End: t0.Add(2*time.Minute + 5*time.Second), Resolution: time.Second, ProbesLost: 5},
 		{Start: t0.Add(7 * time.Minute), Ongoing: true, Resolution: time.Second, ProbesLost: 210},
 	}
-	f.snap.Targets[2].OutagesTotal = 1
-	f.snap.Targets[2].Outages = []probe.Outage{
+	f.snap.Targets[2].EditOutages().Total = 1
+	f.snap.Targets[2].EditOutages().Recent = []probe.Outage{
 		{Start: t0.Add(5 * time.Minute), End: t0.Add(5*time.Minute + 1500*time.Millisecond), Resolution: time.Second, ProbesLost: 2},
 	}
 	return f, st

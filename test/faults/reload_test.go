@@ -200,7 +200,7 @@ func TestReloadStorm(t *testing.T) {
 			continue
 		}
 		var errs uint64
-		for _, e := range ts.Errors {
+		for _, e := range ts.ErrorCounts().ByType {
 			errs += e
 		}
 		ended := ts.Replies + ts.Lost + errs

@@ -152,9 +152,9 @@ func testEngineLab(t *testing.T, datapath string) {
 		var count uint64
 		for i := range snap.Targets {
 			ts := &snap.Targets[i]
-			if !ts.Up || ts.Lost != 0 || ts.Replies < 5 || ts.Replies > ts.Sent || ts.OutagesTotal != 0 {
+			if !ts.Up || ts.Lost != 0 || ts.Replies < 5 || ts.Replies > ts.Sent || ts.OutageRecord().Total != 0 {
 				t.Errorf("%s: up %v sent %d replies %d lost %d outages %d; want up, >= 5 replies, no loss, no outage",
-					ts.Spec.Name, ts.Up, ts.Sent, ts.Replies, ts.Lost, ts.OutagesTotal)
+					ts.Spec.Name, ts.Up, ts.Sent, ts.Replies, ts.Lost, ts.OutageRecord().Total)
 			}
 			if m := meanRTT(ts); ts.RTT.ZeroCount != 0 || m <= 0 || m >= 0.05 || ts.LastRTT <= 0 {
 				t.Errorf("%s: mean RTT %gs, zero count %d, last RTT %s; want 0 < RTT < 50ms",
@@ -254,15 +254,15 @@ func testEngineLab(t *testing.T, datapath string) {
 		for i := range snap.Targets {
 			ts := &snap.Targets[i]
 			if isDropped[ts.Spec.Name] {
-				if !ts.Up || ts.OutagesTotal != 1 || len(ts.Outages) != 1 || ts.Outages[0].Ongoing || ts.Lost < 3 {
+				if !ts.Up || ts.OutageRecord().Total != 1 || len(ts.OutageRecord().Recent) != 1 || ts.OutageRecord().Recent[0].Ongoing || ts.Lost < 3 {
 					t.Errorf("%s after undo: up %v, outages %d %+v, lost %d; want up, one completed outage, >= 3 lost",
-						ts.Spec.Name, ts.Up, ts.OutagesTotal, ts.Outages, ts.Lost)
+						ts.Spec.Name, ts.Up, ts.OutageRecord().Total, ts.OutageRecord().Recent, ts.Lost)
 				}
 				continue
 			}
-			if !ts.Up || ts.OutagesTotal != 0 || ts.Lost != 0 {
+			if !ts.Up || ts.OutageRecord().Total != 0 || ts.Lost != 0 {
 				t.Errorf("%s (not dropped): up %v, outages %d, lost %d; want up, none, none",
-					ts.Spec.Name, ts.Up, ts.OutagesTotal, ts.Lost)
+					ts.Spec.Name, ts.Up, ts.OutageRecord().Total, ts.Lost)
 			}
 		}
 	})
