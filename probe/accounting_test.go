@@ -51,9 +51,9 @@ func TestWindowCoversTimeout(t *testing.T) {
 			s.run(tc.timeout*2 + tc.rtt)
 			tg := s.target("192.0.2.1")
 			accounted(t, tg, "end")
-			if tg.lost != 0 || tg.late != 0 || tg.state != stateUp {
+			if tg.lost != 0 || tg.extra().late != 0 || tg.state != stateUp {
 				t.Fatalf("sent %d replies %d lost %d late %d state %d, want no loss (window %d slots)",
-					tg.sent, tg.replies, tg.lost, tg.late, tg.state, len(tg.window))
+					tg.sent, tg.replies, tg.lost, tg.extra().late, tg.state, len(tg.window))
 			}
 			if tg.lastRTT != int64(tc.rtt) {
 				t.Errorf("rtt %v, want %v", time.Duration(tg.lastRTT), tc.rtt)
@@ -344,17 +344,17 @@ func TestDuplicateAfterReloadIsDuplicate(t *testing.T) {
 	ts.Interval, ts.Timeout = time.Second, 200*time.Millisecond
 	next := Spec{Targets: []TargetSpec{ts}}
 	s.c.apply(&next, s.now)
-	dups, late := tg.dups, tg.late
+	dups, late := tg.extra().dups, tg.extra().late
 	s.c.handle(&Received{Src: tg.ip, Buf: dup, TTL: 63, KernelStamp: s.wallNs(s.now)}, s.now)
-	if tg.dups != dups+1 || tg.late != late {
-		t.Errorf("duplicate after a reload: dups %d→%d, late %d→%d; want one more duplicate", dups, tg.dups, late, tg.late)
+	if tg.extra().dups != dups+1 || tg.extra().late != late {
+		t.Errorf("duplicate after a reload: dups %d→%d, late %d→%d; want one more duplicate", dups, tg.extra().dups, late, tg.extra().late)
 	}
 }
 
 // errorCounts returns t's errors by type.
 func (t *target) errorCounts() [NumErrorTypes]uint64 {
-	if t.errs == nil {
+	if t.rare == nil {
 		return [NumErrorTypes]uint64{}
 	}
-	return t.errs.byType
+	return t.rare.byType
 }

@@ -130,7 +130,10 @@ func (c *core) install(p *applyPlan, spec *Spec, now int64) {
 	c.inflight = p.inflight
 	for _, i := range p.added {
 		t := p.targets[i]
-		t.stateChange, t.created = now, now
+		t.stateChange = now
+		if now != 0 {
+			t.extra().created = now
+		}
 		t.due = now + p.entries[i].phase
 		c.index(t)
 	}

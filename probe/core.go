@@ -219,7 +219,7 @@ func (c *core) sent(pkts []Packet, now int64) {
 			continue
 		}
 		c.stats.SendErrors++
-		t.errors().byType[ErrSend]++
+		t.extra().byType[ErrSend]++
 		c.fail(t, s, now, slotError)
 		if c.onResult != nil {
 			c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultError, Sent: c.wall(s.sendMono), Error: ErrSend})
@@ -301,7 +301,7 @@ func (c *core) handle(r *Received, now int64) {
 	}
 	// Ours (the tag verified) but no longer in any window: a very late reply.
 	if t := c.byAddr[src]; t != nil {
-		t.late++
+		t.extra().late++
 	}
 }
 
@@ -354,10 +354,10 @@ func inflightSize(spec *Spec) int {
 func (c *core) reply(t *target, s *slot, r *Received, now int64) {
 	switch s.state {
 	case slotReplied:
-		t.dups++
+		t.extra().dups++
 		return
 	case slotLost, slotError:
-		t.late++
+		t.extra().late++
 		return
 	}
 	rtt, src := now-s.sendMono, 2
@@ -379,7 +379,7 @@ func (c *core) reply(t *target, s *slot, r *Received, now int64) {
 		}
 	}
 	if rtt > int64(t.spec.Timeout) {
-		t.late++
+		t.extra().late++
 		t.lost++
 		c.fail(t, s, now, slotLost)
 		return
@@ -430,7 +430,7 @@ func (c *core) handleError(et ErrorType, src, dst netip.Addr, quoted []byte, v6 
 			if !match || s.state != slotOut {
 				continue
 			}
-			t.errors().byType[et]++
+			t.extra().byType[et]++
 			c.fail(t, s, now, slotError)
 			if c.onResult != nil {
 				c.onResult(Result{Target: t.spec, IP: t.ip.As16(), Kind: ResultError, Sent: c.wall(s.sendMono), Error: et})
@@ -465,18 +465,19 @@ func (c *core) fail(t *target, s *slot, now int64, st slotState) {
 	}
 	t.failRun++
 	if t.state == stateDown {
-		t.out.cur.ProbesLost++
+		t.rare.out.cur.ProbesLost++
 		return
 	}
-	if t.failRun < t.spec.DownAfter {
+	if int(t.failRun) < t.spec.DownAfter {
 		return
 	}
 	t.state = stateDown
 	t.stateChange = t.failStart
-	if t.out == nil {
-		t.out = &outageState{}
+	r := t.extra()
+	if r.out == nil {
+		r.out = &outageState{}
 	}
-	o := t.out
+	o := r.out
 	o.total++
 	// The outage began after the probe before failStart left: with probes
 	// skipped (overload, max_pps) that is more than one interval before.
@@ -512,7 +513,7 @@ func (c *core) succeed(t *target, sendMono int64) {
 		t.okPrevSend = t.sendBefore(sendMono)
 	}
 	t.okRun++
-	if t.okRun < t.spec.UpAfter {
+	if int(t.okRun) < t.spec.UpAfter {
 		return
 	}
 	wasDown := t.state == stateDown
@@ -522,7 +523,7 @@ func (c *core) succeed(t *target, sendMono int64) {
 	if !wasDown {
 		return
 	}
-	st := t.out
+	st := t.rare.out
 	o := st.cur
 	c.vantageUp(t, c.mono(o.Start), t.okStart)
 	o.End, o.Ongoing = c.wall(c.gapEnd(c.mono(o.Start), t.okStart)), false

@@ -163,10 +163,11 @@ func (p *pathState) baseline(ts *TargetSpec) int64 {
 }
 
 func (t *target) pathState() *pathTarget {
-	if t.path == nil {
-		t.path = &pathTarget{}
+	r := t.extra()
+	if r.path == nil {
+		r.path = &pathTarget{}
 	}
-	return t.path
+	return r.path
 }
 
 // pathRequest asks for a snapshot of t. A target already waiting keeps
@@ -192,8 +193,8 @@ func (c *core) pathRequest(t *target, reason string, now int64) {
 // pathOnDown and pathOnUp are called on the state edges of t.
 func (c *core) pathOnDown(t *target, now int64) {
 	if c.path != nil {
-		if t.path != nil {
-			t.path.down = nil
+		if t.paths() != nil {
+			t.paths().down = nil
 		}
 		c.pathRequest(t, PathReasonDown, now)
 	}
@@ -206,7 +207,7 @@ func (c *core) pathOnUp(t *target, wasDown bool, now int64) {
 	}
 	if wasDown {
 		c.pathRequest(t, PathReasonUp, now)
-	} else if (t.path == nil || !t.path.started) && p.baseline(t.spec) > 0 {
+	} else if (t.paths() == nil || !t.paths().started) && p.baseline(t.spec) > 0 {
 		c.pathRequest(t, PathReasonBaseline, now) // the first baseline
 	}
 }
@@ -220,13 +221,13 @@ func (c *core) pathTick(now int64) {
 		keep := p.deferred[:0]
 		p.nextDef = -1
 		for _, t := range p.deferred {
-			if t.path.notBefore <= now {
+			if t.paths().notBefore <= now {
 				p.queue = append(p.queue, t)
 				continue
 			}
 			keep = append(keep, t)
-			if p.nextDef < 0 || t.path.notBefore < p.nextDef {
-				p.nextDef = t.path.notBefore
+			if p.nextDef < 0 || t.paths().notBefore < p.nextDef {
+				p.nextDef = t.paths().notBefore
 			}
 		}
 		clear(p.deferred[len(keep):])
@@ -247,7 +248,7 @@ func (c *core) pathTick(now int64) {
 		if b <= 0 || t.state != stateUp {
 			continue
 		}
-		if pt := t.path; pt == nil || !pt.queued && pt.run == nil && (!pt.started || now-pt.lastStart >= b) {
+		if pt := t.paths(); pt == nil || !pt.queued && pt.run == nil && (!pt.started || now-pt.lastStart >= b) {
 			c.pathRequest(t, PathReasonBaseline, now)
 		}
 	}
@@ -281,7 +282,7 @@ func (c *core) pathNextRun(now int64) *pathRun {
 			clear(p.queue[n:])
 			p.queue, p.qhead = p.queue[:n], 0
 		}
-		pt := t.path
+		pt := t.paths()
 		if t.removed || !t.ip.IsValid() || !t.spec.Path.Enabled {
 			pt.queued = false
 			continue
@@ -555,7 +556,7 @@ func (c *core) pathFinish(r *pathRun, now int64) {
 		p.cur = nil
 	}
 	t := r.t
-	pt := t.path
+	pt := t.paths()
 	n := r.nextTTL - 1
 	if r.reached > 0 {
 		n = r.reached
@@ -596,7 +597,7 @@ func (c *core) pathFinish(r *pathRun, now int64) {
 		args := []any{"group", t.spec.Group, "target", t.spec.Name, "ip", t.ip.String(), "reason", res.Reason,
 			"reached", res.Reached, "hop_count", res.HopCount, "last_hop", addrString(res.LastHop),
 			"last_hop_ttl", res.LastHopTTL, "changed", res.Changed, "path", res.String()}
-		if o := t.out; t.state == stateDown && o != nil {
+		if o := t.outages(); t.state == stateDown && o != nil {
 			args = append(args, "outage_start", o.cur.Start)
 		}
 		c.logger.Info("path snapshot", args...)
@@ -629,10 +630,10 @@ func addrString(a netip.Addr) string {
 // pathLogValue is the path attribute of a target's outage log events: the
 // newest snapshot taken while it was down.
 func (t *target) pathLogValue() string {
-	if t.path == nil || t.path.down == nil {
+	if t.paths() == nil || t.paths().down == nil {
 		return ""
 	}
-	return t.path.down.String()
+	return t.paths().down.String()
 }
 
 // copyPath fills dst.Path (from copyTo), reusing dst's summary.
@@ -642,7 +643,7 @@ func (t *target) copyPath(dst *TargetSnapshot) {
 		return
 	}
 	s := PathSummary{Enabled: t.spec.Path.Enabled}
-	if pt := t.path; pt != nil {
+	if pt := t.paths(); pt != nil {
 		s.Changes, s.Snapshots = pt.changes, pt.snapshots
 		if pt.base != nil {
 			s.HopCount = pt.base.HopCount
@@ -662,7 +663,7 @@ func (t *target) copyPath(dst *TargetSnapshot) {
 
 // pathInfo copies the full path state of t.
 func (t *target) pathInfo() PathInfo {
-	pt := t.path
+	pt := t.paths()
 	if pt == nil {
 		return PathInfo{}
 	}

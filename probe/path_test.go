@@ -193,7 +193,7 @@ func TestPathProbesAreTagVerified(t *testing.T) {
 	s := newSim(t, Spec{Targets: []TargetSpec{pathSpec("10.9.0.1", 100*time.Millisecond)}})
 	n := &pathNet{routers: addrs("10.0.0.1", "10.0.1.1"), forge: true}
 	s.runNet(n, time.Second)
-	res := s.target("10.9.0.1").path.last
+	res := s.target("10.9.0.1").paths().last
 	if res == nil || !res.Reached || res.Hops[0].Answered() || res.Hops[1].Answered() {
 		t.Fatalf("forged answers recorded: %+v", res)
 	}
@@ -206,7 +206,7 @@ func TestPathShortQuote(t *testing.T) {
 	s := newSim(t, Spec{Targets: []TargetSpec{pathSpec("10.9.0.1", 100*time.Millisecond)}})
 	n := &pathNet{routers: addrs("10.0.0.1", "10.0.1.1"), quote8: true}
 	s.runNet(n, time.Second)
-	res := s.target("10.9.0.1").path.last
+	res := s.target("10.9.0.1").paths().last
 	if res == nil || res.Hops[0].Addr != n.routers[0] || res.Hops[1].Addr != n.routers[1] {
 		t.Fatalf("8-byte quotes not matched: %+v", res)
 	}
@@ -223,7 +223,7 @@ func TestPathLongerThanBaselineExtends(t *testing.T) {
 	s.runNet(n, 500*time.Millisecond)
 	n.routers = addrs("10.0.0.1", "10.0.5.1", "10.0.6.1")
 	s.runNet(n, 1800*time.Millisecond)
-	pt := s.target("10.9.0.1").path
+	pt := s.target("10.9.0.1").paths()
 	if pt.snapshots != 2 || !pt.last.Reached || pt.last.HopCount != 4 || pt.changes != 1 || pt.base.HopCount != 4 {
 		t.Fatalf("snapshots %d, last %+v, changes %d", pt.snapshots, pt.last, pt.changes)
 	}
@@ -377,7 +377,7 @@ func TestPathMTUBlackHole(t *testing.T) {
 		}
 		s.c.dfSent(df, s.now)
 	}
-	if got := s.target("10.9.0.1").path.mtu.info.MTU; got != 1200 {
+	if got := s.target("10.9.0.1").paths().mtu.info.MTU; got != 1200 {
 		t.Fatalf("path MTU %d, want 1200", got)
 	}
 }
@@ -390,7 +390,7 @@ func TestPathFirstBaselineWithMTU(t *testing.T) {
 	ts.Path.MTU = MTUSpec{Enabled: true, Max: 1500, Interval: time.Minute}
 	s := newSim(t, Spec{Targets: []TargetSpec{ts}})
 	s.runNet(&pathNet{routers: addrs("10.0.0.1")}, 500*time.Millisecond)
-	if pt := s.target("10.9.0.1").path; pt.base == nil || pt.base.HopCount != 2 {
+	if pt := s.target("10.9.0.1").paths(); pt.base == nil || pt.base.HopCount != 2 {
 		t.Fatalf("no first baseline: %+v", pt.base)
 	}
 }
@@ -405,7 +405,7 @@ func TestPathLateAnswers(t *testing.T) {
 	if s.c.path.stats.Late == 0 || s.c.stats.Foreign != 0 {
 		t.Errorf("path late %d, foreign %d", s.c.path.stats.Late, s.c.stats.Foreign)
 	}
-	if tg.late == 0 {
+	if tg.extra().late == 0 {
 		t.Errorf("the target's late replies were taken for path answers")
 	}
 }

@@ -100,7 +100,7 @@ func (c *core) collectMTU(now, wall int64, pkts []Packet, buf []byte) ([]Packet,
 	if m.nextDue >= 0 && now >= m.nextDue {
 		m.nextDue = -1
 		for _, t := range m.targets {
-			mt := t.path.mtu
+			mt := t.paths().mtu
 			if !mt.searching && now >= mt.due && len(m.active) < mtuConcurrent && !t.removed {
 				if t.state != stateUp { // try again soon: replies are needed
 					mt.due = now + int64(min(t.spec.Path.MTU.Interval, time.Second))
@@ -124,7 +124,7 @@ func (c *core) collectMTU(now, wall int64, pkts []Packet, buf []byte) ([]Packet,
 		m.buf = m.buf[:0]
 	}
 	for _, t := range m.active {
-		mt := t.path.mtu
+		mt := t.paths().mtu
 		if mt.size != 0 {
 			continue
 		}
@@ -211,7 +211,7 @@ func (c *core) mtuError(_ ErrorType, _, dst netip.Addr, e *Echo, quoted []byte, 
 		return false
 	}
 	for _, t := range m.active {
-		mt := t.path.mtu
+		mt := t.paths().mtu
 		if mt.size == 0 || t.ip.WithZone("") != dst {
 			continue
 		}
@@ -239,7 +239,7 @@ func (c *core) mtuExpire(now int64) {
 	m.nextDead = 0
 	for i := 0; i < len(m.active); i++ {
 		t := m.active[i]
-		mt := t.path.mtu
+		mt := t.paths().mtu
 		if mt.size == 0 {
 			continue
 		}
@@ -262,7 +262,7 @@ func (c *core) mtuExpire(now int64) {
 // the smallest that did not.
 func (c *core) mtuStep(t *target, pass bool, now int64) {
 	m := &c.path.mtu
-	mt := t.path.mtu
+	mt := t.paths().mtu
 	delete(m.flight, mt.serial)
 	if pass {
 		mt.lo, mt.passed = mt.size, true

@@ -70,7 +70,7 @@ func (e *Engine) resolveAll(ctx context.Context, r Resolver) {
 		}
 		e.mu.Lock()
 		if err != nil {
-			j.t.errors().dns++
+			j.t.extra().dns++
 			e.log.Debug("resolve failed", "target", j.host, "err", err)
 		} else {
 			e.c.setIP(j.t, ip, e.mono(time.Now()))

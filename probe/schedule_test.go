@@ -103,7 +103,7 @@ func TestReplyLookupHint(t *testing.T) {
 			t.Fatalf("%s credited with the reply of %s", other, p.Dst)
 		}
 	}
-	if late := byIP[out[0].Dst].late + byIP[out[1].Dst].late; late != 0 {
+	if late := byIP[out[0].Dst].extra().late + byIP[out[1].Dst].extra().late; late != 0 {
 		t.Fatalf("%d replies counted late", late)
 	}
 }

@@ -225,8 +225,8 @@ func TestLateAndDuplicateReplies(t *testing.T) {
 	s.respond = func(netip.Addr, int64) (time.Duration, bool) { return 7 * time.Millisecond, true }
 	s.run(100 * time.Millisecond)
 	tg := s.target("192.0.2.1")
-	if tg.replies != 0 || tg.late < 9 || tg.lost != tg.sent-uint64(len(s.pending)) && tg.lost < 9 {
-		t.Errorf("replies %d late %d lost %d sent %d", tg.replies, tg.late, tg.lost, tg.sent)
+	if tg.replies != 0 || tg.extra().late < 9 || tg.lost != tg.sent-uint64(len(s.pending)) && tg.lost < 9 {
+		t.Errorf("replies %d late %d lost %d sent %d", tg.replies, tg.extra().late, tg.lost, tg.sent)
 	}
 	if tg.state != stateDown {
 		t.Errorf("state %d, want down", tg.state)
@@ -246,8 +246,8 @@ func TestLateAndDuplicateReplies(t *testing.T) {
 		b[0] = icmpv4EchoReply
 		s2.c.handle(&Received{Src: tg2.ip, Buf: b, TTL: 1}, s2.now)
 	}
-	if tg2.dups == 0 || tg2.replies != replays {
-		t.Errorf("dups %d replies %d (before %d)", tg2.dups, tg2.replies, replays)
+	if tg2.extra().dups == 0 || tg2.replies != replays {
+		t.Errorf("dups %d replies %d (before %d)", tg2.extra().dups, tg2.replies, replays)
 	}
 }
 

@@ -49,17 +49,16 @@ type target struct {
 	wpos    int32
 	lastTTL int32
 
-	sent, replies, lost, late, dups, skipped uint64
-	// errs is allocated at the target's first error: most targets never
-	// have one.
-	errs    *targetErrors
+	sent, replies, lost, skipped uint64
+	// rare is allocated at the target's first error, late or duplicate
+	// reply, outage or path snapshot, or when a reload adds it: most
+	// targets never need it.
+	rare    *targetRare
 	lastRTT int64
 	rtt     hist
 
-	created int64 // mono time the target was first probed (its key new); 0 = engine start
-
-	failRun     int
-	okRun       int
+	failRun     int32
+	okRun       int32
 	failStart   int64 // send time (mono) of the first failed probe of the current run
 	okStart     int64 // send time (mono) of the first answered probe of the current run
 	stateChange int64 // mono
@@ -73,26 +72,45 @@ type target struct {
 	failPrevSend, okPrevSend int64
 
 	shape shapeState // loss runs, IPDV, jitter, reordering (lossshape.go)
+}
 
-	// out is allocated at the target's first outage: most targets never
-	// have one, and it is a third of the per-target state.
+// targetRare is the part of a target's state that most targets never
+// need; apart it keeps a target within 320 bytes.
+type targetRare struct {
+	byType     [NumErrorTypes]uint64 // errors
+	dns        uint64                // failed resolutions of its host name
+	late, dups uint64                // late and duplicate replies
+	// created is the mono time a reload added the target (its key new); 0
+	// for a target of the engine start.
+	created int64
+	// out is the outage record, from the target's first outage.
 	out *outageState
 	// path is allocated with the target's first path snapshot (path_engine.go).
 	path *pathTarget
 }
 
-// targetErrors counts a target's errors.
-type targetErrors struct {
-	byType [NumErrorTypes]uint64
-	dns    uint64 // failed resolutions of its host name
+// extra returns t's rare state, allocating it on first use.
+func (t *target) extra() *targetRare {
+	if t.rare == nil {
+		t.rare = new(targetRare)
+	}
+	return t.rare
 }
 
-// errors returns t's error counters, allocating them at the first error.
-func (t *target) errors() *targetErrors {
-	if t.errs == nil {
-		t.errs = new(targetErrors)
+// outages returns t's outage record; nil before its first outage.
+func (t *target) outages() *outageState {
+	if t.rare == nil {
+		return nil
 	}
-	return t.errs
+	return t.rare.out
+}
+
+// paths returns t's path state; nil before its first path snapshot.
+func (t *target) paths() *pathTarget {
+	if t.rare == nil {
+		return nil
+	}
+	return t.rare.path
 }
 
 // outageState is the outage record of a target that had an outage.
@@ -245,16 +263,21 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time, hists bool) {
 	dst.IP = t.ip
 	dst.Up = t.state == stateUp
 	dst.StateChange = epoch.Add(time.Duration(t.stateChange))
-	dst.Created = epoch.Add(time.Duration(t.created))
-	dst.Sent, dst.Replies, dst.Lost, dst.Late = t.sent, t.replies, t.lost, t.late
-	dst.Duplicates, dst.Skipped = t.dups, t.skipped
-	if e := t.errs; e == nil {
+	dst.Sent, dst.Replies, dst.Lost, dst.Skipped = t.sent, t.replies, t.lost, t.skipped
+	r := t.rare
+	var created int64
+	dst.Late, dst.Duplicates = 0, 0
+	if r != nil {
+		created, dst.Late, dst.Duplicates = r.created, r.late, r.dups
+	}
+	dst.Created = epoch.Add(time.Duration(created))
+	if r == nil || r.byType == [NumErrorTypes]uint64{} && r.dns == 0 {
 		dst.Errs = nil
 	} else {
 		if dst.Errs == nil {
 			dst.Errs = new(ErrorCounts)
 		}
-		*dst.Errs = ErrorCounts{ByType: e.byType, DNS: e.dns}
+		*dst.Errs = ErrorCounts{ByType: r.byType, DNS: r.dns}
 	}
 	dst.LastTTL, dst.LastRTT = int(t.lastTTL), time.Duration(t.lastRTT)
 	dst.Jitter, dst.Reordered = t.shape.jitter, t.shape.reordered
@@ -270,7 +293,7 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time, hists bool) {
 		dst.RTT, dst.IPDV, dst.LossRuns = nil, nil, nil
 	}
 	t.copyPath(dst)
-	o := t.out
+	o := t.outages()
 	if o == nil {
 		dst.Outs = nil
 		return
@@ -278,21 +301,21 @@ func (t *target) copyTo(dst *TargetSnapshot, epoch time.Time, hists bool) {
 	if dst.Outs == nil {
 		dst.Outs = new(OutageRecord)
 	}
-	r := dst.Outs
-	r.Resolution, r.Total, r.Vantage = o.res, o.total, o.vantage
+	rec := dst.Outs
+	rec.Resolution, rec.Total, rec.Vantage = o.res, o.total, o.vantage
 	var cum uint64
 	for i, c := range o.dur {
 		cum += c
-		r.Durations[i] = cum
+		rec.Durations[i] = cum
 	}
-	r.DurationSum = o.durSum
-	r.Recent = r.Recent[:0]
+	rec.DurationSum = o.durSum
+	rec.Recent = rec.Recent[:0]
 	n := len(o.history)
 	for i := range n {
-		r.Recent = append(r.Recent, o.history[(o.histNext+i)%n])
+		rec.Recent = append(rec.Recent, o.history[(o.histNext+i)%n])
 	}
 	if t.state == stateDown {
-		r.Recent = append(r.Recent, o.cur)
+		rec.Recent = append(rec.Recent, o.cur)
 	}
 }
 

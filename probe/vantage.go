@@ -539,11 +539,11 @@ func (c *core) markScope(s *vscope) {
 }
 
 func (c *core) markVantage(t *target) {
-	if t.out == nil || t.out.cur.Cause == CauseVantage {
+	if t.outages() == nil || t.outages().cur.Cause == CauseVantage {
 		return
 	}
-	t.out.cur.Cause = CauseVantage
-	t.out.vantage++
+	t.outages().cur.Cause = CauseVantage
+	t.outages().vantage++
 }
 
 // vantageSnapshot appends the state of every scope to dst.
