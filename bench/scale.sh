@@ -182,7 +182,7 @@ nap() { sleep "$1" & aux_pid=$!; wait "$aux_pid" || true; aux_pid=""; }
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
 now() { date +%s.%N; }
 # fcalc EXPR: floating-point arithmetic.
-fcalc() { awk "BEGIN { printf \"%s\", $1 }" 2>/dev/null; }
+fcalc() { awk "function max0(x) { return x > 0 ? x : 0 } BEGIN { printf \"%s\", $1 }" 2>/dev/null; }
 
 # ---- build ---------------------------------------------------------------
 if [ -z "$bin" ]; then
@@ -407,7 +407,8 @@ run_exporter() {
     nap "$third"
     write_config "$n" "$dp" "$cfg"
     reloads+=" $(reload_once "$tag" "-$k")"
-    nap "$(fcalc "$t0 + $duration - $(now)")"
+    # The rest of the window; nothing when the reloads took longer.
+    nap "$(fcalc "sprintf(\"%.3f\", max0($t0 + $duration - $(now)))")"
     kill "$lag_pid" 2>/dev/null || true
     wait "$lag_pid" 2>/dev/null || true
     lag_pid=""
