@@ -34,6 +34,7 @@ func openDF(es EngineSpec) (dfSender, error) {
 			}
 		} else {
 			err = unix.SetsockoptInt(s.fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
+			s.noFrag = false // the mode is PROBE for every size (see maxNoFragV4)
 		}
 		if err != nil {
 			d.Close()
