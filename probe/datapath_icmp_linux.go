@@ -70,11 +70,12 @@ func (s *icmpSock) sendNoFrag() {
 }
 
 // mayFrag gives s its own IP_MTU_DISCOVER mode back for good, before the
-// first packet that a link might have to fragment is sent.
+// first packet that a link might have to fragment is sent. It is tried
+// once: should the kernel refuse, such packets fail and count as send
+// errors rather than cost a syscall each.
 func (s *icmpSock) mayFrag() {
-	if unix.SetsockoptInt(s.fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, s.pmtuMode) == nil {
-		s.noFrag = false
-	}
+	s.noFrag = false
+	_ = unix.SetsockoptInt(s.fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, s.pmtuMode)
 }
 
 // icmpDatapath sends and receives over ping sockets (SOCK_DGRAM,
