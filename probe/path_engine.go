@@ -193,8 +193,8 @@ func (c *core) pathRequest(t *target, reason string, now int64) {
 // pathOnDown and pathOnUp are called on the state edges of t.
 func (c *core) pathOnDown(t *target, now int64) {
 	if c.path != nil {
-		if t.paths() != nil {
-			t.paths().down = nil
+		if pt := t.paths(); pt != nil {
+			pt.down = nil
 		}
 		c.pathRequest(t, PathReasonDown, now)
 	}
@@ -207,7 +207,7 @@ func (c *core) pathOnUp(t *target, wasDown bool, now int64) {
 	}
 	if wasDown {
 		c.pathRequest(t, PathReasonUp, now)
-	} else if (t.paths() == nil || !t.paths().started) && p.baseline(t.spec) > 0 {
+	} else if pt := t.paths(); (pt == nil || !pt.started) && p.baseline(t.spec) > 0 {
 		c.pathRequest(t, PathReasonBaseline, now) // the first baseline
 	}
 }
@@ -221,13 +221,14 @@ func (c *core) pathTick(now int64) {
 		keep := p.deferred[:0]
 		p.nextDef = -1
 		for _, t := range p.deferred {
-			if t.paths().notBefore <= now {
+			nb := t.paths().notBefore
+			if nb <= now {
 				p.queue = append(p.queue, t)
 				continue
 			}
 			keep = append(keep, t)
-			if p.nextDef < 0 || t.paths().notBefore < p.nextDef {
-				p.nextDef = t.paths().notBefore
+			if p.nextDef < 0 || nb < p.nextDef {
+				p.nextDef = nb
 			}
 		}
 		clear(p.deferred[len(keep):])
@@ -630,10 +631,11 @@ func addrString(a netip.Addr) string {
 // pathLogValue is the path attribute of a target's outage log events: the
 // newest snapshot taken while it was down.
 func (t *target) pathLogValue() string {
-	if t.paths() == nil || t.paths().down == nil {
+	pt := t.paths()
+	if pt == nil || pt.down == nil {
 		return ""
 	}
-	return t.paths().down.String()
+	return pt.down.String()
 }
 
 // copyPath fills dst.Path (from copyTo), reusing dst's summary.

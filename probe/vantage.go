@@ -539,11 +539,12 @@ func (c *core) markScope(s *vscope) {
 }
 
 func (c *core) markVantage(t *target) {
-	if t.outages() == nil || t.outages().cur.Cause == CauseVantage {
+	o := t.outages()
+	if o == nil || o.cur.Cause == CauseVantage {
 		return
 	}
-	t.outages().cur.Cause = CauseVantage
-	t.outages().vantage++
+	o.cur.Cause = CauseVantage
+	o.vantage++
 }
 
 // vantageSnapshot appends the state of every scope to dst.

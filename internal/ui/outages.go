@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+
+	"github.com/icmp-exporter/icmp_exporter/probe"
 )
 
 type outagesData struct {
@@ -22,18 +24,19 @@ func (h *Handler) outages(r *http.Request) view {
 	snap := h.snapshot()
 	type ref struct{ t, o int }
 	var refs []ref
+	recent := func(r ref) *probe.Outage { return &snap.Targets[r.t].OutageRecord().Recent[r.o] }
 	for i := range snap.Targets {
 		for k := range snap.Targets[i].OutageRecord().Recent {
 			refs = append(refs, ref{i, k})
 		}
 	}
 	slices.SortFunc(refs, func(a, b ref) int {
-		oa, ob := &snap.Targets[a.t].OutageRecord().Recent[a.o], &snap.Targets[b.t].OutageRecord().Recent[b.o]
+		oa, ob := recent(a), recent(b)
 		return cmp.Or(cmpBool(oa.Ongoing, ob.Ongoing), ob.Start.Compare(oa.Start), cmp.Compare(a.t, b.t))
 	})
 	d := outagesData{Page: h.page("Outages", snap), Total: len(refs)}
 	for _, rf := range refs {
-		if snap.Targets[rf.t].OutageRecord().Recent[rf.o].Ongoing {
+		if recent(rf).Ongoing {
 			d.Ongoing++
 		}
 	}
@@ -50,8 +53,7 @@ func (h *Handler) outages(r *http.Request) view {
 		d.NextURL = link(pageNo + 1)
 	}
 	for _, rf := range refs[lo:hi] {
-		t := &snap.Targets[rf.t]
-		d.Rows = append(d.Rows, h.outageRow(t, t.OutageRecord().Recent[rf.o], snap.Time))
+		d.Rows = append(d.Rows, h.outageRow(&snap.Targets[rf.t], *recent(rf), snap.Time))
 	}
 	return view{"outages.html", http.StatusOK, d}
 }

@@ -141,8 +141,9 @@ func (h *Handler) target(r *http.Request) view {
 	if t.LastTTL >= 0 {
 		d.Counters = append(d.Counters, counter{"last reply TTL", t.LastTTL})
 	}
-	for k := len(t.OutageRecord().Recent) - 1; k >= 0; k-- {
-		d.Outages = append(d.Outages, h.outageRow(t, t.OutageRecord().Recent[k], snap.Time))
+	recent := t.OutageRecord().Recent
+	for k := len(recent) - 1; k >= 0; k-- {
+		d.Outages = append(d.Outages, h.outageRow(t, recent[k], snap.Time))
 	}
 	return view{"target.html", http.StatusOK, d}
 }
